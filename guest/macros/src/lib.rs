@@ -1,0 +1,125 @@
+//! `#[oasis::main]`: turns an `async fn main(os: Os)` into a unikernel entry
+//! for every target, and declares its devices.
+//!
+//! The attribute lists the devices the unikernel uses, by kind and name:
+//! `#[oasis::main(net = "service", block = "storage")]`. For the guest
+//! targets (hvt, spt) it emits the device manifest as an ELF note and the
+//! `__oasis_main` symbol the guest runtime calls; for the unix target it
+//! emits an ordinary `fn main`. Names are checked here, at compile time,
+//! with the same rules the tender applies at boot.
+//!
+//! This crate is not used directly: the `oasis` crate re-exports it.
+
+#![forbid(unsafe_code)]
+
+use proc_macro::TokenStream;
+use proc_macro2::Span;
+use quote::quote;
+use syn::parse::Parser;
+use syn::punctuated::Punctuated;
+use syn::{Expr, ExprLit, ItemFn, Lit, Meta, Token};
+
+/// Most devices one unikernel may declare (`oasis_abi::manifest::MAX_DEVICES`).
+const MAX_DEVICES: usize = 32;
+/// Longest device name (`oasis_abi::manifest::MAX_NAME_LEN`).
+const MAX_NAME_LEN: usize = 31;
+
+struct Device {
+    kind: &'static str,
+    name: String,
+}
+
+fn valid_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    !b.is_empty()
+        && b.len() <= MAX_NAME_LEN
+        && b[0].is_ascii_lowercase()
+        && b.iter().all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_' || c == b'-')
+}
+
+fn parse_devices(attr: TokenStream) -> syn::Result<Vec<Device>> {
+    let metas = Punctuated::<Meta, Token![,]>::parse_terminated.parse(attr)?;
+    let mut devices: Vec<Device> = Vec::new();
+    for meta in metas {
+        let Meta::NameValue(nv) = &meta else {
+            return Err(syn::Error::new_spanned(meta, "expected `net = \"name\"` or `block = \"name\"`"));
+        };
+        let kind = match nv.path.get_ident().map(|i| i.to_string()).as_deref() {
+            Some("net") => "Net",
+            Some("block") => "Block",
+            _ => return Err(syn::Error::new_spanned(&nv.path, "device kind must be `net` or `block`")),
+        };
+        let Expr::Lit(ExprLit { lit: Lit::Str(s), .. }) = &nv.value else {
+            return Err(syn::Error::new_spanned(&nv.value, "device name must be a string literal"));
+        };
+        let name = s.value();
+        if !valid_name(&name) {
+            return Err(syn::Error::new_spanned(
+                s,
+                format!("invalid device name {name:?}: 1 to {MAX_NAME_LEN} of [a-z0-9_-], starting with a letter"),
+            ));
+        }
+        if devices.iter().any(|d| d.name == name) {
+            return Err(syn::Error::new_spanned(s, format!("device name {name:?} declared twice")));
+        }
+        devices.push(Device { kind, name });
+    }
+    if devices.len() > MAX_DEVICES {
+        return Err(syn::Error::new(Span::call_site(), format!("at most {MAX_DEVICES} devices")));
+    }
+    Ok(devices)
+}
+
+/// Marks the unikernel's `async fn main(os: oasis::Os) -> T` (where `T` is
+/// `()`, `u8` or a `Result` whose error is `Display`) and declares its
+/// devices. See the crate docs.
+#[proc_macro_attribute]
+pub fn main(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let devices = match parse_devices(attr) {
+        Ok(d) => d,
+        Err(e) => return e.to_compile_error().into(),
+    };
+    let mut function = syn::parse_macro_input!(item as ItemFn);
+    if function.sig.asyncness.is_none() {
+        return syn::Error::new_spanned(function.sig.fn_token, "#[oasis::main] needs an `async fn`")
+            .to_compile_error()
+            .into();
+    }
+    if function.sig.inputs.len() != 1 {
+        return syn::Error::new_spanned(&function.sig.inputs, "#[oasis::main] takes one argument: `os: oasis::Os`")
+            .to_compile_error()
+            .into();
+    }
+    let user_main = syn::Ident::new("__oasis_user_main", Span::call_site());
+    function.sig.ident = user_main.clone();
+
+    let count = devices.len();
+    let entries = devices.iter().map(|d| {
+        let kind = syn::Ident::new(d.kind, Span::call_site());
+        let name = &d.name;
+        quote! { ::oasis::abi::DeviceEntry::new(::oasis::abi::DeviceKind::#kind, #name) }
+    });
+    let manifest = quote! { [#(#entries),*] };
+
+    quote! {
+        #function
+
+        #[cfg(target_os = "none")]
+        #[used]
+        #[unsafe(link_section = ".note.oasis")]
+        static __OASIS_MANIFEST: ::oasis::abi::ManifestNote<#count> = ::oasis::abi::ManifestNote::new(#manifest);
+
+        #[cfg(target_os = "none")]
+        #[unsafe(no_mangle)]
+        pub fn __oasis_main() -> u8 {
+            ::oasis::__private::run(#user_main)
+        }
+
+        #[cfg(not(target_os = "none"))]
+        fn main() {
+            const MANIFEST: [::oasis::abi::DeviceEntry; #count] = #manifest;
+            ::std::process::exit(i32::from(::oasis::__private::run(&MANIFEST, #user_main)))
+        }
+    }
+    .into()
+}

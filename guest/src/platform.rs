@@ -1,0 +1,97 @@
+//! [`oasis_runtime::Platform`] for hvt and spt.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::future::Future;
+
+use oasis_abi::{ABORT_MESSAGE_MAX, Abort, Exit, Platform, Yield, nr};
+use oasis_runtime::Termination;
+
+use crate::{clock, console, hypercall};
+
+struct BootState {
+    args: Vec<String>,
+    seed: [u8; 32],
+}
+
+static BOOT_STATE: spin::Mutex<Option<BootState>> = spin::Mutex::new(None);
+
+pub(crate) fn set_boot_state(_platform: Platform, args: Vec<String>, seed: [u8; 32]) {
+    *BOOT_STATE.lock() = Some(BootState { args, seed });
+}
+
+/// The guest side of every tender.
+struct Guest;
+
+static GUEST: Guest = Guest;
+
+pub(crate) fn exit(status: u8) -> ! {
+    console::flush_for_exit();
+    let mut arg = Exit { status: u64::from(status) };
+    hypercall::call(nr::EXIT, &mut arg);
+    // SAFETY: the tender never resumes a guest after EXIT; `ud2` makes sure.
+    unsafe { core::arch::asm!("ud2", options(noreturn)) }
+}
+
+pub(crate) fn abort_message(message: &str) -> ! {
+    console::flush_for_exit();
+    let len = message.len().min(ABORT_MESSAGE_MAX as usize);
+    let mut arg = Abort { message: message.as_ptr().addr() as u64, len: len as u64 };
+    hypercall::call(nr::ABORT, &mut arg);
+    // SAFETY: the tender never resumes a guest after ABORT; `ud2` makes sure.
+    unsafe { core::arch::asm!("ud2", options(noreturn)) }
+}
+
+impl oasis_runtime::Platform for Guest {
+    fn name(&self) -> &'static str {
+        match hypercall::platform() {
+            Platform::Hvt => "hvt",
+            Platform::Spt => "spt",
+        }
+    }
+
+    fn monotonic_ns(&self) -> u64 {
+        clock::monotonic_ns()
+    }
+
+    fn wall_ns(&self) -> u64 {
+        clock::wall_ns()
+    }
+
+    fn console_write(&self, bytes: &[u8]) {
+        console::write(bytes);
+    }
+
+    fn console_flush(&self) {
+        console::flush();
+    }
+
+    fn wait(&self, deadline_ns: Option<u64>) -> u64 {
+        console::flush();
+        let mut arg = Yield { deadline_ns: deadline_ns.unwrap_or(u64::MAX), ready: 0 };
+        hypercall::call(nr::YIELD, &mut arg);
+        arg.ready
+    }
+
+    fn exit(&self, status: u8) -> ! {
+        exit(status)
+    }
+
+    fn abort(&self, message: &str) -> ! {
+        abort_message(message)
+    }
+}
+
+/// Runs the application's `main` on the runtime; called by the code
+/// `#[oasis::main]` generates. Returns the exit status.
+pub fn run<F, Fut, T>(main: F) -> u8
+where
+    F: FnOnce(oasis_runtime::Os) -> Fut,
+    Fut: Future<Output = T> + 'static,
+    T: Termination,
+{
+    let Some(state) = BOOT_STATE.lock().take() else {
+        abort_message("oasis_guest::run called twice")
+    };
+    oasis_runtime::start(&GUEST, state.args, state.seed, main)
+}

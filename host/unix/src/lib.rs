@@ -1,0 +1,16 @@
+//! The Oasis unix target: a unikernel's source built as an ordinary Linux
+//! process, for development, debugging with ordinary tools, and running
+//! protocol tests without a hypervisor.
+//!
+//! It implements [`oasis_runtime::Platform`] over the host: the console is
+//! standard output (buffered, flushed before sleeping and at exit), clocks
+//! are the host's, `wait` is `ppoll`, randomness is `getrandom`. Panics and
+//! CPU faults are reported the way the tenders report them, with the same
+//! exit statuses ([`oasis_abi::exit`]).
+//!
+//! It is not a sandbox: the process has the rights of whoever runs it.
+
+mod fault;
+mod platform;
+
+pub use platform::run;

@@ -1,0 +1,292 @@
+//! A single-threaded executor with timers and device readiness.
+//!
+//! Written here rather than taken from a crate because it has to be `no_std`
+//! without `unsafe`, sleep through [`Platform::wait`] with exactly one
+//! deadline, and wake tasks from a device ready set — none of the small
+//! executors on crates.io fit all three.
+
+use alloc::boxed::Box;
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::rc::Rc;
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::task::Wake;
+use alloc::vec::Vec;
+use core::cell::{Cell, RefCell};
+use core::future::Future;
+use core::pin::Pin;
+use core::sync::atomic::{AtomicBool, Ordering};
+use core::task::{Context, Poll, Waker};
+
+use slab::Slab;
+
+use crate::args::Args;
+use crate::random::Csprng;
+use crate::{Os, Platform, Termination, logger};
+
+type Task = Pin<Box<dyn Future<Output = ()>>>;
+
+/// Task ids woken since the last pass. `Sync` because `Waker` must be; the
+/// lock is never contended (one thread).
+#[derive(Default)]
+struct ReadyQueue(spin::Mutex<VecDeque<usize>>);
+
+struct TaskWaker {
+    id: usize,
+    queued: AtomicBool,
+    queue: Arc<ReadyQueue>,
+}
+
+impl Wake for TaskWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        if !self.queued.swap(true, Ordering::AcqRel) {
+            self.queue.0.lock().push_back(self.id);
+        }
+    }
+}
+
+struct TaskSlot {
+    future: Option<Task>,
+    waker: Arc<TaskWaker>,
+}
+
+/// Key of a registered timer: deadline first, then a sequence number so
+/// equal deadlines stay distinct and fire in registration order.
+pub(crate) type TimerKey = (u64, u64);
+
+/// State shared by the executor and every [`Os`] handle.
+pub(crate) struct Shared {
+    pub(crate) platform: &'static dyn Platform,
+    pub(crate) args: Args,
+    pub(crate) rng: RefCell<Csprng>,
+    pub(crate) boot_ns: u64,
+    tasks: RefCell<Slab<TaskSlot>>,
+    queue: Arc<ReadyQueue>,
+    timers: RefCell<BTreeMap<TimerKey, Waker>>,
+    timer_seq: Cell<u64>,
+    device_waiters: RefCell<Vec<(u64, Waker)>>,
+}
+
+impl Shared {
+    pub(crate) fn new(platform: &'static dyn Platform, args: Args, seed: [u8; 32]) -> Shared {
+        Shared {
+            platform,
+            args,
+            rng: RefCell::new(Csprng::from_seed(seed)),
+            boot_ns: platform.monotonic_ns(),
+            tasks: RefCell::new(Slab::new()),
+            queue: Arc::new(ReadyQueue::default()),
+            timers: RefCell::new(BTreeMap::new()),
+            timer_seq: Cell::new(0),
+            device_waiters: RefCell::new(Vec::new()),
+        }
+    }
+
+    pub(crate) fn spawn_task(&self, future: Task) {
+        let mut tasks = self.tasks.borrow_mut();
+        let entry = tasks.vacant_entry();
+        let waker = Arc::new(TaskWaker {
+            id: entry.key(),
+            queued: AtomicBool::new(false),
+            queue: self.queue.clone(),
+        });
+        waker.wake_by_ref();
+        entry.insert(TaskSlot { future: Some(future), waker });
+    }
+
+    pub(crate) fn add_timer(&self, deadline_ns: u64, waker: Waker) -> TimerKey {
+        let seq = self.timer_seq.get();
+        self.timer_seq.set(seq.wrapping_add(1));
+        let key = (deadline_ns, seq);
+        self.timers.borrow_mut().insert(key, waker);
+        key
+    }
+
+    pub(crate) fn update_timer(&self, key: TimerKey, waker: &Waker) {
+        if let Some(w) = self.timers.borrow_mut().get_mut(&key)
+            && !w.will_wake(waker)
+        {
+            *w = waker.clone();
+        }
+    }
+
+    pub(crate) fn remove_timer(&self, key: TimerKey) {
+        self.timers.borrow_mut().remove(&key);
+    }
+
+    pub(crate) fn add_device_waiter(&self, mask: u64, waker: Waker) {
+        self.device_waiters.borrow_mut().push((mask, waker));
+    }
+
+    /// Polls ready tasks, including ones woken meanwhile, until none is
+    /// ready or `budget` polls were made. Returns how many were polled.
+    fn run_ready(&self, budget: usize) -> usize {
+        let mut polled = 0;
+        while polled < budget {
+            let Some(id) = self.queue.0.lock().pop_front() else { break };
+            // Take the future out so the task may spawn (and so borrow the
+            // slab) while it runs.
+            let (mut future, waker) = {
+                let mut tasks = self.tasks.borrow_mut();
+                let Some(slot) = tasks.get_mut(id) else { continue };
+                slot.waker.queued.store(false, Ordering::Release);
+                let Some(future) = slot.future.take() else { continue };
+                (future, Waker::from(slot.waker.clone()))
+            };
+            polled += 1;
+            let mut cx = Context::from_waker(&waker);
+            let done = future.as_mut().poll(&mut cx).is_ready();
+            let mut tasks = self.tasks.borrow_mut();
+            if done {
+                tasks.try_remove(id);
+            } else if let Some(slot) = tasks.get_mut(id) {
+                slot.future = Some(future);
+            }
+        }
+        polled
+    }
+
+    /// Wakes every timer whose deadline has passed.
+    fn fire_timers(&self, now_ns: u64) {
+        loop {
+            let expired = {
+                let mut timers = self.timers.borrow_mut();
+                match timers.first_key_value() {
+                    Some((&(deadline, _), _)) if deadline <= now_ns => timers.pop_first(),
+                    _ => None,
+                }
+            };
+            match expired {
+                Some((_, waker)) => waker.wake(),
+                None => break,
+            }
+        }
+    }
+
+    fn wake_devices(&self, ready: u64) {
+        if ready == 0 {
+            return;
+        }
+        let woken: Vec<Waker> = {
+            let mut waiters = self.device_waiters.borrow_mut();
+            let mut woken = Vec::new();
+            waiters.retain(|(mask, waker)| {
+                if mask & ready != 0 {
+                    woken.push(waker.clone());
+                    false
+                } else {
+                    true
+                }
+            });
+            woken
+        };
+        for waker in woken {
+            waker.wake();
+        }
+    }
+
+    fn queue_is_empty(&self) -> bool {
+        self.queue.0.lock().is_empty()
+    }
+
+    fn next_deadline(&self) -> Option<u64> {
+        self.timers.borrow().first_key_value().map(|(&(deadline, _), _)| deadline)
+    }
+}
+
+/// Task polls between two looks at the devices while tasks stay ready.
+const POLL_BUDGET: usize = 256;
+
+/// Runs `main` to completion on `platform` and returns its exit status.
+///
+/// `args` are the boot arguments; the runtime consumes its own (`--log
+/// LEVEL`, see [`logger`]) and hands the rest to the application. `seed`
+/// seeds the CSPRNG. Other tasks still running when `main` returns are
+/// dropped.
+pub fn start<F, Fut, T>(platform: &'static dyn Platform, args: Vec<String>, seed: [u8; 32], main: F) -> u8
+where
+    F: FnOnce(Os) -> Fut,
+    Fut: Future<Output = T> + 'static,
+    T: Termination,
+{
+    let args = match logger::take_log_arg(args) {
+        Ok((level, rest)) => {
+            logger::init(platform, level);
+            rest
+        }
+        Err(e) => {
+            platform.console_write(alloc::format!("error: {e}\n").as_bytes());
+            return 1;
+        }
+    };
+    let shared = Rc::new(Shared::new(platform, Args::new(args), seed));
+    logger::set_boot_time(shared.boot_ns);
+    let os = Os::from_shared(shared.clone());
+    let status: Rc<Cell<Option<u8>>> = Rc::new(Cell::new(None));
+    {
+        let status = status.clone();
+        let os_for_report = os.clone();
+        let main = main(os);
+        shared.spawn_task(Box::pin(async move {
+            let value = main.await;
+            status.set(Some(value.report(&os_for_report)));
+        }));
+    }
+    loop {
+        shared.run_ready(POLL_BUDGET);
+        if let Some(code) = status.get() {
+            return code;
+        }
+        shared.fire_timers(platform.monotonic_ns());
+        if !shared.queue_is_empty() {
+            // More work is ready: still look at the devices, without sleeping,
+            // so a busy task cannot starve input.
+            let ready = platform.wait(Some(0));
+            shared.wake_devices(ready);
+            continue;
+        }
+        let deadline = shared.next_deadline();
+        if deadline.is_none() && shared.device_waiters.borrow().is_empty() {
+            platform.abort("deadlock: every task is waiting and no timer or device can wake one");
+        }
+        let ready = platform.wait(deadline);
+        shared.wake_devices(ready);
+        shared.fire_timers(platform.monotonic_ns());
+    }
+}
+
+/// A spawned task's result, awaitable. Dropping it detaches the task.
+pub struct JoinHandle<T> {
+    pub(crate) state: Rc<RefCell<JoinState<T>>>,
+}
+
+pub(crate) struct JoinState<T> {
+    pub(crate) result: Option<T>,
+    pub(crate) waker: Option<Waker>,
+}
+
+impl<T> JoinHandle<T> {
+    /// Whether the task has finished.
+    pub fn is_finished(&self) -> bool {
+        self.state.borrow().result.is_some()
+    }
+}
+
+impl<T> Future for JoinHandle<T> {
+    type Output = T;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        let mut state = self.state.borrow_mut();
+        match state.result.take() {
+            Some(v) => Poll::Ready(v),
+            None => {
+                state.waker = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    }
+}

@@ -1,0 +1,134 @@
+//! A `log` backend on the console.
+//!
+//! Lines look like `[    1.002003] INFO  www: listening on port 80`, the
+//! time being seconds since boot. The level comes from the boot argument
+//! `--log LEVEL` (`off`, `error`, `warn`, `info`, `debug`, `trace`;
+//! default `info`), which the runtime takes before the application sees its
+//! arguments.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt::{self, Write};
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use log::{LevelFilter, Log, Metadata, Record};
+
+use crate::{ArgError, Platform};
+
+struct ConsoleLogger {
+    platform: spin::Once<&'static dyn Platform>,
+    boot_ns: AtomicU64,
+}
+
+static LOGGER: ConsoleLogger = ConsoleLogger { platform: spin::Once::new(), boot_ns: AtomicU64::new(0) };
+
+/// Installs the console logger at `level`. Later calls only change the level.
+pub fn init(platform: &'static dyn Platform, level: LevelFilter) {
+    LOGGER.platform.call_once(|| platform);
+    // Fails only when another logger is installed; then that one stays.
+    let _ = log::set_logger(&LOGGER);
+    log::set_max_level(level);
+}
+
+pub(crate) fn set_boot_time(ns: u64) {
+    LOGGER.boot_ns.store(ns, Ordering::Relaxed);
+}
+
+/// Splits `--log LEVEL` / `--log=LEVEL` off `args`.
+pub fn take_log_arg(args: Vec<String>) -> Result<(LevelFilter, Vec<String>), ArgError> {
+    let mut level = None;
+    let mut rest = Vec::with_capacity(args.len());
+    let mut it = args.into_iter();
+    while let Some(arg) = it.next() {
+        let value = if arg == "--log" {
+            Some(it.next().ok_or(ArgError::MissingValue("--log"))?)
+        } else {
+            arg.strip_prefix("--log=").map(String::from)
+        };
+        match value {
+            Some(v) => {
+                if level.is_some() {
+                    return Err(ArgError::Repeated("--log"));
+                }
+                level = Some(parse_level(&v)?);
+            }
+            None => rest.push(arg),
+        }
+    }
+    Ok((level.unwrap_or(LevelFilter::Info), rest))
+}
+
+fn parse_level(v: &str) -> Result<LevelFilter, ArgError> {
+    v.parse().map_err(|_| ArgError::Invalid {
+        name: "--log",
+        value: v.into(),
+        reason: "expected off, error, warn, info, debug or trace".into(),
+    })
+}
+
+struct PlatformWriter(&'static dyn Platform);
+
+impl Write for PlatformWriter {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.0.console_write(s.as_bytes());
+        Ok(())
+    }
+}
+
+impl Log for ConsoleLogger {
+    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
+        metadata.level() <= log::max_level()
+    }
+
+    fn log(&self, record: &Record<'_>) {
+        if !self.enabled(record.metadata()) {
+            return;
+        }
+        let Some(platform) = self.platform.get() else { return };
+        let since_boot = platform.monotonic_ns().saturating_sub(self.boot_ns.load(Ordering::Relaxed));
+        let _ = writeln!(
+            PlatformWriter(*platform),
+            "[{:5}.{:06}] {:<5} {}: {}",
+            since_boot / 1_000_000_000,
+            since_boot % 1_000_000_000 / 1000,
+            record.level(),
+            record.target(),
+            record.args()
+        );
+    }
+
+    fn flush(&self) {
+        if let Some(platform) = self.platform.get() {
+            platform.console_flush();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+
+    fn strings(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| String::from(*s)).collect()
+    }
+
+    #[test]
+    fn log_argument_is_taken() {
+        let (level, rest) = take_log_arg(strings(&["a", "--log", "debug", "b"])).unwrap();
+        assert_eq!(level, LevelFilter::Debug);
+        assert_eq!(rest, vec!["a", "b"]);
+        let (level, rest) = take_log_arg(strings(&["--log=off"])).unwrap();
+        assert_eq!(level, LevelFilter::Off);
+        assert!(rest.is_empty());
+        let (level, _) = take_log_arg(Vec::new()).unwrap();
+        assert_eq!(level, LevelFilter::Info);
+    }
+
+    #[test]
+    fn bad_log_argument_names_itself() {
+        let err = take_log_arg(strings(&["--log", "loud"])).unwrap_err();
+        assert!(err.to_string().starts_with("--log: invalid value 'loud'"));
+        assert_eq!(take_log_arg(strings(&["--log"])).unwrap_err(), ArgError::MissingValue("--log"));
+    }
+}

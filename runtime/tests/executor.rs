@@ -1,0 +1,167 @@
+//! The executor on a fake platform whose clock jumps to each deadline, so
+//! these tests take no real time and cannot flake on a slow machine.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::Mutex;
+
+use oasis_runtime::{Duration, Os, Platform, start};
+
+#[derive(Default)]
+struct FakePlatform {
+    now: Mutex<u64>,
+    console: Mutex<Vec<u8>>,
+    waits: Mutex<Vec<Option<u64>>>,
+    /// (time, ready set) pairs: the device becomes ready at that time.
+    device_events: Mutex<Vec<(u64, u64)>>,
+}
+
+impl Platform for FakePlatform {
+    fn name(&self) -> &'static str {
+        "fake"
+    }
+    fn monotonic_ns(&self) -> u64 {
+        *self.now.lock().unwrap()
+    }
+    fn wall_ns(&self) -> u64 {
+        1_700_000_000_000_000_000 + self.monotonic_ns()
+    }
+    fn console_write(&self, bytes: &[u8]) {
+        self.console.lock().unwrap().extend_from_slice(bytes);
+    }
+    fn console_flush(&self) {}
+    fn wait(&self, deadline: Option<u64>) -> u64 {
+        self.waits.lock().unwrap().push(deadline);
+        let mut now = self.now.lock().unwrap();
+        let mut events = self.device_events.lock().unwrap();
+        let next_event = events.first().map(|e| e.0);
+        let until = match (deadline, next_event) {
+            (Some(d), Some(e)) => d.min(e),
+            (Some(d), None) => d,
+            (None, Some(e)) => e,
+            (None, None) => panic!("wait forever"),
+        };
+        *now = (*now).max(until);
+        if events.first().is_some_and(|e| e.0 <= *now) {
+            return events.remove(0).1;
+        }
+        0
+    }
+    fn exit(&self, status: u8) -> ! {
+        panic!("exit {status}")
+    }
+    fn abort(&self, message: &str) -> ! {
+        panic!("abort: {message}")
+    }
+}
+
+fn platform() -> &'static FakePlatform {
+    Box::leak(Box::default())
+}
+
+const MS: u64 = 1_000_000;
+
+#[test]
+fn timers_fire_in_deadline_order_and_time_moves_to_them() {
+    let p = platform();
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let log2 = log.clone();
+    let status = start(p, vec![], [0; 32], move |os: Os| async move {
+        let mut handles = Vec::new();
+        for (name, ms) in [("c", 30), ("a", 10), ("b", 20)] {
+            let os2 = os.clone();
+            let log = log2.clone();
+            handles.push(os.spawn(async move {
+                os2.sleep(Duration::from_millis(ms)).await;
+                log.borrow_mut().push((name, os2.now().as_nanos()));
+            }));
+        }
+        for h in handles {
+            h.await;
+        }
+        7u8
+    });
+    assert_eq!(status, 7);
+    assert_eq!(*log.borrow(), vec![("a", 10 * MS), ("b", 20 * MS), ("c", 30 * MS)]);
+    // One sleep per distinct deadline, nothing more.
+    assert_eq!(*p.waits.lock().unwrap(), vec![Some(10 * MS), Some(20 * MS), Some(30 * MS)]);
+}
+
+#[test]
+fn timeout_elapses_and_cancels_its_timer() {
+    let p = platform();
+    let status = start(p, vec![], [0; 32], |os: Os| async move {
+        let slow = os.sleep(Duration::from_secs(10));
+        let r = os.timeout(Duration::from_secs(1), slow).await;
+        assert!(r.is_err());
+        assert_eq!(os.now().as_nanos(), 1000 * MS);
+        let fast = os.timeout(Duration::from_secs(5), async { 3 }).await;
+        assert_eq!(fast, Ok(3));
+    });
+    assert_eq!(status, 0);
+    // The 10 s sleep was dropped: no wait was ever made for it.
+    assert!(!p.waits.lock().unwrap().contains(&Some(10_000 * MS)));
+}
+
+#[test]
+fn error_from_main_is_printed_and_exits_1() {
+    let p = platform();
+    let status = start(p, vec![], [0; 32], |_os: Os| async move { Err::<(), _>("no disk") });
+    assert_eq!(status, 1);
+    assert_eq!(String::from_utf8_lossy(&p.console.lock().unwrap()), "error: no disk\n");
+}
+
+#[test]
+fn bad_log_argument_exits_1_naming_it() {
+    let p = platform();
+    let status = start(p, vec!["--log".into(), "chatty".into()], [0; 32], |_os: Os| async move {});
+    assert_eq!(status, 1);
+    let out = String::from_utf8_lossy(&p.console.lock().unwrap()).to_string();
+    assert!(out.starts_with("error: --log: invalid value 'chatty'"), "{out}");
+}
+
+#[test]
+fn application_sees_its_arguments_without_the_runtime_ones() {
+    let p = platform();
+    let args = ["--log=warn", "--ticks", "2"].map(String::from).to_vec();
+    let status = start(p, args, [0; 32], |os: Os| async move {
+        assert_eq!(os.args().as_slice(), ["--ticks", "2"]);
+    });
+    assert_eq!(status, 0);
+}
+
+#[test]
+#[should_panic(expected = "abort: deadlock")]
+fn deadlock_is_reported_not_slept_through() {
+    let p = platform();
+    start(p, vec![], [0; 32], |_os: Os| async move {
+        std::future::pending::<()>().await;
+    });
+}
+
+#[test]
+fn device_readiness_wakes_the_waiting_task() {
+    let p = platform();
+    p.device_events.lock().unwrap().push((5 * MS, 0b10));
+    let status = start(p, vec![], [0; 32], |os: Os| async move {
+        os.device_ready(1).await;
+        assert_eq!(os.now().as_nanos(), 5 * MS);
+    });
+    assert_eq!(status, 0);
+}
+
+#[test]
+fn yield_now_lets_others_run_and_random_is_seeded() {
+    let p = platform();
+    let status = start(p, vec![], [9; 32], |os: Os| async move {
+        let flag = Rc::new(RefCell::new(false));
+        let f2 = flag.clone();
+        let _h = os.spawn(async move { *f2.borrow_mut() = true });
+        os.yield_now().await;
+        assert!(*flag.borrow());
+        let mut a = [0u8; 16];
+        os.fill_random(&mut a);
+        assert_ne!(a, [0u8; 16]);
+    });
+    assert_eq!(status, 0);
+}

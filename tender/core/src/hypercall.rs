@@ -1,0 +1,241 @@
+//! Serving hypercalls: the one place where guest requests meet the host.
+//!
+//! Both tenders deliver calls here (hvt from I/O-port exits, spt from the
+//! guest calling the tender's entry). Every argument is checked against the
+//! ABI before anything is done; a broken rule stops the guest with a
+//! [`Violation`]. Nothing in this module allocates, because on spt it runs
+//! inside the seccomp sandbox.
+
+use std::fs::File;
+use std::mem::{ManuallyDrop, offset_of};
+use std::os::fd::FromRawFd;
+use std::time::Duration;
+
+use oasis_abi::layout::GUEST_MIN_ADDR;
+use oasis_abi::{
+    Abort, BlockFlush, BlockInfo, BlockIo, CONSOLE_WRITE_MAX, Clock, ConsoleWrite, DeviceKind, Exit, Fault, NetInfo,
+    NetIo, Yield, nr,
+};
+use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
+
+use crate::stats::Stats;
+use crate::stop::{AbortMessage, FaultKind, Stop, Violation};
+
+/// Monotonic host time in nanoseconds (the vDSO; no system call).
+pub fn host_monotonic_ns() -> u64 {
+    clock_ns(libc::CLOCK_MONOTONIC)
+}
+
+fn clock_ns(clock: libc::clockid_t) -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a valid timespec to write; both clocks always exist.
+    unsafe { libc::clock_gettime(clock, &mut ts) };
+    (ts.tv_sec as u64).saturating_mul(1_000_000_000).saturating_add(ts.tv_nsec as u64)
+}
+
+/// Wall-clock host time in nanoseconds since the epoch.
+pub fn host_wall_ns() -> u64 {
+    clock_ns(libc::CLOCK_REALTIME)
+}
+
+/// The hypercall server of one guest.
+pub struct Hypercalls {
+    mem: GuestMemoryMmap,
+    mem_size: u64,
+    console: ManuallyDrop<File>,
+    origin_ns: u64,
+    stop_at_ns: Option<u64>,
+    timeout: Option<Duration>,
+    devices: Vec<DeviceKind>,
+    /// Counts of calls served.
+    pub stats: Stats,
+}
+
+/// What a handled call asks of the run loop.
+pub type Outcome = Result<(), Stop>;
+
+impl Hypercalls {
+    /// A server for a guest whose memory is `mem` (`mem_size` bytes of
+    /// address space), whose declared devices have `devices` kinds, and
+    /// whose monotonic time starts now. Console output goes to standard
+    /// output.
+    pub fn new(mem: GuestMemoryMmap, mem_size: u64, devices: Vec<DeviceKind>, timeout: Option<Duration>) -> Hypercalls {
+        let origin_ns = host_monotonic_ns();
+        Hypercalls {
+            mem,
+            mem_size,
+            // SAFETY: fd 1 is this process's standard output, open for its
+            // whole life; ManuallyDrop keeps us from ever closing it.
+            console: ManuallyDrop::new(unsafe { File::from_raw_fd(1) }),
+            origin_ns,
+            stop_at_ns: timeout.map(|t| origin_ns.saturating_add(t.as_nanos().min(u128::from(u64::MAX)) as u64)),
+            timeout,
+            devices,
+            stats: Stats::default(),
+        }
+    }
+
+    /// Host monotonic time at the guest's monotonic zero.
+    pub fn origin_ns(&self) -> u64 {
+        self.origin_ns
+    }
+
+    /// The guest's memory.
+    pub fn memory(&self) -> &GuestMemoryMmap {
+        &self.mem
+    }
+
+    /// `Err(Timeout)` once `--timeout` has run out.
+    pub fn check_timeout(&self) -> Outcome {
+        match (self.stop_at_ns, self.timeout) {
+            (Some(at), Some(t)) if host_monotonic_ns() >= at => Err(Stop::Timeout(t)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Serves call `number` whose argument struct is at `arg`.
+    pub fn handle(&mut self, number: u64, arg: u64) -> Outcome {
+        self.stats.call(number);
+        match number {
+            nr::CONSOLE_WRITE => self.console_write(arg),
+            nr::CLOCK_WALL => self.clock(number, arg, host_wall_ns()),
+            nr::CLOCK_MONOTONIC => self.clock(number, arg, host_monotonic_ns().saturating_sub(self.origin_ns)),
+            nr::YIELD => self.yield_(arg),
+            nr::EXIT => {
+                let [status] = self.read_words::<1>(number, arg)?;
+                let status = u8::try_from(status).map_err(|_| Violation::BadExitStatus { status })?;
+                Err(Stop::Exit(status))
+            }
+            nr::ABORT => self.abort(arg),
+            nr::FAULT => {
+                let [vector, error_code, rip, address] = self.read_words::<4>(number, arg)?;
+                let vector = u8::try_from(vector).unwrap_or(u8::MAX);
+                Err(Stop::Fault(crate::stop::Fault {
+                    kind: FaultKind::Exception { vector, error_code },
+                    rip,
+                    address: (vector == 14).then_some(address),
+                }))
+            }
+            nr::NET_INFO | nr::NET_WRITE | nr::NET_READ => {
+                let [handle] = self.read_words::<1>(number, arg)?;
+                self.check_handle(number, handle, DeviceKind::Net)?;
+                Err(Stop::Internal("network devices are not implemented by this tender"))
+            }
+            nr::BLOCK_INFO | nr::BLOCK_WRITE | nr::BLOCK_READ | nr::BLOCK_FLUSH => {
+                let [handle] = self.read_words::<1>(number, arg)?;
+                self.check_handle(number, handle, DeviceKind::Block)?;
+                Err(Stop::Internal("block devices are not implemented by this tender"))
+            }
+            _ => Err(Violation::UnknownCall { number }.into()),
+        }
+    }
+
+    /// Reads the first `N` words of the argument struct at `addr`, after
+    /// checking the whole struct of call `number` is aligned and in memory.
+    fn read_words<const N: usize>(&self, number: u64, addr: u64) -> Result<[u64; N], Stop> {
+        let size = arg_size(number);
+        let bad = || Stop::from(Violation::BadArgument { call: number, addr });
+        if addr % 8 != 0 || addr < GUEST_MIN_ADDR || addr.checked_add(size).is_none_or(|end| end > self.mem_size) {
+            return Err(bad());
+        }
+        let mut words = [0u64; N];
+        for (i, w) in words.iter_mut().enumerate() {
+            *w = self.mem.read_obj::<u64>(GuestAddress(addr + 8 * i as u64)).map_err(|_| bad())?;
+        }
+        Ok(words)
+    }
+
+    fn write_word(&self, number: u64, addr: u64, offset: usize, value: u64) -> Outcome {
+        self.mem
+            .write_obj::<u64>(value, GuestAddress(addr + offset as u64))
+            .map_err(|_| Violation::BadArgument { call: number, addr }.into())
+    }
+
+    /// Checks `len` bytes at `addr` lie in guest memory above `GUEST_MIN_ADDR`.
+    fn check_buffer(&self, number: u64, addr: u64, len: u64) -> Outcome {
+        if addr < GUEST_MIN_ADDR || addr.checked_add(len).is_none_or(|end| end > self.mem_size) {
+            return Err(Violation::BadBuffer { call: number, addr, len }.into());
+        }
+        Ok(())
+    }
+
+    fn check_handle(&self, number: u64, handle: u64, kind: DeviceKind) -> Outcome {
+        match usize::try_from(handle).ok().and_then(|h| self.devices.get(h)) {
+            None => Err(Violation::UndeclaredHandle { call: number, handle }.into()),
+            Some(k) if *k != kind => Err(Violation::WrongDeviceKind { call: number, handle }.into()),
+            Some(_) => Ok(()),
+        }
+    }
+
+    fn console_write(&mut self, arg: u64) -> Outcome {
+        let [data, len] = self.read_words::<2>(nr::CONSOLE_WRITE, arg)?;
+        if len > CONSOLE_WRITE_MAX {
+            return Err(Violation::ConsoleTooLong { len }.into());
+        }
+        self.check_buffer(nr::CONSOLE_WRITE, data, len)?;
+        // The guest's output is best effort: a closed or full stdout loses
+        // bytes, it does not stop the guest.
+        let _ = self.mem.write_all_volatile_to(GuestAddress(data), &mut *self.console, len as usize);
+        Ok(())
+    }
+
+    fn clock(&mut self, number: u64, arg: u64, ns: u64) -> Outcome {
+        self.read_words::<1>(number, arg)?;
+        self.write_word(number, arg, offset_of!(Clock, ns), ns)
+    }
+
+    fn yield_(&mut self, arg: u64) -> Outcome {
+        let [deadline] = self.read_words::<1>(nr::YIELD, arg)?;
+        let deadline_host = self.origin_ns.saturating_add(deadline);
+        let until = match self.stop_at_ns {
+            Some(stop) => deadline_host.min(stop),
+            None => deadline_host,
+        };
+        let now = host_monotonic_ns();
+        if until > now {
+            let wait = until - now;
+            let ts = libc::timespec {
+                tv_sec: (wait / 1_000_000_000).min(i64::MAX as u64) as libc::time_t,
+                tv_nsec: (wait % 1_000_000_000) as libc::c_long,
+            };
+            let ts_ptr = if until == u64::MAX { std::ptr::null() } else { &ts as *const libc::timespec };
+            // SAFETY: no descriptors (null, 0); `ts_ptr` is null or points at
+            // `ts`, alive for the call. EINTR returns early, which yield allows.
+            unsafe { libc::ppoll(std::ptr::null_mut(), 0, ts_ptr, std::ptr::null()) };
+        }
+        self.check_timeout()?;
+        self.write_word(nr::YIELD, arg, offset_of!(Yield, ready), 0)
+    }
+
+    fn abort(&mut self, arg: u64) -> Outcome {
+        let [message, len] = self.read_words::<2>(nr::ABORT, arg)?;
+        if message == 0 {
+            return Err(Stop::Abort(AbortMessage::new(b"")));
+        }
+        let len = len.min(oasis_abi::ABORT_MESSAGE_MAX).min(crate::stop::ABORT_MESSAGE_KEEP as u64);
+        self.check_buffer(nr::ABORT, message, len)?;
+        let mut buf = [0u8; crate::stop::ABORT_MESSAGE_KEEP];
+        let buf = &mut buf[..len as usize];
+        self.mem.read_slice(buf, GuestAddress(message)).map_err(|_| Violation::BadBuffer { call: nr::ABORT, addr: message, len })?;
+        Err(Stop::Abort(AbortMessage::new(buf)))
+    }
+}
+
+/// Size of call `number`'s argument struct (8 for unknown numbers, which
+/// are refused before it matters).
+pub fn arg_size(number: u64) -> u64 {
+    (match number {
+        nr::CONSOLE_WRITE => size_of::<ConsoleWrite>(),
+        nr::CLOCK_WALL | nr::CLOCK_MONOTONIC => size_of::<Clock>(),
+        nr::YIELD => size_of::<Yield>(),
+        nr::EXIT => size_of::<Exit>(),
+        nr::ABORT => size_of::<Abort>(),
+        nr::FAULT => size_of::<Fault>(),
+        nr::NET_INFO => size_of::<NetInfo>(),
+        nr::NET_WRITE | nr::NET_READ => size_of::<NetIo>(),
+        nr::BLOCK_INFO => size_of::<BlockInfo>(),
+        nr::BLOCK_WRITE | nr::BLOCK_READ => size_of::<BlockIo>(),
+        nr::BLOCK_FLUSH => size_of::<BlockFlush>(),
+        _ => 8,
+    }) as u64
+}

@@ -1,0 +1,208 @@
+//! Putting an image, boot info and arguments into guest memory.
+//!
+//! Guest memory is only ever reached through `vm-memory`'s checked
+//! accessors keyed by [`GuestAddress`]; no Rust slice is built over it.
+
+use oasis_abi::layout::{self, BOOT_INFO_ADDR, BOOT_INFO_END, PAGE_SIZE, STACK_SIZE};
+use oasis_abi::{ABI_VERSION, BootInfo, boot::BOOT_MAGIC};
+use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
+
+use crate::image::Image;
+
+/// The smallest heap a guest is given room for.
+pub const MIN_HEAP: u64 = 128 * 1024;
+
+/// Why the guest could not be set up.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum LoadError {
+    /// The image plus heap and stack do not fit `--mem`.
+    #[error("the image needs at least {needed_mib} MiB of guest memory but --mem is {mem_mib} MiB")]
+    TooLarge {
+        /// Memory needed, MiB, rounded up.
+        needed_mib: u64,
+        /// Memory given, MiB.
+        mem_mib: u64,
+    },
+    /// The arguments do not fit the boot-info area.
+    #[error("guest arguments take {len} bytes; at most {max} fit")]
+    ArgsTooLong {
+        /// Their size with NULs.
+        len: usize,
+        /// The room there is.
+        max: usize,
+    },
+    /// An argument containing NUL.
+    #[error("guest argument {0} contains a NUL byte")]
+    ArgHasNul(usize),
+    /// Guest memory refused a write (a bug: everything was checked).
+    #[error("could not write guest memory at {0:#x}")]
+    Write(u64),
+}
+
+/// Checks that `image` fits in `mem_size` bytes with a heap and a stack.
+pub fn check_fits(image: &Image, mem_size: u64) -> Result<(), LoadError> {
+    let needed = image.kernel_end.saturating_add(MIN_HEAP).saturating_add(PAGE_SIZE).saturating_add(STACK_SIZE);
+    if needed > mem_size {
+        const MIB: u64 = 1 << 20;
+        return Err(LoadError::TooLarge { needed_mib: needed.div_ceil(MIB), mem_mib: mem_size / MIB });
+    }
+    Ok(())
+}
+
+/// Copies the image's segments into guest memory (which must be zeroed:
+/// the parts of segments past their file data stay zero).
+pub fn load_image(mem: &GuestMemoryMmap, image: &Image, file: &[u8]) -> Result<(), LoadError> {
+    for s in &image.segments {
+        // Image::parse checked the file range lies inside the file.
+        let start = s.file_offset as usize;
+        let data = file.get(start..start + s.file_len as usize).ok_or(LoadError::Write(s.addr))?;
+        mem.write_slice(data, GuestAddress(s.addr)).map_err(|_| LoadError::Write(s.addr))?;
+    }
+    Ok(())
+}
+
+/// Where the argument strings start: right after boot info.
+pub const ARGS_ADDR: u64 = BOOT_INFO_ADDR + core::mem::size_of::<BootInfo>() as u64;
+
+/// Lays the arguments out as NUL-terminated strings. Returns the bytes.
+pub fn encode_args(args: &[String]) -> Result<Vec<u8>, LoadError> {
+    let mut out = Vec::new();
+    for (i, a) in args.iter().enumerate() {
+        if a.as_bytes().contains(&0) {
+            return Err(LoadError::ArgHasNul(i + 1));
+        }
+        out.extend_from_slice(a.as_bytes());
+        out.push(0);
+    }
+    let max = (BOOT_INFO_END - ARGS_ADDR) as usize;
+    if out.len() > max {
+        return Err(LoadError::ArgsTooLong { len: out.len(), max });
+    }
+    Ok(out)
+}
+
+/// What varies per boot in [`BootInfo`].
+#[derive(Clone, Copy, Debug)]
+pub struct BootParams {
+    /// Which tender.
+    pub platform: oasis_abi::Platform,
+    /// Guest memory size.
+    pub mem_size: u64,
+    /// TSC frequency (hvt), else 0.
+    pub tsc_hz: u64,
+    /// Guest TSC at monotonic zero (hvt), else 0.
+    pub tsc_at_boot: u64,
+    /// Wall clock at monotonic zero.
+    pub wall_ns_at_boot: u64,
+    /// spt: the hypercall entry, else 0.
+    pub spt_hypercall: u64,
+    /// Fresh random bytes.
+    pub seed: [u8; 32],
+}
+
+/// Writes boot info and the arguments.
+pub fn write_boot_info(mem: &GuestMemoryMmap, image: &Image, params: &BootParams, args: &[String]) -> Result<(), LoadError> {
+    let encoded = encode_args(args)?;
+    let info = BootInfo {
+        magic: BOOT_MAGIC,
+        abi_version: ABI_VERSION,
+        platform: params.platform as u32,
+        mem_size: params.mem_size,
+        kernel_end: image.kernel_end,
+        argc: args.len() as u64,
+        argv: ARGS_ADDR,
+        args_len: encoded.len() as u64,
+        tsc_hz: params.tsc_hz,
+        tsc_at_boot: params.tsc_at_boot,
+        wall_ns_at_boot: params.wall_ns_at_boot,
+        spt_hypercall: params.spt_hypercall,
+        seed: params.seed,
+    };
+    mem.write_slice(&boot_info_bytes(&info), GuestAddress(BOOT_INFO_ADDR)).map_err(|_| LoadError::Write(BOOT_INFO_ADDR))?;
+    mem.write_slice(&encoded, GuestAddress(ARGS_ADDR)).map_err(|_| LoadError::Write(ARGS_ADDR))?;
+    Ok(())
+}
+
+/// `BootInfo` as the little-endian bytes of its `repr(C)` layout.
+pub fn boot_info_bytes(info: &BootInfo) -> Vec<u8> {
+    let mut v = Vec::with_capacity(core::mem::size_of::<BootInfo>());
+    v.extend(info.magic.to_le_bytes());
+    v.extend(info.abi_version.to_le_bytes());
+    v.extend(info.platform.to_le_bytes());
+    for word in [
+        info.mem_size,
+        info.kernel_end,
+        info.argc,
+        info.argv,
+        info.args_len,
+        info.tsc_hz,
+        info.tsc_at_boot,
+        info.wall_ns_at_boot,
+        info.spt_hypercall,
+    ] {
+        v.extend(word.to_le_bytes());
+    }
+    v.extend(info.seed);
+    debug_assert_eq!(v.len(), core::mem::size_of::<BootInfo>());
+    v
+}
+
+/// 32 bytes from the host's `getrandom`.
+pub fn fresh_seed() -> std::io::Result<[u8; 32]> {
+    let mut seed = [0u8; 32];
+    let mut filled = 0;
+    while filled < seed.len() {
+        // SAFETY: the pointer and length describe the unfilled tail of `seed`.
+        let n = unsafe { libc::getrandom(seed[filled..].as_mut_ptr().cast(), seed.len() - filled, 0) };
+        if n < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        filled += n as usize;
+    }
+    Ok(seed)
+}
+
+/// The stack top the guest starts with.
+pub fn stack_top(mem_size: u64) -> u64 {
+    layout::stack_region(mem_size).1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn boot_info_layout_matches_repr_c() {
+        let info = BootInfo {
+            magic: 1,
+            abi_version: 2,
+            platform: 3,
+            mem_size: 4,
+            kernel_end: 5,
+            argc: 6,
+            argv: 7,
+            args_len: 8,
+            tsc_hz: 9,
+            tsc_at_boot: 10,
+            wall_ns_at_boot: 11,
+            spt_hypercall: 12,
+            seed: [13; 32],
+        };
+        let b = boot_info_bytes(&info);
+        assert_eq!(b.len(), 120);
+        assert_eq!(b[core::mem::offset_of!(BootInfo, platform)], 3);
+        assert_eq!(b[core::mem::offset_of!(BootInfo, spt_hypercall)], 12);
+        assert_eq!(b[core::mem::offset_of!(BootInfo, seed)], 13);
+    }
+
+    #[test]
+    fn argument_limits() {
+        assert_eq!(encode_args(&["ab".into(), "c".into()]).unwrap(), b"ab\0c\0");
+        assert_eq!(encode_args(&["a\0b".into()]), Err(LoadError::ArgHasNul(1)));
+        assert!(matches!(encode_args(&["x".repeat(70_000)]), Err(LoadError::ArgsTooLong { .. })));
+    }
+}
