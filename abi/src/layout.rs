@@ -60,7 +60,7 @@ pub const fn heap_end(mem_size: u64) -> u64 {
 pub const fn page_align_up(x: u64) -> u64 {
     match x.checked_add(PAGE_SIZE - 1) {
         Some(v) => v & !(PAGE_SIZE - 1),
-        None => u64::MAX & !(PAGE_SIZE - 1),
+        None => !(PAGE_SIZE - 1),
     }
 }
 

@@ -90,9 +90,16 @@ extern "sysv64" fn report(frame: *const Frame) -> ! {
     if frame.vector == 14 {
         // SAFETY: reading CR2 is allowed in ring 0, where hvt guests run,
         // and has no side effects.
-        unsafe { core::arch::asm!("mov {}, cr2", out(reg) address, options(nomem, nostack, preserves_flags)) };
+        unsafe {
+            core::arch::asm!("mov {}, cr2", out(reg) address, options(nomem, nostack, preserves_flags))
+        };
     }
-    let mut arg = Fault { vector: frame.vector, error_code: frame.error_code, rip: frame.rip, address };
+    let mut arg = Fault {
+        vector: frame.vector,
+        error_code: frame.error_code,
+        rip: frame.rip,
+        address,
+    };
     hypercall::call(nr::FAULT, &mut arg);
     // The tender never resumes a guest after FAULT.
     // SAFETY: `ud2` raises #UD; we cannot continue.
@@ -103,7 +110,9 @@ extern "sysv64" fn report(frame: *const Frame) -> ! {
 pub(crate) fn install() {
     let cs: u16;
     // SAFETY: reading CS has no side effects.
-    unsafe { core::arch::asm!("mov {0:x}, cs", out(reg) cs, options(nomem, nostack, preserves_flags)) };
+    unsafe {
+        core::arch::asm!("mov {0:x}, cs", out(reg) cs, options(nomem, nostack, preserves_flags))
+    };
     let mut gates = Box::new([Gate::default(); 32]);
     for (gate, &handler) in gates.iter_mut().zip(
         // SAFETY: the table is defined above in .rodata, 32 addresses, and
@@ -121,8 +130,13 @@ pub(crate) fn install() {
         };
     }
     let gates: &'static [Gate; 32] = Box::leak(gates);
-    let pointer = IdtPointer { limit: (core::mem::size_of::<[Gate; 32]>() - 1) as u16, base: (gates as *const _ as usize) as u64 };
+    let pointer = IdtPointer {
+        limit: (core::mem::size_of::<[Gate; 32]>() - 1) as u16,
+        base: (gates as *const _ as usize) as u64,
+    };
     // SAFETY: `pointer` describes a leaked, never-freed IDT whose gates all
     // point at the handlers above; we run in ring 0 on hvt.
-    unsafe { core::arch::asm!("lidt [{}]", in(reg) &pointer, options(readonly, nostack, preserves_flags)) };
+    unsafe {
+        core::arch::asm!("lidt [{}]", in(reg) &pointer, options(readonly, nostack, preserves_flags))
+    };
 }

@@ -1,6 +1,6 @@
 //! Making a hypercall: `out` on hvt, a call into the tender on spt.
 
-use core::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use core::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
 use oasis_abi::{HVT_PORT_BASE, Platform};
 

@@ -25,7 +25,9 @@ fn rdrand64() -> Option<u64> {
         let value: u64;
         let ok: u8;
         // SAFETY: `rdrand` writes a register and the carry flag, nothing else.
-        unsafe { core::arch::asm!("rdrand {v}", "setc {ok}", v = out(reg) value, ok = out(reg_byte) ok, options(nomem, nostack)) };
+        unsafe {
+            core::arch::asm!("rdrand {v}", "setc {ok}", v = out(reg) value, ok = out(reg_byte) ok, options(nomem, nostack))
+        };
         if ok == 1 {
             return Some(value);
         }

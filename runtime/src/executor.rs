@@ -95,7 +95,10 @@ impl Shared {
             queue: self.queue.clone(),
         });
         waker.wake_by_ref();
-        entry.insert(TaskSlot { future: Some(future), waker });
+        entry.insert(TaskSlot {
+            future: Some(future),
+            waker,
+        });
     }
 
     pub(crate) fn add_timer(&self, deadline_ns: u64, waker: Waker) -> TimerKey {
@@ -127,14 +130,20 @@ impl Shared {
     fn run_ready(&self, budget: usize) -> usize {
         let mut polled = 0;
         while polled < budget {
-            let Some(id) = self.queue.0.lock().pop_front() else { break };
+            let Some(id) = self.queue.0.lock().pop_front() else {
+                break;
+            };
             // Take the future out so the task may spawn (and so borrow the
             // slab) while it runs.
             let (mut future, waker) = {
                 let mut tasks = self.tasks.borrow_mut();
-                let Some(slot) = tasks.get_mut(id) else { continue };
+                let Some(slot) = tasks.get_mut(id) else {
+                    continue;
+                };
                 slot.waker.queued.store(false, Ordering::Release);
-                let Some(future) = slot.future.take() else { continue };
+                let Some(future) = slot.future.take() else {
+                    continue;
+                };
                 (future, Waker::from(slot.waker.clone()))
             };
             polled += 1;
@@ -194,7 +203,10 @@ impl Shared {
     }
 
     fn next_deadline(&self) -> Option<u64> {
-        self.timers.borrow().first_key_value().map(|(&(deadline, _), _)| deadline)
+        self.timers
+            .borrow()
+            .first_key_value()
+            .map(|(&(deadline, _), _)| deadline)
     }
 }
 
@@ -207,7 +219,12 @@ const POLL_BUDGET: usize = 256;
 /// LEVEL`, see [`logger`]) and hands the rest to the application. `seed`
 /// seeds the CSPRNG. Other tasks still running when `main` returns are
 /// dropped.
-pub fn start<F, Fut, T>(platform: &'static dyn Platform, args: Vec<String>, seed: [u8; 32], main: F) -> u8
+pub fn start<F, Fut, T>(
+    platform: &'static dyn Platform,
+    args: Vec<String>,
+    seed: [u8; 32],
+    main: F,
+) -> u8
 where
     F: FnOnce(Os) -> Fut,
     Fut: Future<Output = T> + 'static,

@@ -11,6 +11,7 @@
 //! own: the loop is *run what is ready → next deadline → `Platform::wait`*.
 //! That makes it testable with a fake platform (see the tests).
 
+#![cfg_attr(test, allow(clippy::unwrap_used))]
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 

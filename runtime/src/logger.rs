@@ -20,7 +20,10 @@ struct ConsoleLogger {
     boot_ns: AtomicU64,
 }
 
-static LOGGER: ConsoleLogger = ConsoleLogger { platform: spin::Once::new(), boot_ns: AtomicU64::new(0) };
+static LOGGER: ConsoleLogger = ConsoleLogger {
+    platform: spin::Once::new(),
+    boot_ns: AtomicU64::new(0),
+};
 
 /// Installs the console logger at `level`. Later calls only change the level.
 pub fn init(platform: &'static dyn Platform, level: LevelFilter) {
@@ -84,8 +87,12 @@ impl Log for ConsoleLogger {
         if !self.enabled(record.metadata()) {
             return;
         }
-        let Some(platform) = self.platform.get() else { return };
-        let since_boot = platform.monotonic_ns().saturating_sub(self.boot_ns.load(Ordering::Relaxed));
+        let Some(platform) = self.platform.get() else {
+            return;
+        };
+        let since_boot = platform
+            .monotonic_ns()
+            .saturating_sub(self.boot_ns.load(Ordering::Relaxed));
         let _ = writeln!(
             PlatformWriter(*platform),
             "[{:5}.{:06}] {:<5} {}: {}",
@@ -129,6 +136,9 @@ mod tests {
     fn bad_log_argument_names_itself() {
         let err = take_log_arg(strings(&["--log", "loud"])).unwrap_err();
         assert!(err.to_string().starts_with("--log: invalid value 'loud'"));
-        assert_eq!(take_log_arg(strings(&["--log"])).unwrap_err(), ArgError::MissingValue("--log"));
+        assert_eq!(
+            take_log_arg(strings(&["--log"])).unwrap_err(),
+            ArgError::MissingValue("--log")
+        );
     }
 }

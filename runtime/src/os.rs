@@ -20,7 +20,9 @@ pub struct Os {
 
 impl fmt::Debug for Os {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Os").field("platform", &self.shared.platform.name()).finish()
+        f.debug_struct("Os")
+            .field("platform", &self.shared.platform.name())
+            .finish()
     }
 }
 
@@ -46,7 +48,8 @@ impl Os {
 
     /// Time since the runtime started.
     pub fn uptime(&self) -> Duration {
-        self.now().saturating_duration_since(Instant::from_nanos(self.shared.boot_ns))
+        self.now()
+            .saturating_duration_since(Instant::from_nanos(self.shared.boot_ns))
     }
 
     /// Wall-clock time in nanoseconds since the Unix epoch.
@@ -86,7 +89,10 @@ impl Os {
     where
         F: Future + 'static,
     {
-        let state = Rc::new(RefCell::new(JoinState { result: None, waker: None }));
+        let state = Rc::new(RefCell::new(JoinState {
+            result: None,
+            waker: None,
+        }));
         let task_state = state.clone();
         self.shared.spawn_task(Box::pin(async move {
             let value = future.await;
@@ -101,7 +107,9 @@ impl Os {
 
     /// The console, for `write!`/`writeln!`.
     pub fn console(&self) -> Console {
-        Console { platform: self.shared.platform }
+        Console {
+            platform: self.shared.platform,
+        }
     }
 
     /// Writes formatted text to the console.
@@ -122,6 +130,11 @@ impl Os {
     /// Leaves now with `status`, without running other tasks further.
     pub fn exit(&self, status: u8) -> ! {
         self.shared.platform.exit(status)
+    }
+
+    /// Gives up: the tender prints `message` and exits with status 255.
+    pub fn abort(&self, message: &str) -> ! {
+        self.shared.platform.abort(message)
     }
 }
 
@@ -151,4 +164,3 @@ impl Console {
         self.platform.console_write(bytes);
     }
 }
-

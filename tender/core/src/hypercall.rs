@@ -6,6 +6,8 @@
 //! [`Violation`]. Nothing in this module allocates, because on spt it runs
 //! inside the seccomp sandbox.
 
+#![allow(clippy::result_large_err)] // see `Outcome`
+
 use std::fs::File;
 use std::mem::{ManuallyDrop, offset_of};
 use std::os::fd::FromRawFd;
@@ -13,11 +15,12 @@ use std::time::Duration;
 
 use oasis_abi::layout::GUEST_MIN_ADDR;
 use oasis_abi::{
-    Abort, BlockFlush, BlockInfo, BlockIo, CONSOLE_WRITE_MAX, Clock, ConsoleWrite, DeviceKind, Exit, Fault, NetInfo,
-    NetIo, Yield, nr,
+    Abort, BlockFlush, BlockInfo, BlockIo, CONSOLE_WRITE_MAX, Clock, ConsoleWrite, DeviceKind,
+    Exit, Fault, NetInfo, NetIo, Yield, nr,
 };
 use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
 
+use crate::memory::AccessMap;
 use crate::stats::Stats;
 use crate::stop::{AbortMessage, FaultKind, Stop, Violation};
 
@@ -27,10 +30,15 @@ pub fn host_monotonic_ns() -> u64 {
 }
 
 fn clock_ns(clock: libc::clockid_t) -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: `ts` is a valid timespec to write; both clocks always exist.
     unsafe { libc::clock_gettime(clock, &mut ts) };
-    (ts.tv_sec as u64).saturating_mul(1_000_000_000).saturating_add(ts.tv_nsec as u64)
+    (ts.tv_sec as u64)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(ts.tv_nsec as u64)
 }
 
 /// Wall-clock host time in nanoseconds since the epoch.
@@ -41,7 +49,7 @@ pub fn host_wall_ns() -> u64 {
 /// The hypercall server of one guest.
 pub struct Hypercalls {
     mem: GuestMemoryMmap,
-    mem_size: u64,
+    access: AccessMap,
     console: ManuallyDrop<File>,
     origin_ns: u64,
     stop_at_ns: Option<u64>,
@@ -51,24 +59,32 @@ pub struct Hypercalls {
     pub stats: Stats,
 }
 
-/// What a handled call asks of the run loop.
+/// What a handled call asks of the run loop. `Stop` is large (it carries
+/// an abort message inline) because boxing it would allocate inside the
+/// sandbox; it is returned once per guest, so the size costs nothing.
 pub type Outcome = Result<(), Stop>;
 
 impl Hypercalls {
-    /// A server for a guest whose memory is `mem` (`mem_size` bytes of
-    /// address space), whose declared devices have `devices` kinds, and
-    /// whose monotonic time starts now. Console output goes to standard
+    /// A server for a guest whose memory is `mem`, of which calls may name
+    /// what `access` allows, whose declared devices have `devices` kinds,
+    /// and whose monotonic time starts now. Console output goes to standard
     /// output.
-    pub fn new(mem: GuestMemoryMmap, mem_size: u64, devices: Vec<DeviceKind>, timeout: Option<Duration>) -> Hypercalls {
+    pub fn new(
+        mem: GuestMemoryMmap,
+        access: AccessMap,
+        devices: Vec<DeviceKind>,
+        timeout: Option<Duration>,
+    ) -> Hypercalls {
         let origin_ns = host_monotonic_ns();
         Hypercalls {
             mem,
-            mem_size,
+            access,
             // SAFETY: fd 1 is this process's standard output, open for its
             // whole life; ManuallyDrop keeps us from ever closing it.
             console: ManuallyDrop::new(unsafe { File::from_raw_fd(1) }),
             origin_ns,
-            stop_at_ns: timeout.map(|t| origin_ns.saturating_add(t.as_nanos().min(u128::from(u64::MAX)) as u64)),
+            stop_at_ns: timeout
+                .map(|t| origin_ns.saturating_add(t.as_nanos().min(u128::from(u64::MAX)) as u64)),
             timeout,
             devices,
             stats: Stats::default(),
@@ -99,11 +115,16 @@ impl Hypercalls {
         match number {
             nr::CONSOLE_WRITE => self.console_write(arg),
             nr::CLOCK_WALL => self.clock(number, arg, host_wall_ns()),
-            nr::CLOCK_MONOTONIC => self.clock(number, arg, host_monotonic_ns().saturating_sub(self.origin_ns)),
+            nr::CLOCK_MONOTONIC => self.clock(
+                number,
+                arg,
+                host_monotonic_ns().saturating_sub(self.origin_ns),
+            ),
             nr::YIELD => self.yield_(arg),
             nr::EXIT => {
                 let [status] = self.read_words::<1>(number, arg)?;
-                let status = u8::try_from(status).map_err(|_| Violation::BadExitStatus { status })?;
+                let status =
+                    u8::try_from(status).map_err(|_| Violation::BadExitStatus { status })?;
                 Err(Stop::Exit(status))
             }
             nr::ABORT => self.abort(arg),
@@ -119,28 +140,36 @@ impl Hypercalls {
             nr::NET_INFO | nr::NET_WRITE | nr::NET_READ => {
                 let [handle] = self.read_words::<1>(number, arg)?;
                 self.check_handle(number, handle, DeviceKind::Net)?;
-                Err(Stop::Internal("network devices are not implemented by this tender"))
+                Err(Stop::Internal(
+                    "network devices are not implemented by this tender",
+                ))
             }
             nr::BLOCK_INFO | nr::BLOCK_WRITE | nr::BLOCK_READ | nr::BLOCK_FLUSH => {
                 let [handle] = self.read_words::<1>(number, arg)?;
                 self.check_handle(number, handle, DeviceKind::Block)?;
-                Err(Stop::Internal("block devices are not implemented by this tender"))
+                Err(Stop::Internal(
+                    "block devices are not implemented by this tender",
+                ))
             }
             _ => Err(Violation::UnknownCall { number }.into()),
         }
     }
 
     /// Reads the first `N` words of the argument struct at `addr`, after
-    /// checking the whole struct of call `number` is aligned and in memory.
+    /// checking the whole struct of call `number` is aligned and in memory
+    /// the tender may read and write.
     fn read_words<const N: usize>(&self, number: u64, addr: u64) -> Result<[u64; N], Stop> {
         let size = arg_size(number);
         let bad = || Stop::from(Violation::BadArgument { call: number, addr });
-        if addr % 8 != 0 || addr < GUEST_MIN_ADDR || addr.checked_add(size).is_none_or(|end| end > self.mem_size) {
+        if !addr.is_multiple_of(8) || addr < GUEST_MIN_ADDR || !self.access.can_write(addr, size) {
             return Err(bad());
         }
         let mut words = [0u64; N];
         for (i, w) in words.iter_mut().enumerate() {
-            *w = self.mem.read_obj::<u64>(GuestAddress(addr + 8 * i as u64)).map_err(|_| bad())?;
+            *w = self
+                .mem
+                .read_obj::<u64>(GuestAddress(addr + 8 * i as u64))
+                .map_err(|_| bad())?;
         }
         Ok(words)
     }
@@ -151,18 +180,40 @@ impl Hypercalls {
             .map_err(|_| Violation::BadArgument { call: number, addr }.into())
     }
 
-    /// Checks `len` bytes at `addr` lie in guest memory above `GUEST_MIN_ADDR`.
-    fn check_buffer(&self, number: u64, addr: u64, len: u64) -> Outcome {
-        if addr < GUEST_MIN_ADDR || addr.checked_add(len).is_none_or(|end| end > self.mem_size) {
-            return Err(Violation::BadBuffer { call: number, addr, len }.into());
+    /// Checks `len` bytes at `addr` lie in guest memory the tender may read
+    /// (or write, for `write`).
+    fn check_buffer(&self, number: u64, addr: u64, len: u64, write: bool) -> Outcome {
+        let ok = if write {
+            self.access.can_write(addr, len)
+        } else {
+            self.access.can_read(addr, len)
+        };
+        if addr < GUEST_MIN_ADDR || !ok {
+            return Err(Violation::BadBuffer {
+                call: number,
+                addr,
+                len,
+            }
+            .into());
         }
         Ok(())
     }
 
     fn check_handle(&self, number: u64, handle: u64, kind: DeviceKind) -> Outcome {
-        match usize::try_from(handle).ok().and_then(|h| self.devices.get(h)) {
-            None => Err(Violation::UndeclaredHandle { call: number, handle }.into()),
-            Some(k) if *k != kind => Err(Violation::WrongDeviceKind { call: number, handle }.into()),
+        match usize::try_from(handle)
+            .ok()
+            .and_then(|h| self.devices.get(h))
+        {
+            None => Err(Violation::UndeclaredHandle {
+                call: number,
+                handle,
+            }
+            .into()),
+            Some(k) if *k != kind => Err(Violation::WrongDeviceKind {
+                call: number,
+                handle,
+            }
+            .into()),
             Some(_) => Ok(()),
         }
     }
@@ -172,10 +223,12 @@ impl Hypercalls {
         if len > CONSOLE_WRITE_MAX {
             return Err(Violation::ConsoleTooLong { len }.into());
         }
-        self.check_buffer(nr::CONSOLE_WRITE, data, len)?;
+        self.check_buffer(nr::CONSOLE_WRITE, data, len, false)?;
         // The guest's output is best effort: a closed or full stdout loses
         // bytes, it does not stop the guest.
-        let _ = self.mem.write_all_volatile_to(GuestAddress(data), &mut *self.console, len as usize);
+        let _ =
+            self.mem
+                .write_all_volatile_to(GuestAddress(data), &mut *self.console, len as usize);
         Ok(())
     }
 
@@ -198,7 +251,11 @@ impl Hypercalls {
                 tv_sec: (wait / 1_000_000_000).min(i64::MAX as u64) as libc::time_t,
                 tv_nsec: (wait % 1_000_000_000) as libc::c_long,
             };
-            let ts_ptr = if until == u64::MAX { std::ptr::null() } else { &ts as *const libc::timespec };
+            let ts_ptr = if until == u64::MAX {
+                std::ptr::null()
+            } else {
+                &ts as *const libc::timespec
+            };
             // SAFETY: no descriptors (null, 0); `ts_ptr` is null or points at
             // `ts`, alive for the call. EINTR returns early, which yield allows.
             unsafe { libc::ppoll(std::ptr::null_mut(), 0, ts_ptr, std::ptr::null()) };
@@ -212,11 +269,19 @@ impl Hypercalls {
         if message == 0 {
             return Err(Stop::Abort(AbortMessage::new(b"")));
         }
-        let len = len.min(oasis_abi::ABORT_MESSAGE_MAX).min(crate::stop::ABORT_MESSAGE_KEEP as u64);
-        self.check_buffer(nr::ABORT, message, len)?;
+        let len = len
+            .min(oasis_abi::ABORT_MESSAGE_MAX)
+            .min(crate::stop::ABORT_MESSAGE_KEEP as u64);
+        self.check_buffer(nr::ABORT, message, len, false)?;
         let mut buf = [0u8; crate::stop::ABORT_MESSAGE_KEEP];
         let buf = &mut buf[..len as usize];
-        self.mem.read_slice(buf, GuestAddress(message)).map_err(|_| Violation::BadBuffer { call: nr::ABORT, addr: message, len })?;
+        self.mem
+            .read_slice(buf, GuestAddress(message))
+            .map_err(|_| Violation::BadBuffer {
+                call: nr::ABORT,
+                addr: message,
+                len,
+            })?;
         Err(Stop::Abort(AbortMessage::new(buf)))
     }
 }

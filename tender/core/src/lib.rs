@@ -10,6 +10,8 @@
 //! It is not a tender: `oasis-spt` and `oasis-hvt` are, each adding its way
 //! of running guest code and delivering its calls here.
 
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 pub mod config;
 pub mod hypercall;
 pub mod image;

@@ -41,10 +41,17 @@ pub enum LoadError {
 
 /// Checks that `image` fits in `mem_size` bytes with a heap and a stack.
 pub fn check_fits(image: &Image, mem_size: u64) -> Result<(), LoadError> {
-    let needed = image.kernel_end.saturating_add(MIN_HEAP).saturating_add(PAGE_SIZE).saturating_add(STACK_SIZE);
+    let needed = image
+        .kernel_end
+        .saturating_add(MIN_HEAP)
+        .saturating_add(PAGE_SIZE)
+        .saturating_add(STACK_SIZE);
     if needed > mem_size {
         const MIB: u64 = 1 << 20;
-        return Err(LoadError::TooLarge { needed_mib: needed.div_ceil(MIB), mem_mib: mem_size / MIB });
+        return Err(LoadError::TooLarge {
+            needed_mib: needed.div_ceil(MIB),
+            mem_mib: mem_size / MIB,
+        });
     }
     Ok(())
 }
@@ -55,8 +62,11 @@ pub fn load_image(mem: &GuestMemoryMmap, image: &Image, file: &[u8]) -> Result<(
     for s in &image.segments {
         // Image::parse checked the file range lies inside the file.
         let start = s.file_offset as usize;
-        let data = file.get(start..start + s.file_len as usize).ok_or(LoadError::Write(s.addr))?;
-        mem.write_slice(data, GuestAddress(s.addr)).map_err(|_| LoadError::Write(s.addr))?;
+        let data = file
+            .get(start..start + s.file_len as usize)
+            .ok_or(LoadError::Write(s.addr))?;
+        mem.write_slice(data, GuestAddress(s.addr))
+            .map_err(|_| LoadError::Write(s.addr))?;
     }
     Ok(())
 }
@@ -76,7 +86,10 @@ pub fn encode_args(args: &[String]) -> Result<Vec<u8>, LoadError> {
     }
     let max = (BOOT_INFO_END - ARGS_ADDR) as usize;
     if out.len() > max {
-        return Err(LoadError::ArgsTooLong { len: out.len(), max });
+        return Err(LoadError::ArgsTooLong {
+            len: out.len(),
+            max,
+        });
     }
     Ok(out)
 }
@@ -101,7 +114,12 @@ pub struct BootParams {
 }
 
 /// Writes boot info and the arguments.
-pub fn write_boot_info(mem: &GuestMemoryMmap, image: &Image, params: &BootParams, args: &[String]) -> Result<(), LoadError> {
+pub fn write_boot_info(
+    mem: &GuestMemoryMmap,
+    image: &Image,
+    params: &BootParams,
+    args: &[String],
+) -> Result<(), LoadError> {
     let encoded = encode_args(args)?;
     let info = BootInfo {
         magic: BOOT_MAGIC,
@@ -118,8 +136,10 @@ pub fn write_boot_info(mem: &GuestMemoryMmap, image: &Image, params: &BootParams
         spt_hypercall: params.spt_hypercall,
         seed: params.seed,
     };
-    mem.write_slice(&boot_info_bytes(&info), GuestAddress(BOOT_INFO_ADDR)).map_err(|_| LoadError::Write(BOOT_INFO_ADDR))?;
-    mem.write_slice(&encoded, GuestAddress(ARGS_ADDR)).map_err(|_| LoadError::Write(ARGS_ADDR))?;
+    mem.write_slice(&boot_info_bytes(&info), GuestAddress(BOOT_INFO_ADDR))
+        .map_err(|_| LoadError::Write(BOOT_INFO_ADDR))?;
+    mem.write_slice(&encoded, GuestAddress(ARGS_ADDR))
+        .map_err(|_| LoadError::Write(ARGS_ADDR))?;
     Ok(())
 }
 
@@ -153,7 +173,8 @@ pub fn fresh_seed() -> std::io::Result<[u8; 32]> {
     let mut filled = 0;
     while filled < seed.len() {
         // SAFETY: the pointer and length describe the unfilled tail of `seed`.
-        let n = unsafe { libc::getrandom(seed[filled..].as_mut_ptr().cast(), seed.len() - filled, 0) };
+        let n =
+            unsafe { libc::getrandom(seed[filled..].as_mut_ptr().cast(), seed.len() - filled, 0) };
         if n < 0 {
             let e = std::io::Error::last_os_error();
             if e.kind() == std::io::ErrorKind::Interrupted {
@@ -203,6 +224,157 @@ mod tests {
     fn argument_limits() {
         assert_eq!(encode_args(&["ab".into(), "c".into()]).unwrap(), b"ab\0c\0");
         assert_eq!(encode_args(&["a\0b".into()]), Err(LoadError::ArgHasNul(1)));
-        assert!(matches!(encode_args(&["x".repeat(70_000)]), Err(LoadError::ArgsTooLong { .. })));
+        assert!(matches!(
+            encode_args(&["x".repeat(70_000)]),
+            Err(LoadError::ArgsTooLong { .. })
+        ));
+    }
+}
+
+/// Which guest addresses a hypercall may name, for reading and for
+/// writing. On spt parts of guest memory are read-only or unmapped (code,
+/// boot info, the stack guard), and the tender must refuse a buffer there
+/// rather than fault on it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AccessMap {
+    readable: Vec<(u64, u64)>,
+    writable: Vec<(u64, u64)>,
+}
+
+fn merge(mut ranges: Vec<(u64, u64)>) -> Vec<(u64, u64)> {
+    ranges.retain(|(s, e)| s < e);
+    ranges.sort_unstable();
+    let mut out: Vec<(u64, u64)> = Vec::with_capacity(ranges.len());
+    for (s, e) in ranges {
+        match out.last_mut() {
+            Some(last) if s <= last.1 => last.1 = last.1.max(e),
+            _ => out.push((s, e)),
+        }
+    }
+    out
+}
+
+fn covers(ranges: &[(u64, u64)], addr: u64, len: u64) -> bool {
+    let Some(end) = addr.checked_add(len) else {
+        return false;
+    };
+    ranges
+        .iter()
+        .any(|&(s, e)| addr >= s && end <= e && (len > 0 || addr < e))
+}
+
+impl AccessMap {
+    /// All of `GUEST_MIN_ADDR..mem_size` readable and writable (hvt).
+    pub fn flat(mem_size: u64) -> AccessMap {
+        let all = vec![(layout::GUEST_MIN_ADDR, mem_size)];
+        AccessMap {
+            readable: all.clone(),
+            writable: all,
+        }
+    }
+
+    /// The spt layout of `image` in `mem_size` bytes: boot info and code
+    /// read-only, data, heap and stack writable, the stack guard neither.
+    pub fn for_image(image: &Image, mem_size: u64) -> AccessMap {
+        let heap_end = layout::heap_end(mem_size);
+        let (stack_base, stack_top) = layout::stack_region(mem_size);
+        let mut readable = vec![(layout::GUEST_MIN_ADDR, BOOT_INFO_END)];
+        let mut writable = Vec::new();
+        for s in &image.segments {
+            let range = (
+                s.addr & !(PAGE_SIZE - 1),
+                layout::page_align_up(s.addr + s.mem_len),
+            );
+            if s.read || s.write || s.execute {
+                readable.push(range);
+            }
+            if s.write {
+                writable.push(range);
+            }
+        }
+        for r in [(image.kernel_end, heap_end), (stack_base, stack_top)] {
+            readable.push(r);
+            writable.push(r);
+        }
+        AccessMap {
+            readable: merge(readable),
+            writable: merge(writable),
+        }
+    }
+
+    /// Whether `len` bytes at `addr` may be read.
+    pub fn can_read(&self, addr: u64, len: u64) -> bool {
+        covers(&self.readable, addr, len)
+    }
+
+    /// Whether `len` bytes at `addr` may be written.
+    pub fn can_write(&self, addr: u64, len: u64) -> bool {
+        covers(&self.writable, addr, len)
+    }
+
+    /// The writable ranges, merged and sorted.
+    pub fn writable(&self) -> &[(u64, u64)] {
+        &self.writable
+    }
+}
+
+#[cfg(test)]
+mod access_tests {
+    use super::*;
+    use crate::image::Segment;
+
+    fn image() -> Image {
+        let seg = |addr, mem_len, write, execute| Segment {
+            addr,
+            mem_len,
+            file_offset: 0,
+            file_len: 0,
+            read: true,
+            write,
+            execute,
+        };
+        Image {
+            entry: 0x10_0000,
+            segments: vec![
+                seg(0x10_0000, 0x2000, false, true),
+                seg(0x10_2000, 0x100, false, false),
+                seg(0x10_3000, 0x800, true, false),
+            ],
+            kernel_end: 0x10_4000,
+            manifest: Default::default(),
+        }
+    }
+
+    #[test]
+    fn spt_layout() {
+        let mem = 32 << 20;
+        let m = AccessMap::for_image(&image(), mem);
+        assert!(m.can_read(0x10_0000, 0x10));
+        assert!(!m.can_write(0x10_0000, 0x10), "code is read-only");
+        assert!(
+            m.can_write(0x10_3000, 0x1000 + 64),
+            "data runs into the heap"
+        );
+        assert!(!m.can_read(0x2_0000, 1), "a gap below the image");
+        let guard = layout::heap_end(mem);
+        assert!(!m.can_read(guard, 1));
+        assert!(!m.can_write(guard - 8, 16), "straddles the guard page");
+        assert!(m.can_write(mem - 16, 16));
+        assert!(!m.can_write(mem - 8, 16), "straddles the end");
+        assert!(!m.can_read(u64::MAX - 1, 4), "wraps");
+        assert!(!m.can_read(0, 1));
+    }
+
+    #[test]
+    fn flat_layout() {
+        let m = AccessMap::flat(4 << 20);
+        assert!(m.can_write(layout::GUEST_MIN_ADDR, 8));
+        assert!(!m.can_write(layout::GUEST_MIN_ADDR - 8, 8));
+        assert!(m.can_read((4 << 20) - 1, 1));
+        assert!(!m.can_read(4 << 20, 1));
+        assert!(
+            !m.can_read(4 << 20, 0),
+            "an empty buffer must still point inside"
+        );
     }
 }

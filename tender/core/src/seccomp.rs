@@ -6,7 +6,10 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use seccompiler::{SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule, TargetArch};
+use seccompiler::{
+    SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule,
+    TargetArch,
+};
 
 /// One allowed system call.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,14 +45,31 @@ pub enum SeccompError {
 impl Policy {
     /// Allows `syscall` with any arguments.
     pub fn allow(mut self, syscall: i64, name: &'static str, reason: &'static str) -> Policy {
-        self.rules.push(Rule { syscall, name, pinned: Vec::new(), reason });
+        self.rules.push(Rule {
+            syscall,
+            name,
+            pinned: Vec::new(),
+            reason,
+        });
         self
     }
 
     /// Allows `syscall` only when argument `arg` equals `value` (a file
     /// descriptor, usually).
-    pub fn allow_pinned(mut self, syscall: i64, name: &'static str, arg: u8, value: u64, reason: &'static str) -> Policy {
-        self.rules.push(Rule { syscall, name, pinned: vec![(arg, value)], reason });
+    pub fn allow_pinned(
+        mut self,
+        syscall: i64,
+        name: &'static str,
+        arg: u8,
+        value: u64,
+        reason: &'static str,
+    ) -> Policy {
+        self.rules.push(Rule {
+            syscall,
+            name,
+            pinned: vec![(arg, value)],
+            reason,
+        });
         self
     }
 
@@ -57,12 +77,40 @@ impl Policy {
     /// tender's own error line, the clocks, yield, signal return and exit.
     pub fn base() -> Policy {
         Policy::default()
-            .allow_pinned(libc::SYS_write, "write", 0, 1, "guest console output to stdout")
-            .allow_pinned(libc::SYS_write, "write", 0, 2, "the tender's one-line message on stderr")
-            .allow(libc::SYS_ppoll, "ppoll", "yield: sleep until a deadline or device input")
-            .allow(libc::SYS_clock_gettime, "clock_gettime", "clocks, where the vDSO falls back to the kernel")
-            .allow(libc::SYS_rt_sigreturn, "rt_sigreturn", "return from the tender's fault and timeout handlers")
-            .allow(libc::SYS_exit_group, "exit_group", "the tender exits with the guest's status")
+            .allow_pinned(
+                libc::SYS_write,
+                "write",
+                0,
+                1,
+                "guest console output to stdout",
+            )
+            .allow_pinned(
+                libc::SYS_write,
+                "write",
+                0,
+                2,
+                "the tender's one-line message on stderr",
+            )
+            .allow(
+                libc::SYS_ppoll,
+                "ppoll",
+                "yield: sleep until a deadline or device input",
+            )
+            .allow(
+                libc::SYS_clock_gettime,
+                "clock_gettime",
+                "clocks, where the vDSO falls back to the kernel",
+            )
+            .allow(
+                libc::SYS_rt_sigreturn,
+                "rt_sigreturn",
+                "return from the tender's fault and timeout handlers",
+            )
+            .allow(
+                libc::SYS_exit_group,
+                "exit_group",
+                "the tender exits with the guest's status",
+            )
     }
 
     /// The BPF program: allow what the rules say, trap everything else.
@@ -71,7 +119,10 @@ impl Policy {
         let mut map: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
         for r in &self.rules {
             // seccompiler spells "any arguments" as an empty rule list.
-            let unconditional = self.rules.iter().any(|o| o.syscall == r.syscall && o.pinned.is_empty());
+            let unconditional = self
+                .rules
+                .iter()
+                .any(|o| o.syscall == r.syscall && o.pinned.is_empty());
             let entry = map.entry(r.syscall).or_default();
             if unconditional {
                 continue;
@@ -79,12 +130,20 @@ impl Policy {
             let conditions = r
                 .pinned
                 .iter()
-                .map(|&(arg, value)| SeccompCondition::new(arg, SeccompCmpArgLen::Qword, SeccompCmpOp::Eq, value))
+                .map(|&(arg, value)| {
+                    SeccompCondition::new(arg, SeccompCmpArgLen::Qword, SeccompCmpOp::Eq, value)
+                })
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(build)?;
             entry.push(SeccompRule::new(conditions).map_err(build)?);
         }
-        let filter = SeccompFilter::new(map, SeccompAction::Trap, SeccompAction::Allow, TargetArch::x86_64).map_err(build)?;
+        let filter = SeccompFilter::new(
+            map,
+            SeccompAction::Trap,
+            SeccompAction::Allow,
+            TargetArch::x86_64,
+        )
+        .map_err(build)?;
         filter.try_into().map_err(build)
     }
 
@@ -117,7 +176,10 @@ mod tests {
         let p = Policy::base();
         assert!(!p.compile().unwrap().is_empty());
         let text = p.to_string();
-        assert!(text.contains("write            arg0=1  # guest console output to stdout"), "{text}");
+        assert!(
+            text.contains("write            arg0=1  # guest console output to stdout"),
+            "{text}"
+        );
         assert!(p.rules.iter().all(|r| !r.reason.is_empty()));
     }
 

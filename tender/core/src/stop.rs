@@ -13,6 +13,7 @@ use oasis_abi::{exit, nr};
 pub const ABORT_MESSAGE_KEEP: usize = 512;
 
 /// How a guest run ended.
+#[allow(clippy::large_enum_variant)] // built without allocating; see `hypercall::Outcome`
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Stop {
     /// The guest called `EXIT`.
@@ -194,22 +195,44 @@ impl fmt::Display for Violation {
         match *self {
             Violation::UnknownCall { number } => write!(f, "unknown hypercall {number}"),
             Violation::BadArgument { call, addr } => {
-                write!(f, "{}: argument address {addr:#x} is misaligned or outside guest memory", CallName(call))
+                write!(
+                    f,
+                    "{}: argument address {addr:#x} is misaligned or outside the guest's writable memory",
+                    CallName(call)
+                )
             }
             Violation::BadBuffer { call, addr, len } => {
-                write!(f, "{}: buffer {addr:#x} of {len} bytes is not inside guest memory", CallName(call))
+                write!(
+                    f,
+                    "{}: buffer {addr:#x} of {len} bytes is outside the guest memory this call may use",
+                    CallName(call)
+                )
             }
             Violation::ConsoleTooLong { len } => {
-                write!(f, "console-write: {len} bytes in one call (at most {})", oasis_abi::CONSOLE_WRITE_MAX)
+                write!(
+                    f,
+                    "console-write: {len} bytes in one call (at most {})",
+                    oasis_abi::CONSOLE_WRITE_MAX
+                )
             }
             Violation::BadExitStatus { status } => write!(f, "exit: status {status} is above 255"),
             Violation::UndeclaredHandle { call, handle } => {
-                write!(f, "{}: handle {handle} is not a declared device", CallName(call))
+                write!(
+                    f,
+                    "{}: handle {handle} is not a declared device",
+                    CallName(call)
+                )
             }
             Violation::WrongDeviceKind { call, handle } => {
-                write!(f, "{}: handle {handle} is a device of another kind", CallName(call))
+                write!(
+                    f,
+                    "{}: handle {handle} is a device of another kind",
+                    CallName(call)
+                )
             }
-            Violation::BadLength { call, value, rule } => write!(f, "{}: {value} breaks the rule: {rule}", CallName(call)),
+            Violation::BadLength { call, value, rule } => {
+                write!(f, "{}: {value} breaks the rule: {rule}", CallName(call))
+            }
         }
     }
 }
@@ -253,9 +276,11 @@ pub fn signal_name(signal: i32) -> &'static str {
 impl fmt::Display for Fault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.kind {
-            FaultKind::Exception { vector, error_code } => {
-                write!(f, "{} (vector {vector}, error code {error_code:#x})", vector_name(vector))?
-            }
+            FaultKind::Exception { vector, error_code } => write!(
+                f,
+                "{} (vector {vector}, error code {error_code:#x})",
+                vector_name(vector)
+            )?,
             FaultKind::Signal(s) => f.write_str(signal_name(s))?,
             FaultKind::TripleFault => f.write_str("triple fault (the vCPU shut down)")?,
             FaultKind::Halt => f.write_str("halted with interrupts off")?,
@@ -307,9 +332,11 @@ impl Stop {
         match self {
             Stop::Exit(s) => *s,
             Stop::Abort(_) => exit::ABORT,
-            Stop::Fault(_) | Stop::Violation(_) | Stop::ForbiddenSyscall { .. } | Stop::Timeout(_) | Stop::Internal(_) => {
-                exit::STOPPED
-            }
+            Stop::Fault(_)
+            | Stop::Violation(_)
+            | Stop::ForbiddenSyscall { .. }
+            | Stop::Timeout(_)
+            | Stop::Internal(_) => exit::STOPPED,
         }
     }
 }
@@ -353,14 +380,37 @@ mod tests {
 
     #[test]
     fn messages_and_statuses() {
-        let f = Stop::Fault(Fault { kind: FaultKind::Exception { vector: 14, error_code: 0 }, rip: 0x100010, address: Some(0) });
-        assert_eq!(f.to_string(), "stopped: guest fault: page fault (#PF) (vector 14, error code 0x0) at address 0x0, rip 0x100010");
+        let f = Stop::Fault(Fault {
+            kind: FaultKind::Exception {
+                vector: 14,
+                error_code: 0,
+            },
+            rip: 0x100010,
+            address: Some(0),
+        });
+        assert_eq!(
+            f.to_string(),
+            "stopped: guest fault: page fault (#PF) (vector 14, error code 0x0) at address 0x0, rip 0x100010"
+        );
         assert_eq!(f.status(), exit::STOPPED);
-        let v = Stop::from(Violation::BadBuffer { call: nr::CONSOLE_WRITE, addr: 0x1000, len: 5 });
-        assert_eq!(v.to_string(), "stopped: guest broke the ABI: console-write: buffer 0x1000 of 5 bytes is not inside guest memory");
+        let v = Stop::from(Violation::BadBuffer {
+            call: nr::CONSOLE_WRITE,
+            addr: 0x1000,
+            len: 5,
+        });
+        assert_eq!(
+            v.to_string(),
+            "stopped: guest broke the ABI: console-write: buffer 0x1000 of 5 bytes is outside the guest memory this call may use"
+        );
         assert_eq!(Stop::Exit(3).status(), 3);
         assert_eq!(Stop::Abort(AbortMessage::new(b"x")).status(), exit::ABORT);
-        let s = Stop::ForbiddenSyscall { number: 257, rip: 0x100000 };
-        assert_eq!(s.to_string(), "stopped: guest made a forbidden system call: openat (257) at rip 0x100000");
+        let s = Stop::ForbiddenSyscall {
+            number: 257,
+            rip: 0x100000,
+        };
+        assert_eq!(
+            s.to_string(),
+            "stopped: guest made a forbidden system call: openat (257) at rip 0x100000"
+        );
     }
 }

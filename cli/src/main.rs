@@ -1,0 +1,98 @@
+//! `oasis`: create, build, inspect and run Oasis unikernels, and the raw
+//! tenders (`oasis spt`, `oasis hvt`) that run an image.
+
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+mod build;
+mod inspect;
+mod new;
+mod run;
+mod tender;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub use build::Target;
+
+#[derive(Parser)]
+#[command(
+    name = "oasis",
+    version,
+    about = "Build and run Oasis unikernels",
+    propagate_version = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a new unikernel package from a template
+    New {
+        /// Package name (letters, digits, - and _)
+        name: String,
+        /// Directory to create it in
+        #[arg(long, default_value = "unikernels")]
+        dir: PathBuf,
+    },
+    /// Build a unikernel; prints the image path as the last line
+    Build {
+        /// The unikernel's package directory
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// hvt, spt (both the same image) or unix (a Linux program)
+        #[arg(long)]
+        target: Target,
+        /// Print the cargo command instead of running it
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Build a unikernel and run it
+    Run(run::RunArgs),
+    /// Show an image's ABI version, devices, segments and section sizes
+    Inspect {
+        /// The image file
+        image: PathBuf,
+    },
+    /// The spt tender: run IMAGE in this process under seccomp
+    #[command(disable_help_flag = true)]
+    Spt {
+        /// IMAGE [--mem=SIZE] [--timeout=DURATION] [--stats] [-- ARGS...]
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<OsString>,
+    },
+}
+
+fn main() -> ExitCode {
+    // The tenders come first and skip clap: booting fast is their job.
+    let mut raw = std::env::args_os();
+    let _program = raw.next();
+    let mut rest: Vec<OsString> = raw.collect();
+    if rest.first().is_some_and(|a| a == "spt") {
+        rest.remove(0);
+        return tender::spt_main(rest);
+    }
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::New { name, dir } => new::new(&name, &dir),
+        Command::Build {
+            dir,
+            target,
+            dry_run,
+        } => build::build_command(&dir, target, dry_run),
+        Command::Run(args) => run::run(args),
+        Command::Inspect { image } => inspect::inspect(&image),
+        Command::Spt { args } => return tender::spt_main(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("oasis: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

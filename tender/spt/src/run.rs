@@ -1,0 +1,329 @@
+//! Setting up a guest in this process and running it to the end.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicPtr, Ordering};
+
+use oasis_abi::layout::{
+    self, BOOT_INFO_ADDR, BOOT_INFO_END, GUEST_MIN_ADDR, KERNEL_BASE, PAGE_SIZE,
+};
+use oasis_abi::{DeviceKind, Platform};
+use oasis_tender::memory::{self, AccessMap, BootParams};
+use oasis_tender::seccomp::{Policy, SeccompError};
+use oasis_tender::stats::Report;
+use oasis_tender::{BindError, Hypercalls, Image, ImageError, LoadError, Stop, TenderArgs, config};
+use vm_memory::{GuestAddress, GuestMemoryMmap, GuestRegionMmap, MmapRegion};
+
+use crate::enter::{self, Outcome, oasis_spt_hypercall};
+use crate::signals;
+
+/// Why a guest could not be started. Each message is one line naming the
+/// cause; the tender exits with `oasis_abi::exit::REFUSED`.
+#[derive(Debug, thiserror::Error)]
+pub enum SptError {
+    /// The image file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The path given.
+        path: PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// The image is not a valid Oasis image.
+    #[error("{path}: {source}")]
+    Image {
+        /// The path given.
+        path: PathBuf,
+        /// What is wrong with it.
+        source: ImageError,
+    },
+    /// The image, its arguments or its memory do not fit.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// Bindings do not match the manifest.
+    #[error(transparent)]
+    Bind(#[from] BindError),
+    /// A declared device kind this tender cannot bind yet.
+    #[error("--{kind}:{name}: {kind} devices are not supported by the spt tender yet")]
+    Unsupported {
+        /// `net` or `block`.
+        kind: &'static str,
+        /// The device.
+        name: String,
+    },
+    /// Setting up the process failed.
+    #[error("{what}: {source}")]
+    Host {
+        /// The step.
+        what: &'static str,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// The sandbox could not be built or installed.
+    #[error(transparent)]
+    Seccomp(#[from] SeccompError),
+}
+
+struct RunState {
+    hypercalls: Hypercalls,
+    stop: Option<Stop>,
+}
+
+/// The running guest's state, for the hypercall entry. Set once before the
+/// guest starts; only this thread uses it.
+static STATE: AtomicPtr<RunState> = AtomicPtr::new(std::ptr::null_mut());
+
+/// Called (through `oasis_spt_hypercall`) for every guest hypercall.
+/// Returns 0 to resume the guest, else an [`Outcome`] code.
+pub(crate) extern "sysv64" fn handle_hypercall(number: u64, arg: u64) -> u64 {
+    let ptr = STATE.load(Ordering::Relaxed);
+    if ptr.is_null() {
+        return Outcome::Stopped as u64;
+    }
+    // SAFETY: `run` points STATE at its RunState before entering the guest
+    // and never touches it while the guest runs; hypercalls cannot nest (the
+    // guest is not running while one is served), so this is the only
+    // reference.
+    let state = unsafe { &mut *ptr };
+    let mut outcome = state.hypercalls.handle(number, arg);
+    if outcome.is_ok() && signals::TIMEOUT_PENDING.load(Ordering::Relaxed) {
+        outcome = state.hypercalls.check_timeout();
+    }
+    match outcome {
+        Ok(()) => 0,
+        Err(stop) => {
+            state.stop = Some(stop);
+            Outcome::Stopped as u64
+        }
+    }
+}
+
+fn host(what: &'static str) -> impl FnOnce(std::io::Error) -> SptError {
+    move |source| SptError::Host { what, source }
+}
+
+/// Maps `GUEST_MIN_ADDR..mem` at those very addresses.
+fn map_guest_memory(mem: u64) -> Result<GuestMemoryMmap, SptError> {
+    let len = (mem - GUEST_MIN_ADDR) as usize;
+    // SAFETY: a fresh anonymous private mapping at a fixed low address;
+    // MAP_FIXED_NOREPLACE fails instead of replacing anything there.
+    let addr = unsafe {
+        libc::mmap(
+            GUEST_MIN_ADDR as *mut libc::c_void,
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE
+                | libc::MAP_ANONYMOUS
+                | libc::MAP_FIXED_NOREPLACE
+                | libc::MAP_NORESERVE,
+            -1,
+            0,
+        )
+    };
+    if addr == libc::MAP_FAILED {
+        return Err(SptError::Host {
+            what: "mapping guest memory",
+            source: std::io::Error::last_os_error(),
+        });
+    }
+    if addr as u64 != GUEST_MIN_ADDR {
+        return Err(SptError::Host {
+            what: "mapping guest memory",
+            source: std::io::Error::other(
+                "the kernel placed it elsewhere (no MAP_FIXED_NOREPLACE?)",
+            ),
+        });
+    }
+    // SAFETY: `addr..addr+len` is the mapping just made, never unmapped
+    // (the region is not owned, so dropping it will not unmap it either).
+    let region = unsafe {
+        MmapRegion::build_raw(
+            addr.cast(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+        )
+    }
+    .map_err(|e| SptError::Host {
+        what: "describing guest memory",
+        source: std::io::Error::other(e.to_string()),
+    })?;
+    let region = GuestRegionMmap::new(region, GuestAddress(GUEST_MIN_ADDR)).ok_or_else(|| {
+        SptError::Host {
+            what: "describing guest memory",
+            source: std::io::Error::other("overflow"),
+        }
+    })?;
+    GuestMemoryMmap::from_regions(vec![region]).map_err(|e| SptError::Host {
+        what: "describing guest memory",
+        source: std::io::Error::other(e.to_string()),
+    })
+}
+
+fn protect(start: u64, end: u64, prot: libc::c_int) -> Result<(), SptError> {
+    if end <= start {
+        return Ok(());
+    }
+    // SAFETY: the range is page-aligned and inside the guest mapping made
+    // by `map_guest_memory`; changing its protection affects only the guest.
+    if unsafe { libc::mprotect(start as *mut libc::c_void, (end - start) as usize, prot) } != 0 {
+        return Err(SptError::Host {
+            what: "protecting guest memory",
+            source: std::io::Error::last_os_error(),
+        });
+    }
+    Ok(())
+}
+
+/// W^X for the image, read-only boot info, and the stack guard.
+fn protect_layout(image: &Image, mem: u64) -> Result<(), SptError> {
+    protect(BOOT_INFO_ADDR, BOOT_INFO_END, libc::PROT_READ)?;
+    protect(BOOT_INFO_END, KERNEL_BASE, libc::PROT_NONE)?;
+    let mut next = KERNEL_BASE;
+    for s in &image.segments {
+        protect(next, s.addr, libc::PROT_NONE)?;
+        let end = layout::page_align_up(s.addr + s.mem_len);
+        let mut prot = 0;
+        if s.read {
+            prot |= libc::PROT_READ;
+        }
+        if s.write {
+            prot |= libc::PROT_WRITE;
+        }
+        if s.execute {
+            prot |= libc::PROT_EXEC;
+        }
+        protect(s.addr, end, prot)?;
+        next = end;
+    }
+    let guard = layout::heap_end(mem);
+    protect(guard, guard + PAGE_SIZE, libc::PROT_NONE)
+}
+
+/// The sandbox for this guest: the base policy plus device rules.
+pub fn policy() -> Policy {
+    Policy::base()
+}
+
+/// Writes one line to stderr without allocating (we are sandboxed).
+fn eprint_line(args: std::fmt::Arguments<'_>) {
+    struct Buf {
+        bytes: [u8; 1024],
+        len: usize,
+    }
+    impl std::fmt::Write for Buf {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            let n = s.len().min(self.bytes.len() - self.len);
+            self.bytes[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+            self.len += n;
+            Ok(())
+        }
+    }
+    let mut buf = Buf {
+        bytes: [0; 1024],
+        len: 0,
+    };
+    let _ = buf.write_fmt(args);
+    let mut at = 0;
+    while at < buf.len {
+        // SAFETY: the slice `buf.bytes[at..buf.len]` is live and initialised.
+        let n = unsafe { libc::write(2, buf.bytes[at..].as_ptr().cast(), buf.len - at) };
+        if n <= 0 {
+            break;
+        }
+        at += n as usize;
+    }
+}
+
+/// Runs the guest the arguments describe, then exits the process with its
+/// status. Returns only when the guest cannot be started.
+pub fn run(args: &TenderArgs) -> Result<std::convert::Infallible, SptError> {
+    let file = std::fs::read(&args.image).map_err(|source| SptError::Read {
+        path: args.image.clone(),
+        source,
+    })?;
+    let image = Image::parse(&file).map_err(|source| SptError::Image {
+        path: args.image.clone(),
+        source,
+    })?;
+    memory::check_fits(&image, args.mem)?;
+    let bound = config::bind(&image.manifest, &args.bindings)?;
+    if let Some(b) = bound.first() {
+        return Err(SptError::Unsupported {
+            kind: b.kind.as_str(),
+            name: b.name.clone(),
+        });
+    }
+    let seed = memory::fresh_seed().map_err(host("reading the host's getrandom"))?;
+
+    let mem = map_guest_memory(args.mem)?;
+    memory::load_image(&mem, &image, &file)?;
+    drop(file);
+    let params = BootParams {
+        platform: Platform::Spt,
+        mem_size: args.mem,
+        tsc_hz: 0,
+        tsc_at_boot: 0,
+        wall_ns_at_boot: oasis_tender::hypercall::host_wall_ns(),
+        spt_hypercall: oasis_spt_hypercall as *const () as u64,
+        seed,
+    };
+    memory::write_boot_info(&mem, &image, &params, &args.guest_args)?;
+    protect_layout(&image, args.mem)?;
+
+    let kinds: Vec<DeviceKind> = image.manifest.devices.iter().map(|d| d.kind).collect();
+    let access = AccessMap::for_image(&image, args.mem);
+    let mut state = RunState {
+        hypercalls: Hypercalls::new(mem, access, kinds, args.timeout),
+        stop: None,
+    };
+    STATE.store(&mut state, Ordering::Relaxed);
+
+    enter::detect_fsgsbase();
+    signals::install(GUEST_MIN_ADDR, args.mem).map_err(host("installing signal handlers"))?;
+    let sandbox = policy().compile()?;
+    if let Some(t) = args.timeout {
+        signals::arm_timeout(t).map_err(host("arming --timeout"))?;
+    }
+    seccompiler::apply_filter(&sandbox).map_err(|e| SeccompError::Install(e.to_string()))?;
+
+    // SAFETY: memory is mapped and loaded, boot info written, STATE set,
+    // handlers installed: everything `enter` requires.
+    let outcome = unsafe { enter::enter(image.entry, memory::stack_top(args.mem), BOOT_INFO_ADDR) };
+    STATE.store(std::ptr::null_mut(), Ordering::Relaxed);
+    let stop = match outcome {
+        Outcome::Stopped => state
+            .stop
+            .take()
+            .unwrap_or(Stop::Internal("stopped without a reason")),
+        Outcome::Signalled => signals::recorded_stop(args.timeout),
+        Outcome::Returned => Stop::Internal("the guest returned from its entry point"),
+    };
+    finish(&stop, args.stats.then_some(&state.hypercalls))
+}
+
+/// Reports the stop and exits with its status, without allocating.
+fn finish(stop: &Stop, stats: Option<&Hypercalls>) -> ! {
+    if !matches!(stop, Stop::Exit(_)) {
+        eprint_line(format_args!("oasis-spt: {stop}\n"));
+    }
+    if let Some(h) = stats {
+        struct Lines<'a>(&'a Hypercalls);
+        impl std::fmt::Display for Lines<'_> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(
+                    f,
+                    "{}",
+                    Report {
+                        stats: &self.0.stats,
+                        label: "hypercalls"
+                    }
+                )
+            }
+        }
+        eprint_line(format_args!("{}", Lines(h)));
+    }
+    // SAFETY: _exit ends the process at once, without running atexit
+    // handlers that might make calls the sandbox forbids.
+    unsafe { libc::_exit(i32::from(stop.status())) }
+}
