@@ -5,8 +5,7 @@ use std::path::PathBuf;
 
 fn main() {
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
-    std::fs::write(out.join("oasis-guest.ld"), include_str!("oasis-guest.ld"))
-        .expect("write linker script");
+    std::fs::write(out.join("oasis-guest.ld"), include_str!("oasis-guest.ld")).expect("write linker script");
     println!("cargo:rustc-link-search=native={}", out.display());
     println!("cargo:rerun-if-changed=oasis-guest.ld");
 }

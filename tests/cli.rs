@@ -20,16 +20,8 @@ fn oasis(args: &[&str]) -> oasis_testkit::Outcome {
 
 fn one_line_refusal(args: &[&str], status: i32, needle: &str) {
     let out = oasis(args);
-    out.expect_status(status, &format!("oasis {args:?}"))
-        .expect_stderr(needle, &format!("oasis {args:?}"));
-    assert_eq!(
-        out.stderr
-            .lines()
-            .filter(|l| !l.starts_with("usage:"))
-            .count(),
-        1,
-        "one line only: {out:#?}"
-    );
+    out.expect_status(status, &format!("oasis {args:?}")).expect_stderr(needle, &format!("oasis {args:?}"));
+    assert_eq!(out.stderr.lines().filter(|l| !l.starts_with("usage:")).count(), 1, "one line only: {out:#?}");
 }
 
 fn scratch(name: &str) -> PathBuf {
@@ -58,8 +50,7 @@ fn build_for_unix_makes_a_program() {
     out.expect_status(0, "oasis build --target unix");
     let path = out.stdout.lines().last().unwrap().to_string();
     let ran = run(Command::new(&path).args(["--ticks", "0"]), LIMIT);
-    ran.expect_status(0, "unix hello")
-        .expect_stdout("Hello from Oasis", "unix hello");
+    ran.expect_status(0, "unix hello").expect_stdout("Hello from Oasis", "unix hello");
 }
 
 #[test]
@@ -76,26 +67,10 @@ fn bad_input_is_one_line_and_non_zero() {
     let hello = guest_images().path("hello");
     let hello = hello.to_str().unwrap();
     one_line_refusal(&["spt"], 253, "oasis-spt: refused: missing IMAGE");
-    one_line_refusal(
-        &["spt", "/nonexistent/image"],
-        253,
-        "oasis-spt: refused: cannot read /nonexistent/image:",
-    );
-    one_line_refusal(
-        &["spt", hello, "--mem=lots"],
-        253,
-        "--mem: invalid value 'lots'",
-    );
-    one_line_refusal(
-        &["spt", hello, "--mem=1M"],
-        253,
-        "--mem: invalid value '1M': must be between 2M and 4G",
-    );
-    one_line_refusal(
-        &["spt", hello, "--frobnicate"],
-        253,
-        "unknown option '--frobnicate'",
-    );
+    one_line_refusal(&["spt", "/nonexistent/image"], 253, "oasis-spt: refused: cannot read /nonexistent/image:");
+    one_line_refusal(&["spt", hello, "--mem=lots"], 253, "--mem: invalid value 'lots'");
+    one_line_refusal(&["spt", hello, "--mem=1M"], 253, "--mem: invalid value '1M': must be between 2M and 4G");
+    one_line_refusal(&["spt", hello, "--frobnicate"], 253, "unknown option '--frobnicate'");
     one_line_refusal(
         &["spt", hello, "--net:service=tap0"],
         253,
@@ -104,16 +79,8 @@ fn bad_input_is_one_line_and_non_zero() {
 
     let not_elf = scratch("not-elf");
     std::fs::write(&not_elf, b"#!/bin/sh\necho hi\n").unwrap();
-    one_line_refusal(
-        &["spt", not_elf.to_str().unwrap()],
-        253,
-        "not a valid ELF file",
-    );
-    one_line_refusal(
-        &["inspect", not_elf.to_str().unwrap()],
-        1,
-        "not a valid ELF file",
-    );
+    one_line_refusal(&["spt", not_elf.to_str().unwrap()], 253, "not a valid ELF file");
+    one_line_refusal(&["inspect", not_elf.to_str().unwrap()], 1, "not a valid ELF file");
 
     let unreadable = scratch("unreadable-dir");
     std::fs::create_dir_all(&unreadable).unwrap();
@@ -122,26 +89,13 @@ fn bad_input_is_one_line_and_non_zero() {
     // An image needing more memory than --mem gives it.
     let big = guest_images().path("big_image");
     let big = big.to_str().unwrap();
-    one_line_refusal(
-        &["spt", big, "--mem=4M"],
-        253,
-        "needs at least 10 MiB of guest memory but --mem is 4 MiB",
-    );
-    oasis(&["spt", big])
-        .expect_status(0, "big image, default --mem")
-        .expect_stdout("big: 7", "big image");
+    one_line_refusal(&["spt", big, "--mem=4M"], 253, "needs at least 10 MiB of guest memory but --mem is 4 MiB");
+    oasis(&["spt", big]).expect_status(0, "big image, default --mem").expect_stdout("big: 7", "big image");
 
     oasis(&["build", "unikernels/hello", "--target", "mainframe"])
         .expect_status(2, "bad --target")
-        .expect_stderr(
-            "invalid value 'mainframe' for '--target <TARGET>'",
-            "bad --target",
-        );
-    one_line_refusal(
-        &["build", "/nonexistent", "--target", "spt"],
-        1,
-        "has no Cargo.toml",
-    );
+        .expect_stderr("invalid value 'mainframe' for '--target <TARGET>'", "bad --target");
+    one_line_refusal(&["build", "/nonexistent", "--target", "spt"], 1, "has no Cargo.toml");
 }
 
 #[test]
@@ -154,14 +108,9 @@ fn abi_version_mismatch_is_refused_naming_both_versions() {
     patched[at..at + 4].copy_from_slice(&7u32.to_le_bytes());
     let path = scratch("hello-abi7");
     std::fs::write(&path, patched).unwrap();
-    one_line_refusal(
-        &["spt", path.to_str().unwrap()],
-        253,
-        "built for ABI version 7, this tender speaks version 1",
-    );
+    one_line_refusal(&["spt", path.to_str().unwrap()], 253, "built for ABI version 7, this tender speaks version 1");
     let out = oasis(&["inspect", path.to_str().unwrap()]);
-    out.expect_status(1, "inspect abi 7")
-        .expect_stdout("abi version: 7", "inspect abi 7");
+    out.expect_status(1, "inspect abi 7").expect_stdout("abi version: 7", "inspect abi 7");
 }
 
 #[test]
@@ -173,15 +122,11 @@ fn new_makes_a_package_that_builds_and_runs() {
     let pkg = dir.join("greeter");
     let pkg = pkg.to_str().unwrap();
     let out = oasis(&["run", pkg, "--target", "spt", "--", "--name", "tester"]);
-    out.expect_status(0, "the new package on spt")
-        .expect_stdout("hello, tester! running on spt", "new package");
+    out.expect_status(0, "the new package on spt").expect_stdout("hello, tester! running on spt", "new package");
     let out = oasis(&["run", pkg, "--target", "unix"]);
-    out.expect_status(0, "the new package on unix")
-        .expect_stdout("hello, world! running on unix", "new package");
+    out.expect_status(0, "the new package on unix").expect_stdout("hello, world! running on unix", "new package");
     oasis(&["new", "greeter", "--dir", dir.to_str().unwrap()])
         .expect_status(1, "oasis new twice")
         .expect_stderr("already exists", "new twice");
-    oasis(&["new", "Bad Name"])
-        .expect_status(1, "oasis new bad")
-        .expect_stderr("invalid name", "new bad");
+    oasis(&["new", "Bad Name"]).expect_status(1, "oasis new bad").expect_stderr("invalid name", "new bad");
 }

@@ -66,7 +66,5 @@ pub struct BootInfo {
 
 const _: () = assert!(core::mem::size_of::<BootInfo>() == 120);
 const _: () = assert!(core::mem::align_of::<BootInfo>() == 8);
-const _: () = assert!(
-    crate::layout::BOOT_INFO_ADDR + core::mem::size_of::<BootInfo>() as u64
-        <= crate::layout::BOOT_INFO_END
-);
+const _: () =
+    assert!(crate::layout::BOOT_INFO_ADDR + core::mem::size_of::<BootInfo>() as u64 <= crate::layout::BOOT_INFO_END);

@@ -89,20 +89,12 @@ impl DeviceEntry {
             out[i] = bytes[i];
             i += 1;
         }
-        DeviceEntry {
-            kind: kind as u32,
-            flags: 0,
-            name: out,
-        }
+        DeviceEntry { kind: kind as u32, flags: 0, name: out }
     }
 
     /// The name's bytes up to the first NUL.
     pub fn name_bytes(&self) -> &[u8] {
-        let end = self
-            .name
-            .iter()
-            .position(|&b| b == 0)
-            .unwrap_or(self.name.len());
+        let end = self.name.iter().position(|&b| b == 0).unwrap_or(self.name.len());
         &self.name[..end]
     }
 }
@@ -152,10 +144,7 @@ impl<const N: usize> ManifestNote<N> {
         while i < N {
             let mut j = i + 1;
             while j < N {
-                assert!(
-                    !same_name(&devices[i].name, &devices[j].name),
-                    "duplicate device name"
-                );
+                assert!(!same_name(&devices[i].name, &devices[j].name), "duplicate device name");
                 j += 1;
             }
             i += 1;
@@ -168,14 +157,10 @@ impl<const N: usize> ManifestNote<N> {
     pub const fn new_unchecked(abi_version: u32, devices: [DeviceEntry; N]) -> Self {
         ManifestNote {
             namesz: NOTE_NAMESZ,
-            descsz: (core::mem::size_of::<ManifestHeader>()
-                + N * core::mem::size_of::<DeviceEntry>()) as u32,
+            descsz: (core::mem::size_of::<ManifestHeader>() + N * core::mem::size_of::<DeviceEntry>()) as u32,
             note_type: NOTE_TYPE,
             name: NOTE_NAME,
-            header: ManifestHeader {
-                abi_version,
-                device_count: N as u32,
-            },
+            header: ManifestHeader { abi_version, device_count: N as u32 },
             devices,
         }
     }

@@ -65,26 +65,11 @@ impl fmt::Display for Plan {
 /// The cargo command that builds the package at `manifest` for `target`
 /// into `target_dir`.
 pub fn plan(manifest: &Path, target: Target, target_dir: &Path) -> Plan {
-    let mut env = vec![(
-        "CARGO_TARGET_DIR".to_string(),
-        target_dir.display().to_string(),
-    )];
-    let mut args = vec![
-        "build".to_string(),
-        "--manifest-path".into(),
-        manifest.display().to_string(),
-    ];
+    let mut env = vec![("CARGO_TARGET_DIR".to_string(), target_dir.display().to_string())];
+    let mut args = vec!["build".to_string(), "--manifest-path".into(), manifest.display().to_string()];
     if target.is_guest() {
-        env.push((
-            "CARGO_TARGET_X86_64_UNKNOWN_NONE_RUSTFLAGS".into(),
-            GUEST_RUSTFLAGS.into(),
-        ));
-        args.extend([
-            "--profile".into(),
-            "guest".into(),
-            "--target".into(),
-            GUEST_TRIPLE.into(),
-        ]);
+        env.push(("CARGO_TARGET_X86_64_UNKNOWN_NONE_RUSTFLAGS".into(), GUEST_RUSTFLAGS.into()));
+        args.extend(["--profile".into(), "guest".into(), "--target".into(), GUEST_TRIPLE.into()]);
     } else {
         args.push("--release".into());
     }
@@ -95,13 +80,7 @@ pub fn plan(manifest: &Path, target: Target, target_dir: &Path) -> Plan {
 /// The workspace root of the package at `manifest`.
 fn workspace_root(manifest: &Path) -> Result<PathBuf> {
     let out = Command::new("cargo")
-        .args([
-            "locate-project",
-            "--workspace",
-            "--message-format",
-            "plain",
-            "--manifest-path",
-        ])
+        .args(["locate-project", "--workspace", "--message-format", "plain", "--manifest-path"])
         .arg(manifest)
         .stderr(Stdio::inherit())
         .output()
@@ -110,31 +89,21 @@ fn workspace_root(manifest: &Path) -> Result<PathBuf> {
         bail!("{} is not in a cargo workspace", manifest.display());
     }
     let root_manifest = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-    Ok(root_manifest
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default())
+    Ok(root_manifest.parent().map(Path::to_path_buf).unwrap_or_default())
 }
 
 /// Installs the guest's Rust target with rustup when it is missing.
 pub fn ensure_guest_target() -> Result<()> {
-    let sysroot = Command::new("rustc")
-        .args(["--print", "sysroot"])
-        .output()
-        .context("running rustc")?;
+    let sysroot = Command::new("rustc").args(["--print", "sysroot"]).output().context("running rustc")?;
     let sysroot = PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim());
     if sysroot.join("lib/rustlib").join(GUEST_TRIPLE).is_dir() {
         return Ok(());
     }
-    eprintln!(
-        "oasis: installing the Rust target {GUEST_TRIPLE} (rustup target add {GUEST_TRIPLE})"
-    );
+    eprintln!("oasis: installing the Rust target {GUEST_TRIPLE} (rustup target add {GUEST_TRIPLE})");
     let status = Command::new("rustup")
         .args(["target", "add", GUEST_TRIPLE])
         .status()
-        .with_context(|| {
-            format!("running rustup; install the target by hand: rustup target add {GUEST_TRIPLE}")
-        })?;
+        .with_context(|| format!("running rustup; install the target by hand: rustup target add {GUEST_TRIPLE}"))?;
     if !status.success() {
         bail!("rustup target add {GUEST_TRIPLE} failed");
     }
@@ -145,14 +114,9 @@ pub fn ensure_guest_target() -> Result<()> {
 pub fn build(dir: &Path, target: Target) -> Result<PathBuf> {
     let manifest = dir.join("Cargo.toml");
     if !manifest.is_file() {
-        bail!(
-            "{} has no Cargo.toml: give the unikernel's package directory",
-            dir.display()
-        );
+        bail!("{} has no Cargo.toml: give the unikernel's package directory", dir.display());
     }
-    let manifest = manifest
-        .canonicalize()
-        .with_context(|| format!("reading {}", manifest.display()))?;
+    let manifest = manifest.canonicalize().with_context(|| format!("reading {}", manifest.display()))?;
     if target.is_guest() {
         ensure_guest_target()?;
     }
@@ -181,11 +145,7 @@ fn find_executable(json_lines: &[u8], manifest: &Path) -> Option<PathBuf> {
         .rev()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
         .filter(|m| m["reason"] == "compiler-artifact")
-        .filter(|m| {
-            m["manifest_path"]
-                .as_str()
-                .is_some_and(|p| Path::new(p) == manifest)
-        })
+        .filter(|m| m["manifest_path"].as_str().is_some_and(|p| Path::new(p) == manifest))
         .find_map(|m| m["executable"].as_str().map(PathBuf::from))
 }
 
@@ -208,11 +168,7 @@ mod tests {
 
     #[test]
     fn guest_plan() {
-        let p = plan(
-            Path::new("unikernels/hello/Cargo.toml"),
-            Target::Spt,
-            Path::new("target/oasis"),
-        );
+        let p = plan(Path::new("unikernels/hello/Cargo.toml"), Target::Spt, Path::new("target/oasis"));
         assert_eq!(
             p.to_string(),
             "CARGO_TARGET_DIR='target/oasis' CARGO_TARGET_X86_64_UNKNOWN_NONE_RUSTFLAGS='-C link-arg=-Toasis-guest.ld -C relocation-model=static' \
@@ -236,14 +192,8 @@ mod tests {
     #[test]
     fn cargo_config_matches_the_cli_flags() {
         let config = include_str!("../../.cargo/config.toml");
-        let quoted: Vec<String> = GUEST_RUSTFLAGS
-            .split(' ')
-            .map(|f| format!("\"{f}\""))
-            .collect();
-        assert!(
-            config.contains(&quoted.join(", ")),
-            "keep .cargo/config.toml in step with GUEST_RUSTFLAGS"
-        );
+        let quoted: Vec<String> = GUEST_RUSTFLAGS.split(' ').map(|f| format!("\"{f}\"")).collect();
+        assert!(config.contains(&quoted.join(", ")), "keep .cargo/config.toml in step with GUEST_RUSTFLAGS");
     }
 
     #[test]
@@ -251,13 +201,7 @@ mod tests {
         let json = br#"{"reason":"compiler-artifact","manifest_path":"/w/dep/Cargo.toml","executable":null}
 {"reason":"compiler-artifact","manifest_path":"/w/hello/Cargo.toml","executable":"/w/target/hello"}
 {"reason":"build-finished","success":true}"#;
-        assert_eq!(
-            find_executable(json, Path::new("/w/hello/Cargo.toml")),
-            Some(PathBuf::from("/w/target/hello"))
-        );
-        assert_eq!(
-            find_executable(b"not json", Path::new("/w/hello/Cargo.toml")),
-            None
-        );
+        assert_eq!(find_executable(json, Path::new("/w/hello/Cargo.toml")), Some(PathBuf::from("/w/target/hello")));
+        assert_eq!(find_executable(b"not json", Path::new("/w/hello/Cargo.toml")), None);
     }
 }

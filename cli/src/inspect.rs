@@ -20,11 +20,7 @@ fn human(bytes: u64) -> String {
 /// `oasis inspect IMAGE`.
 pub fn inspect(path: &Path) -> Result<()> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    println!(
-        "image: {} ({} on disk)",
-        path.display(),
-        human(bytes.len() as u64)
-    );
+    println!("image: {} ({} on disk)", path.display(), human(bytes.len() as u64));
     let image = match Image::parse(&bytes) {
         Ok(i) => i,
         Err(ImageError::Manifest(ManifestError::AbiMismatch { image, tender })) => {
@@ -51,12 +47,7 @@ pub fn inspect(path: &Path) -> Result<()> {
             if s.write { 'w' } else { '-' },
             if s.execute { 'x' } else { '-' }
         );
-        println!(
-            "  {:#010x}  {flags}  {:>10}  ({} from the file)",
-            s.addr,
-            human(s.mem_len),
-            human(s.file_len)
-        );
+        println!("  {:#010x}  {flags}  {:>10}  ({} from the file)", s.addr, human(s.mem_len), human(s.file_len));
     }
     println!(
         "memory: image ends at {:#x}; needs at least {} of guest memory",
@@ -66,10 +57,7 @@ pub fn inspect(path: &Path) -> Result<()> {
     let file = ElfBytes::<LittleEndian>::minimal_parse(&bytes).context("reading sections")?;
     if let Ok((Some(headers), Some(names))) = file.section_headers_with_strtab() {
         println!("sections:");
-        for sh in headers
-            .iter()
-            .filter(|s| s.sh_flags & u64::from(elf::abi::SHF_ALLOC) != 0)
-        {
+        for sh in headers.iter().filter(|s| s.sh_flags & u64::from(elf::abi::SHF_ALLOC) != 0) {
             let name = names.get(sh.sh_name as usize).unwrap_or("?");
             println!("  {name:<16} {:>10}", human(sh.sh_size));
         }

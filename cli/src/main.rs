@@ -18,12 +18,7 @@ use clap::{Parser, Subcommand};
 pub use build::Target;
 
 #[derive(Parser)]
-#[command(
-    name = "oasis",
-    version,
-    about = "Build and run Oasis unikernels",
-    propagate_version = true
-)]
+#[command(name = "oasis", version, about = "Build and run Oasis unikernels", propagate_version = true)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -65,6 +60,13 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<OsString>,
     },
+    /// The hvt tender: run IMAGE in a KVM virtual machine
+    #[command(disable_help_flag = true)]
+    Hvt {
+        /// IMAGE [--mem=SIZE] [--timeout=DURATION] [--stats] [-- ARGS...]
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<OsString>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -76,17 +78,18 @@ fn main() -> ExitCode {
         rest.remove(0);
         return tender::spt_main(rest);
     }
+    if rest.first().is_some_and(|a| a == "hvt") {
+        rest.remove(0);
+        return tender::hvt_main(rest);
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::New { name, dir } => new::new(&name, &dir),
-        Command::Build {
-            dir,
-            target,
-            dry_run,
-        } => build::build_command(&dir, target, dry_run),
+        Command::Build { dir, target, dry_run } => build::build_command(&dir, target, dry_run),
         Command::Run(args) => run::run(args),
         Command::Inspect { image } => inspect::inspect(&image),
         Command::Spt { args } => return tender::spt_main(args),
+        Command::Hvt { args } => return tender::hvt_main(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -68,21 +68,15 @@ fn valid_package_name(name: &str) -> bool {
 /// `oasis new NAME --dir DIR`.
 pub fn new(name: &str, dir: &Path) -> Result<()> {
     if !valid_package_name(name) {
-        bail!(
-            "invalid name '{name}': use lowercase letters, digits, - and _, starting with a letter"
-        );
+        bail!("invalid name '{name}': use lowercase letters, digits, - and _, starting with a letter");
     }
     let root = dir.join(name);
     if root.exists() {
         bail!("{} already exists", root.display());
     }
-    std::fs::create_dir_all(root.join("src"))
-        .with_context(|| format!("creating {}", root.display()))?;
+    std::fs::create_dir_all(root.join("src")).with_context(|| format!("creating {}", root.display()))?;
     let checkout = oasis_checkout();
-    let in_workspace = dir
-        .canonicalize()
-        .ok()
-        .is_some_and(|d| d == checkout.join("unikernels"));
+    let in_workspace = dir.canonicalize().ok().is_some_and(|d| d == checkout.join("unikernels"));
     let cargo = if in_workspace {
         format!(
             "[package]\nname = \"{name}\"\nversion.workspace = true\nedition.workspace = true\nlicense.workspace = true\npublish = false\n\n[dependencies]\noasis.workspace = true\n\n[lints]\nworkspace = true\n"
@@ -91,8 +85,7 @@ pub fn new(name: &str, dir: &Path) -> Result<()> {
         standalone_manifest(name, &checkout)
     };
     std::fs::write(root.join("Cargo.toml"), cargo).context("writing Cargo.toml")?;
-    std::fs::write(root.join("src/main.rs"), MAIN_RS.replace("__NAME__", name))
-        .context("writing src/main.rs")?;
+    std::fs::write(root.join("src/main.rs"), MAIN_RS.replace("__NAME__", name)).context("writing src/main.rs")?;
     println!("created {}", root.display());
     println!("build and run it: oasis run {}", root.display());
     Ok(())

@@ -36,28 +36,20 @@ pub struct RunArgs {
 pub fn pick_target() -> (Target, String) {
     let kvm = Path::new("/dev/kvm");
     let emulated = Path::new("/sys/module/kvm_pvm").exists();
-    let kvm_usable = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(kvm)
-        .is_ok();
-    let seccomp = std::fs::read_to_string("/proc/self/status")
-        .is_ok_and(|s| s.lines().any(|l| l.starts_with("Seccomp:")));
+    let kvm_usable = std::fs::OpenOptions::new().read(true).write(true).open(kvm).is_ok();
+    let seccomp =
+        std::fs::read_to_string("/proc/self/status").is_ok_and(|s| s.lines().any(|l| l.starts_with("Seccomp:")));
     let why_not_hvt = if !kvm_usable {
         "/dev/kvm is missing or not accessible".to_string()
     } else if emulated {
-        "KVM here is software-emulated (kvm_pvm), so hvt guests would run about 10^4 times slower"
-            .to_string()
+        "KVM here is software-emulated (kvm_pvm), so hvt guests would run about 10^4 times slower".to_string()
     } else {
         return (Target::Hvt, "KVM is hardware-accelerated".into());
     };
     if seccomp {
         (Target::Spt, format!("{why_not_hvt}; seccomp is available"))
     } else {
-        (
-            Target::Unix,
-            format!("{why_not_hvt}, and this kernel has no seccomp"),
-        )
+        (Target::Unix, format!("{why_not_hvt}, and this kernel has no seccomp"))
     }
 }
 
@@ -75,17 +67,14 @@ pub fn run(args: RunArgs) -> Result<()> {
     let mut cmd = match target {
         Target::Unix => {
             if args.mem.is_some() || args.timeout.is_some() || args.stats {
-                eprintln!(
-                    "oasis: --mem, --timeout and --stats apply to hvt and spt; ignored for unix"
-                );
+                eprintln!("oasis: --mem, --timeout and --stats apply to hvt and spt; ignored for unix");
             }
             let mut c = Command::new(&image);
             c.args(&args.args);
             c
         }
         Target::Spt | Target::Hvt => {
-            let mut c =
-                Command::new(std::env::current_exe().context("finding the oasis executable")?);
+            let mut c = Command::new(std::env::current_exe().context("finding the oasis executable")?);
             c.arg(target.to_string()).arg(&image);
             let mut opts: Vec<OsString> = Vec::new();
             if let Some(m) = &args.mem {

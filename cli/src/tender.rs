@@ -11,31 +11,48 @@ fn usage(name: &str) -> String {
     format!("usage: oasis {name} IMAGE [OPTIONS] [-- ARGS...]\n\noptions:\n{OPTIONS_HELP}\n")
 }
 
+/// Parses a tender's arguments, or says why not; `None` means help was
+/// printed.
+fn parse(name: &str, args: Vec<OsString>) -> Result<Option<TenderArgs>, ExitCode> {
+    if args.iter().take_while(|a| *a != "--").any(|a| a == "--help" || a == "-h") {
+        print!("{}", usage(name));
+        return Ok(None);
+    }
+    TenderArgs::parse(args).map(Some).map_err(|e| {
+        eprintln!("oasis-{name}: refused: {e}\n{}", usage(name).lines().next().unwrap_or_default());
+        ExitCode::from(exit::REFUSED)
+    })
+}
+
 /// `oasis spt …`: exits with the guest's status, or 253 when the guest
 /// cannot be started.
 pub fn spt_main(args: Vec<OsString>) -> ExitCode {
-    if args
-        .iter()
-        .take_while(|a| *a != "--")
-        .any(|a| a == "--help" || a == "-h")
-    {
-        print!("{}", usage("spt"));
-        return ExitCode::SUCCESS;
-    }
-    let parsed = match TenderArgs::parse(args) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!(
-                "oasis-spt: refused: {e}\n{}",
-                usage("spt").lines().next().unwrap_or_default()
-            );
-            return ExitCode::from(exit::REFUSED);
-        }
+    let parsed = match parse("spt", args) {
+        Ok(Some(p)) => p,
+        Ok(None) => return ExitCode::SUCCESS,
+        Err(code) => return code,
     };
     match oasis_spt::run(&parsed) {
         Ok(never) => match never {},
         Err(e) => {
             eprintln!("oasis-spt: refused: {e}");
+            ExitCode::from(exit::REFUSED)
+        }
+    }
+}
+
+/// `oasis hvt …`: exits with the guest's status, or 253 when the guest
+/// cannot be started.
+pub fn hvt_main(args: Vec<OsString>) -> ExitCode {
+    let parsed = match parse("hvt", args) {
+        Ok(Some(p)) => p,
+        Ok(None) => return ExitCode::SUCCESS,
+        Err(code) => return code,
+    };
+    match oasis_hvt::run(&parsed) {
+        Ok(never) => match never {},
+        Err(e) => {
+            eprintln!("oasis-hvt: refused: {e}");
             ExitCode::from(exit::REFUSED)
         }
     }

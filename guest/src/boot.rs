@@ -22,10 +22,8 @@ pub(crate) fn read(addr: u64) -> Option<BootInfo> {
 pub(crate) fn args(info: &BootInfo) -> Result<Vec<String>, usize> {
     let start = info.argv;
     let len = info.args_len;
-    let in_area = start >= layout::BOOT_INFO_ADDR
-        && start
-            .checked_add(len)
-            .is_some_and(|end| end <= layout::BOOT_INFO_END);
+    let in_area =
+        start >= layout::BOOT_INFO_ADDR && start.checked_add(len).is_some_and(|end| end <= layout::BOOT_INFO_END);
     if !in_area || len == 0 {
         return Ok(Vec::new());
     }

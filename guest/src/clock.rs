@@ -17,8 +17,7 @@ static WALL_AT_BOOT: AtomicU64 = AtomicU64::new(0);
 
 pub(crate) fn init(info: &BootInfo) {
     if Platform::from_u32(info.platform) == Some(Platform::Hvt) && info.tsc_hz != 0 {
-        let fp =
-            ((1_000_000_000u128 << 32) / u128::from(info.tsc_hz)).min(u128::from(u64::MAX)) as u64;
+        let fp = ((1_000_000_000u128 << 32) / u128::from(info.tsc_hz)).min(u128::from(u64::MAX)) as u64;
         TSC_AT_BOOT.store(info.tsc_at_boot, Ordering::Relaxed);
         WALL_AT_BOOT.store(info.wall_ns_at_boot, Ordering::Relaxed);
         NS_PER_TICK_FP32.store(fp, Ordering::Relaxed);
@@ -28,9 +27,7 @@ pub(crate) fn init(info: &BootInfo) {
 fn rdtsc() -> u64 {
     let (lo, hi): (u32, u32);
     // SAFETY: `rdtsc` only reads the time-stamp counter into edx:eax.
-    unsafe {
-        core::arch::asm!("rdtsc", out("eax") lo, out("edx") hi, options(nomem, nostack, preserves_flags))
-    };
+    unsafe { core::arch::asm!("rdtsc", out("eax") lo, out("edx") hi, options(nomem, nostack, preserves_flags)) };
     (u64::from(hi) << 32) | u64::from(lo)
 }
 

@@ -13,17 +13,11 @@ struct Buffer {
     len: usize,
 }
 
-static CONSOLE: spin::Mutex<Buffer> = spin::Mutex::new(Buffer {
-    bytes: [0; BUFFER_SIZE],
-    len: 0,
-});
+static CONSOLE: spin::Mutex<Buffer> = spin::Mutex::new(Buffer { bytes: [0; BUFFER_SIZE], len: 0 });
 
 fn write_now(bytes: &[u8]) {
     for chunk in bytes.chunks(CONSOLE_WRITE_MAX as usize) {
-        let mut arg = ConsoleWrite {
-            data: chunk.as_ptr().addr() as u64,
-            len: chunk.len() as u64,
-        };
+        let mut arg = ConsoleWrite { data: chunk.as_ptr().addr() as u64, len: chunk.len() as u64 };
         hypercall::call(nr::CONSOLE_WRITE, &mut arg);
     }
 }

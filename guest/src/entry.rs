@@ -33,12 +33,8 @@ fn halt_invalid() -> ! {
 }
 
 extern "sysv64" fn start(boot_info: u64) -> ! {
-    let Some(info) = boot::read(boot_info) else {
-        halt_invalid()
-    };
-    let Some(which) = Platform::from_u32(info.platform) else {
-        halt_invalid()
-    };
+    let Some(info) = boot::read(boot_info) else { halt_invalid() };
+    let Some(which) = Platform::from_u32(info.platform) else { halt_invalid() };
     if which == Platform::Spt && info.spt_hypercall == 0 {
         halt_invalid();
     }

@@ -90,16 +90,9 @@ extern "sysv64" fn report(frame: *const Frame) -> ! {
     if frame.vector == 14 {
         // SAFETY: reading CR2 is allowed in ring 0, where hvt guests run,
         // and has no side effects.
-        unsafe {
-            core::arch::asm!("mov {}, cr2", out(reg) address, options(nomem, nostack, preserves_flags))
-        };
+        unsafe { core::arch::asm!("mov {}, cr2", out(reg) address, options(nomem, nostack, preserves_flags)) };
     }
-    let mut arg = Fault {
-        vector: frame.vector,
-        error_code: frame.error_code,
-        rip: frame.rip,
-        address,
-    };
+    let mut arg = Fault { vector: frame.vector, error_code: frame.error_code, rip: frame.rip, address };
     hypercall::call(nr::FAULT, &mut arg);
     // The tender never resumes a guest after FAULT.
     // SAFETY: `ud2` raises #UD; we cannot continue.
@@ -110,9 +103,7 @@ extern "sysv64" fn report(frame: *const Frame) -> ! {
 pub(crate) fn install() {
     let cs: u16;
     // SAFETY: reading CS has no side effects.
-    unsafe {
-        core::arch::asm!("mov {0:x}, cs", out(reg) cs, options(nomem, nostack, preserves_flags))
-    };
+    unsafe { core::arch::asm!("mov {0:x}, cs", out(reg) cs, options(nomem, nostack, preserves_flags)) };
     let mut gates = Box::new([Gate::default(); 32]);
     for (gate, &handler) in gates.iter_mut().zip(
         // SAFETY: the table is defined above in .rodata, 32 addresses, and
@@ -136,7 +127,5 @@ pub(crate) fn install() {
     };
     // SAFETY: `pointer` describes a leaked, never-freed IDT whose gates all
     // point at the handlers above; we run in ring 0 on hvt.
-    unsafe {
-        core::arch::asm!("lidt [{}]", in(reg) &pointer, options(readonly, nostack, preserves_flags))
-    };
+    unsafe { core::arch::asm!("lidt [{}]", in(reg) &pointer, options(readonly, nostack, preserves_flags)) };
 }

@@ -15,9 +15,5 @@ pub(crate) fn init(start: u64, end: u64) -> bool {
     // SAFETY: `start..end` is the free region of guest memory between the
     // loaded image and the stack guard (from boot info); nothing else uses it
     // and it is claimed once, before any allocation.
-    unsafe {
-        HEAP.lock()
-            .claim(start as *mut u8, (end - start) as usize)
-            .is_some()
-    }
+    unsafe { HEAP.lock().claim(start as *mut u8, (end - start) as usize).is_some() }
 }

@@ -28,19 +28,9 @@ impl Write for Message {
 
 #[panic_handler]
 fn panic(info: &PanicInfo<'_>) -> ! {
-    let mut m = Message {
-        bytes: [0; 512],
-        len: 0,
-    };
+    let mut m = Message { bytes: [0; 512], len: 0 };
     let _ = match info.location() {
-        Some(l) => write!(
-            m,
-            "panicked at {}:{}:{}: {}",
-            l.file(),
-            l.line(),
-            l.column(),
-            info.message()
-        ),
+        Some(l) => write!(m, "panicked at {}:{}:{}: {}", l.file(), l.line(), l.column(), info.message()),
         None => write!(m, "panicked: {}", info.message()),
     };
     let text = core::str::from_utf8(&m.bytes[..m.len]).unwrap_or("panicked");

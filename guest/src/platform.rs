@@ -27,9 +27,7 @@ static GUEST: Guest = Guest;
 
 pub(crate) fn exit(status: u8) -> ! {
     console::flush_for_exit();
-    let mut arg = Exit {
-        status: u64::from(status),
-    };
+    let mut arg = Exit { status: u64::from(status) };
     hypercall::call(nr::EXIT, &mut arg);
     // SAFETY: the tender never resumes a guest after EXIT; `ud2` makes sure.
     unsafe { core::arch::asm!("ud2", options(noreturn)) }
@@ -38,10 +36,7 @@ pub(crate) fn exit(status: u8) -> ! {
 pub(crate) fn abort_message(message: &str) -> ! {
     console::flush_for_exit();
     let len = message.len().min(ABORT_MESSAGE_MAX as usize);
-    let mut arg = Abort {
-        message: message.as_ptr().addr() as u64,
-        len: len as u64,
-    };
+    let mut arg = Abort { message: message.as_ptr().addr() as u64, len: len as u64 };
     hypercall::call(nr::ABORT, &mut arg);
     // SAFETY: the tender never resumes a guest after ABORT; `ud2` makes sure.
     unsafe { core::arch::asm!("ud2", options(noreturn)) }
@@ -73,10 +68,7 @@ impl oasis_runtime::Platform for Guest {
 
     fn wait(&self, deadline_ns: Option<u64>) -> u64 {
         console::flush();
-        let mut arg = Yield {
-            deadline_ns: deadline_ns.unwrap_or(u64::MAX),
-            ready: 0,
-        };
+        let mut arg = Yield { deadline_ns: deadline_ns.unwrap_or(u64::MAX), ready: 0 };
         hypercall::call(nr::YIELD, &mut arg);
         arg.ready
     }
@@ -98,8 +90,6 @@ where
     Fut: Future<Output = T> + 'static,
     T: Termination,
 {
-    let Some(state) = BOOT_STATE.lock().take() else {
-        abort_message("oasis_guest::run called twice")
-    };
+    let Some(state) = BOOT_STATE.lock().take() else { abort_message("oasis_guest::run called twice") };
     oasis_runtime::start(&GUEST, state.args, state.seed, main)
 }

@@ -43,11 +43,7 @@ impl fmt::Display for ArgError {
             ArgError::Unknown(a) => write!(f, "unknown argument '{a}'"),
             ArgError::MissingValue(n) => write!(f, "{n}: missing value"),
             ArgError::UnexpectedValue(n) => write!(f, "{n}: takes no value"),
-            ArgError::Invalid {
-                name,
-                value,
-                reason,
-            } => {
+            ArgError::Invalid { name, value, reason } => {
                 write!(f, "{name}: invalid value '{value}': {reason}")
             }
             ArgError::Repeated(n) => write!(f, "{n}: given more than once"),
@@ -75,10 +71,7 @@ impl Args {
 
     /// A parser that tracks which arguments were used.
     pub fn parser(&self) -> ArgParser<'_> {
-        ArgParser {
-            items: &self.items,
-            used: alloc::vec![false; self.items.len()],
-        }
+        ArgParser { items: &self.items, used: alloc::vec![false; self.items.len()] }
     }
 }
 
@@ -97,11 +90,7 @@ struct Occurrence<'a> {
 }
 
 impl<'a> ArgParser<'a> {
-    fn occurrences(
-        &mut self,
-        name: &'static str,
-        takes_value: bool,
-    ) -> Result<Vec<Occurrence<'a>>, ArgError> {
+    fn occurrences(&mut self, name: &'static str, takes_value: bool) -> Result<Vec<Occurrence<'a>>, ArgError> {
         let mut found = Vec::new();
         let mut i = 0;
         while i < self.items.len() {
@@ -117,9 +106,7 @@ impl<'a> ArgParser<'a> {
                         return Err(ArgError::MissingValue(name));
                     };
                     self.used[i + 1] = true;
-                    found.push(Occurrence {
-                        value: Some(next.as_str()),
-                    });
+                    found.push(Occurrence { value: Some(next.as_str()) });
                     i += 2;
                     continue;
                 }
@@ -167,11 +154,7 @@ impl<'a> ArgParser<'a> {
         T: FromStr,
         T::Err: fmt::Display,
     {
-        self.occurrences(name, true)?
-            .into_iter()
-            .filter_map(|o| o.value)
-            .map(|v| parse_value(name, v))
-            .collect()
+        self.occurrences(name, true)?.into_iter().filter_map(|o| o.value).map(|v| parse_value(name, v)).collect()
     }
 
     /// The arguments nobody asked for, in order, consumed.
@@ -200,11 +183,7 @@ where
     T: FromStr,
     T::Err: fmt::Display,
 {
-    value.parse().map_err(|e: T::Err| ArgError::Invalid {
-        name,
-        value: value.into(),
-        reason: alloc::format!("{e}"),
-    })
+    value.parse().map_err(|e: T::Err| ArgError::Invalid { name, value: value.into(), reason: alloc::format!("{e}") })
 }
 
 #[cfg(test)]
@@ -231,30 +210,15 @@ mod tests {
     fn errors_name_the_argument() {
         let a = args(&["--ticks", "x"]);
         let err = a.parser().value::<u32>("--ticks").unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "--ticks: invalid value 'x': invalid digit found in string"
-        );
+        assert_eq!(err.to_string(), "--ticks: invalid value 'x': invalid digit found in string");
         let a = args(&["--ticks"]);
-        assert_eq!(
-            a.parser().value::<u32>("--ticks"),
-            Err(ArgError::MissingValue("--ticks"))
-        );
+        assert_eq!(a.parser().value::<u32>("--ticks"), Err(ArgError::MissingValue("--ticks")));
         let a = args(&["--ticks=1", "--ticks", "2"]);
-        assert_eq!(
-            a.parser().value::<u32>("--ticks"),
-            Err(ArgError::Repeated("--ticks"))
-        );
+        assert_eq!(a.parser().value::<u32>("--ticks"), Err(ArgError::Repeated("--ticks")));
         let a = args(&["--verbose=1"]);
-        assert_eq!(
-            a.parser().flag("--verbose"),
-            Err(ArgError::UnexpectedValue("--verbose"))
-        );
+        assert_eq!(a.parser().flag("--verbose"), Err(ArgError::UnexpectedValue("--verbose")));
         let a = args(&["--bogus"]);
-        assert_eq!(
-            a.parser().finish(),
-            Err(ArgError::Unknown("--bogus".into()))
-        );
+        assert_eq!(a.parser().finish(), Err(ArgError::Unknown("--bogus".into())));
     }
 
     #[test]

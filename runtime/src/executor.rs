@@ -89,16 +89,9 @@ impl Shared {
     pub(crate) fn spawn_task(&self, future: Task) {
         let mut tasks = self.tasks.borrow_mut();
         let entry = tasks.vacant_entry();
-        let waker = Arc::new(TaskWaker {
-            id: entry.key(),
-            queued: AtomicBool::new(false),
-            queue: self.queue.clone(),
-        });
+        let waker = Arc::new(TaskWaker { id: entry.key(), queued: AtomicBool::new(false), queue: self.queue.clone() });
         waker.wake_by_ref();
-        entry.insert(TaskSlot {
-            future: Some(future),
-            waker,
-        });
+        entry.insert(TaskSlot { future: Some(future), waker });
     }
 
     pub(crate) fn add_timer(&self, deadline_ns: u64, waker: Waker) -> TimerKey {
@@ -203,10 +196,7 @@ impl Shared {
     }
 
     fn next_deadline(&self) -> Option<u64> {
-        self.timers
-            .borrow()
-            .first_key_value()
-            .map(|(&(deadline, _), _)| deadline)
+        self.timers.borrow().first_key_value().map(|(&(deadline, _), _)| deadline)
     }
 }
 
@@ -219,12 +209,7 @@ const POLL_BUDGET: usize = 256;
 /// LEVEL`, see [`logger`]) and hands the rest to the application. `seed`
 /// seeds the CSPRNG. Other tasks still running when `main` returns are
 /// dropped.
-pub fn start<F, Fut, T>(
-    platform: &'static dyn Platform,
-    args: Vec<String>,
-    seed: [u8; 32],
-    main: F,
-) -> u8
+pub fn start<F, Fut, T>(platform: &'static dyn Platform, args: Vec<String>, seed: [u8; 32], main: F) -> u8
 where
     F: FnOnce(Os) -> Fut,
     Fut: Future<Output = T> + 'static,

@@ -20,10 +20,7 @@ struct ConsoleLogger {
     boot_ns: AtomicU64,
 }
 
-static LOGGER: ConsoleLogger = ConsoleLogger {
-    platform: spin::Once::new(),
-    boot_ns: AtomicU64::new(0),
-};
+static LOGGER: ConsoleLogger = ConsoleLogger { platform: spin::Once::new(), boot_ns: AtomicU64::new(0) };
 
 /// Installs the console logger at `level`. Later calls only change the level.
 pub fn init(platform: &'static dyn Platform, level: LevelFilter) {
@@ -90,9 +87,7 @@ impl Log for ConsoleLogger {
         let Some(platform) = self.platform.get() else {
             return;
         };
-        let since_boot = platform
-            .monotonic_ns()
-            .saturating_sub(self.boot_ns.load(Ordering::Relaxed));
+        let since_boot = platform.monotonic_ns().saturating_sub(self.boot_ns.load(Ordering::Relaxed));
         let _ = writeln!(
             PlatformWriter(*platform),
             "[{:5}.{:06}] {:<5} {}: {}",
@@ -136,9 +131,6 @@ mod tests {
     fn bad_log_argument_names_itself() {
         let err = take_log_arg(strings(&["--log", "loud"])).unwrap_err();
         assert!(err.to_string().starts_with("--log: invalid value 'loud'"));
-        assert_eq!(
-            take_log_arg(strings(&["--log"])).unwrap_err(),
-            ArgError::MissingValue("--log")
-        );
+        assert_eq!(take_log_arg(strings(&["--log"])).unwrap_err(), ArgError::MissingValue("--log"));
     }
 }

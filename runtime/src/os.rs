@@ -20,9 +20,7 @@ pub struct Os {
 
 impl fmt::Debug for Os {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Os")
-            .field("platform", &self.shared.platform.name())
-            .finish()
+        f.debug_struct("Os").field("platform", &self.shared.platform.name()).finish()
     }
 }
 
@@ -48,8 +46,7 @@ impl Os {
 
     /// Time since the runtime started.
     pub fn uptime(&self) -> Duration {
-        self.now()
-            .saturating_duration_since(Instant::from_nanos(self.shared.boot_ns))
+        self.now().saturating_duration_since(Instant::from_nanos(self.shared.boot_ns))
     }
 
     /// Wall-clock time in nanoseconds since the Unix epoch.
@@ -89,10 +86,7 @@ impl Os {
     where
         F: Future + 'static,
     {
-        let state = Rc::new(RefCell::new(JoinState {
-            result: None,
-            waker: None,
-        }));
+        let state = Rc::new(RefCell::new(JoinState { result: None, waker: None }));
         let task_state = state.clone();
         self.shared.spawn_task(Box::pin(async move {
             let value = future.await;
@@ -107,9 +101,7 @@ impl Os {
 
     /// The console, for `write!`/`writeln!`.
     pub fn console(&self) -> Console {
-        Console {
-            platform: self.shared.platform,
-        }
+        Console { platform: self.shared.platform }
     }
 
     /// Writes formatted text to the console.

@@ -32,9 +32,8 @@ impl Csprng {
 /// unpredictable as the better of the two sources when they are independent.
 pub fn mix_seed(seed: &mut [u8; 32], extra: &[u64; 4]) {
     for (chunk, word) in seed.chunks_exact_mut(8).zip(extra) {
-        let mixed = u64::from_le_bytes([
-            chunk[0], chunk[1], chunk[2], chunk[3], chunk[4], chunk[5], chunk[6], chunk[7],
-        ]) ^ word;
+        let mixed =
+            u64::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3], chunk[4], chunk[5], chunk[6], chunk[7]]) ^ word;
         chunk.copy_from_slice(&mixed.to_le_bytes());
     }
 }

@@ -67,19 +67,13 @@ pub struct Sleep {
 
 impl fmt::Debug for Sleep {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Sleep")
-            .field("deadline", &self.deadline)
-            .finish()
+        f.debug_struct("Sleep").field("deadline", &self.deadline).finish()
     }
 }
 
 impl Sleep {
     pub(crate) fn new(shared: Rc<Shared>, deadline: Instant) -> Sleep {
-        Sleep {
-            shared,
-            deadline,
-            key: None,
-        }
+        Sleep { shared, deadline, key: None }
     }
 
     /// When this sleep completes.
@@ -197,19 +191,13 @@ pub struct DeviceReady {
 
 impl fmt::Debug for DeviceReady {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DeviceReady")
-            .field("mask", &self.mask)
-            .finish()
+        f.debug_struct("DeviceReady").field("mask", &self.mask).finish()
     }
 }
 
 impl DeviceReady {
     pub(crate) fn new(shared: Rc<Shared>, mask: u64) -> DeviceReady {
-        DeviceReady {
-            shared,
-            mask,
-            registered: false,
-        }
+        DeviceReady { shared, mask, registered: false }
     }
 }
 

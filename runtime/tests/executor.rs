@@ -84,15 +84,9 @@ fn timers_fire_in_deadline_order_and_time_moves_to_them() {
         7u8
     });
     assert_eq!(status, 7);
-    assert_eq!(
-        *log.borrow(),
-        vec![("a", 10 * MS), ("b", 20 * MS), ("c", 30 * MS)]
-    );
+    assert_eq!(*log.borrow(), vec![("a", 10 * MS), ("b", 20 * MS), ("c", 30 * MS)]);
     // One sleep per distinct deadline, nothing more.
-    assert_eq!(
-        *p.waits.lock().unwrap(),
-        vec![Some(10 * MS), Some(20 * MS), Some(30 * MS)]
-    );
+    assert_eq!(*p.waits.lock().unwrap(), vec![Some(10 * MS), Some(20 * MS), Some(30 * MS)]);
 }
 
 #[test]
@@ -114,31 +108,18 @@ fn timeout_elapses_and_cancels_its_timer() {
 #[test]
 fn error_from_main_is_printed_and_exits_1() {
     let p = platform();
-    let status = start(p, vec![], [0; 32], |_os: Os| async move {
-        Err::<(), _>("no disk")
-    });
+    let status = start(p, vec![], [0; 32], |_os: Os| async move { Err::<(), _>("no disk") });
     assert_eq!(status, 1);
-    assert_eq!(
-        String::from_utf8_lossy(&p.console.lock().unwrap()),
-        "error: no disk\n"
-    );
+    assert_eq!(String::from_utf8_lossy(&p.console.lock().unwrap()), "error: no disk\n");
 }
 
 #[test]
 fn bad_log_argument_exits_1_naming_it() {
     let p = platform();
-    let status = start(
-        p,
-        vec!["--log".into(), "chatty".into()],
-        [0; 32],
-        |_os: Os| async move {},
-    );
+    let status = start(p, vec!["--log".into(), "chatty".into()], [0; 32], |_os: Os| async move {});
     assert_eq!(status, 1);
     let out = String::from_utf8_lossy(&p.console.lock().unwrap()).to_string();
-    assert!(
-        out.starts_with("error: --log: invalid value 'chatty'"),
-        "{out}"
-    );
+    assert!(out.starts_with("error: --log: invalid value 'chatty'"), "{out}");
 }
 
 #[test]

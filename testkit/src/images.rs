@@ -6,10 +6,7 @@ use std::sync::OnceLock;
 
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
 
 /// Where built images are.
@@ -35,10 +32,7 @@ fn cargo_build(extra: &[&str]) {
     let mut cmd = Command::new(env!("CARGO"));
     // A target directory of our own: the one `cargo test` is using stays
     // locked while tests run.
-    cmd.current_dir(&root)
-        .env("CARGO_TARGET_DIR", root.join("target/oasis"))
-        .arg("build")
-        .arg("--quiet");
+    cmd.current_dir(&root).env("CARGO_TARGET_DIR", root.join("target/oasis")).arg("build").arg("--quiet");
     for p in PACKAGES {
         cmd.args(["-p", p]);
     }
@@ -52,9 +46,7 @@ pub fn guest_images() -> Images {
     static ONCE: OnceLock<Images> = OnceLock::new();
     ONCE.get_or_init(|| {
         cargo_build(&["--profile", "guest", "--target", "x86_64-unknown-none"]);
-        Images {
-            dir: workspace_root().join("target/oasis/x86_64-unknown-none/guest"),
-        }
+        Images { dir: workspace_root().join("target/oasis/x86_64-unknown-none/guest") }
     })
     .clone()
 }
@@ -64,9 +56,7 @@ pub fn unix_images() -> Images {
     static ONCE: OnceLock<Images> = OnceLock::new();
     ONCE.get_or_init(|| {
         cargo_build(&["--release"]);
-        Images {
-            dir: workspace_root().join("target/oasis/release"),
-        }
+        Images { dir: workspace_root().join("target/oasis/release") }
     })
     .clone()
 }

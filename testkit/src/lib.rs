@@ -19,11 +19,7 @@ pub fn skip(test: &str, reason: &str) {
 
 /// `Ok` when hvt can run here (a usable `/dev/kvm`), else the reason.
 pub fn kvm_available() -> Result<(), String> {
-    match std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/kvm")
-    {
+    match std::fs::OpenOptions::new().read(true).write(true).open("/dev/kvm") {
         Ok(_) => Ok(()),
         Err(e) => Err(format!("/dev/kvm is not usable ({e})")),
     }
@@ -59,6 +55,10 @@ impl Target {
 
 /// The targets available here, each with a printed reason for any left out.
 pub fn targets(test: &str) -> Vec<Target> {
-    skip(&format!("{test} on hvt"), "the hvt tender is not built yet");
-    vec![Target::Spt, Target::Unix]
+    let mut out = vec![Target::Spt, Target::Unix];
+    match kvm_available() {
+        Ok(()) => out.insert(0, Target::Hvt),
+        Err(why) => skip(&format!("{test} on hvt"), &why),
+    }
+    out
 }

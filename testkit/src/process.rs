@@ -24,29 +24,19 @@ pub struct Outcome {
 impl Outcome {
     /// Panics with the whole outcome unless the status is `expected`.
     pub fn expect_status(&self, expected: i32, what: &str) -> &Self {
-        assert_eq!(
-            self.status,
-            Some(expected),
-            "{what}: wrong exit status\n{self:#?}"
-        );
+        assert_eq!(self.status, Some(expected), "{what}: wrong exit status\n{self:#?}");
         self
     }
 
     /// Panics unless stderr contains `needle`.
     pub fn expect_stderr(&self, needle: &str, what: &str) -> &Self {
-        assert!(
-            self.stderr.contains(needle),
-            "{what}: stderr lacks {needle:?}\n{self:#?}"
-        );
+        assert!(self.stderr.contains(needle), "{what}: stderr lacks {needle:?}\n{self:#?}");
         self
     }
 
     /// Panics unless stdout contains `needle`.
     pub fn expect_stdout(&self, needle: &str, what: &str) -> &Self {
-        assert!(
-            self.stdout.contains(needle),
-            "{what}: stdout lacks {needle:?}\n{self:#?}"
-        );
+        assert!(self.stdout.contains(needle), "{what}: stdout lacks {needle:?}\n{self:#?}");
         self
     }
 }
@@ -99,12 +89,5 @@ pub fn run_with_input(cmd: &mut Command, limit: Duration, input: &[u8]) -> Outco
     let stdout = String::from_utf8_lossy(&out_reader.join().unwrap()).into_owned();
     let stderr = String::from_utf8_lossy(&err_reader.join().unwrap()).into_owned();
     use std::os::unix::process::ExitStatusExt;
-    Outcome {
-        status: status.code(),
-        signal: status.signal(),
-        stdout,
-        stderr,
-        elapsed,
-        timed_out,
-    }
+    Outcome { status: status.code(), signal: status.signal(), stdout, stderr, elapsed, timed_out }
 }

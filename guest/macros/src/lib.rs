@@ -34,8 +34,7 @@ fn valid_name(name: &str) -> bool {
     !b.is_empty()
         && b.len() <= MAX_NAME_LEN
         && b[0].is_ascii_lowercase()
-        && b.iter()
-            .all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_' || c == b'-')
+        && b.iter().all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_' || c == b'-')
 }
 
 fn parse_devices(attr: TokenStream) -> syn::Result<Vec<Device>> {
@@ -43,52 +42,32 @@ fn parse_devices(attr: TokenStream) -> syn::Result<Vec<Device>> {
     let mut devices: Vec<Device> = Vec::new();
     for meta in metas {
         let Meta::NameValue(nv) = &meta else {
-            return Err(syn::Error::new_spanned(
-                meta,
-                "expected `net = \"name\"` or `block = \"name\"`",
-            ));
+            return Err(syn::Error::new_spanned(meta, "expected `net = \"name\"` or `block = \"name\"`"));
         };
         let kind = match nv.path.get_ident().map(|i| i.to_string()).as_deref() {
             Some("net") => "Net",
             Some("block") => "Block",
             _ => {
-                return Err(syn::Error::new_spanned(
-                    &nv.path,
-                    "device kind must be `net` or `block`",
-                ));
+                return Err(syn::Error::new_spanned(&nv.path, "device kind must be `net` or `block`"));
             }
         };
-        let Expr::Lit(ExprLit {
-            lit: Lit::Str(s), ..
-        }) = &nv.value
-        else {
-            return Err(syn::Error::new_spanned(
-                &nv.value,
-                "device name must be a string literal",
-            ));
+        let Expr::Lit(ExprLit { lit: Lit::Str(s), .. }) = &nv.value else {
+            return Err(syn::Error::new_spanned(&nv.value, "device name must be a string literal"));
         };
         let name = s.value();
         if !valid_name(&name) {
             return Err(syn::Error::new_spanned(
                 s,
-                format!(
-                    "invalid device name {name:?}: 1 to {MAX_NAME_LEN} of [a-z0-9_-], starting with a letter"
-                ),
+                format!("invalid device name {name:?}: 1 to {MAX_NAME_LEN} of [a-z0-9_-], starting with a letter"),
             ));
         }
         if devices.iter().any(|d| d.name == name) {
-            return Err(syn::Error::new_spanned(
-                s,
-                format!("device name {name:?} declared twice"),
-            ));
+            return Err(syn::Error::new_spanned(s, format!("device name {name:?} declared twice")));
         }
         devices.push(Device { kind, name });
     }
     if devices.len() > MAX_DEVICES {
-        return Err(syn::Error::new(
-            Span::call_site(),
-            format!("at most {MAX_DEVICES} devices"),
-        ));
+        return Err(syn::Error::new(Span::call_site(), format!("at most {MAX_DEVICES} devices")));
     }
     Ok(devices)
 }
@@ -104,20 +83,14 @@ pub fn main(attr: TokenStream, item: TokenStream) -> TokenStream {
     };
     let mut function = syn::parse_macro_input!(item as ItemFn);
     if function.sig.asyncness.is_none() {
-        return syn::Error::new_spanned(
-            function.sig.fn_token,
-            "#[oasis::main] needs an `async fn`",
-        )
-        .to_compile_error()
-        .into();
+        return syn::Error::new_spanned(function.sig.fn_token, "#[oasis::main] needs an `async fn`")
+            .to_compile_error()
+            .into();
     }
     if function.sig.inputs.len() != 1 {
-        return syn::Error::new_spanned(
-            &function.sig.inputs,
-            "#[oasis::main] takes one argument: `os: oasis::Os`",
-        )
-        .to_compile_error()
-        .into();
+        return syn::Error::new_spanned(&function.sig.inputs, "#[oasis::main] takes one argument: `os: oasis::Os`")
+            .to_compile_error()
+            .into();
     }
     let user_main = syn::Ident::new("__oasis_user_main", Span::call_site());
     function.sig.ident = user_main.clone();

@@ -31,23 +31,14 @@ fn signal_name(signal: libc::c_int) -> &'static str {
     }
 }
 
-extern "C" fn on_fault(
-    signal: libc::c_int,
-    info: *mut libc::siginfo_t,
-    context: *mut libc::c_void,
-) {
+extern "C" fn on_fault(signal: libc::c_int, info: *mut libc::siginfo_t, context: *mut libc::c_void) {
     use std::fmt::Write;
     // SAFETY: the kernel passes a valid siginfo_t for SA_SIGINFO handlers.
     let address = unsafe { (*info).si_addr() } as usize;
     // SAFETY: with SA_SIGINFO the third argument is the interrupted
     // context, a ucontext_t.
-    let rip = unsafe {
-        (*(context as *const libc::ucontext_t)).uc_mcontext.gregs[libc::REG_RIP as usize]
-    } as u64;
-    let mut line = Line {
-        bytes: [0; 256],
-        len: 0,
-    };
+    let rip = unsafe { (*(context as *const libc::ucontext_t)).uc_mcontext.gregs[libc::REG_RIP as usize] } as u64;
+    let mut line = Line { bytes: [0; 256], len: 0 };
     let _ = writeln!(
         line,
         "oasis-unix: stopped: guest fault: {} at address {address:#x}, rip {rip:#x}",
@@ -66,11 +57,7 @@ pub(crate) fn install() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         let stack = Box::leak(vec![0u8; ALT_STACK_SIZE].into_boxed_slice());
-        let ss = libc::stack_t {
-            ss_sp: stack.as_mut_ptr().cast(),
-            ss_flags: 0,
-            ss_size: stack.len(),
-        };
+        let ss = libc::stack_t { ss_sp: stack.as_mut_ptr().cast(), ss_flags: 0, ss_size: stack.len() };
         // SAFETY: `ss` describes a leaked buffer that lives for the rest of
         // the process; the sigaction struct is zeroed then filled with a
         // handler of the SA_SIGINFO signature.

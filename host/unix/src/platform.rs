@@ -15,20 +15,13 @@ struct Unix {
     console: Mutex<Vec<u8>>,
 }
 
-static UNIX: Unix = Unix {
-    console: Mutex::new(Vec::new()),
-};
+static UNIX: Unix = Unix { console: Mutex::new(Vec::new()) };
 
 fn monotonic_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: `ts` is a valid, writable timespec; CLOCK_MONOTONIC always exists.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    (ts.tv_sec as u64)
-        .saturating_mul(1_000_000_000)
-        .saturating_add(ts.tv_nsec as u64)
+    (ts.tv_sec as u64).saturating_mul(1_000_000_000).saturating_add(ts.tv_nsec as u64)
 }
 
 impl Unix {
@@ -54,9 +47,7 @@ impl oasis_runtime::Platform for Unix {
     }
 
     fn wall_ns(&self) -> u64 {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos().min(u128::from(u64::MAX)) as u64)
+        SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos().min(u128::from(u64::MAX)) as u64)
     }
 
     fn console_write(&self, bytes: &[u8]) {
@@ -83,9 +74,7 @@ impl oasis_runtime::Platform for Unix {
                 tv_nsec: (ns % 1_000_000_000) as libc::c_long,
             }
         });
-        let ts_ptr = timeout
-            .as_ref()
-            .map_or(std::ptr::null(), |t| t as *const libc::timespec);
+        let ts_ptr = timeout.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
         // SAFETY: no descriptors are passed (null, 0) and `ts_ptr` is null or
         // points at a live timespec; EINTR just returns early, as allowed.
         unsafe { libc::ppoll(std::ptr::null_mut(), 0, ts_ptr, std::ptr::null()) };
@@ -108,10 +97,7 @@ fn arguments() -> Result<Vec<String>, String> {
     std::env::args_os()
         .skip(1)
         .enumerate()
-        .map(|(i, a)| {
-            a.into_string()
-                .map_err(|a| format!("argument {} ({}) is not UTF-8", i + 1, a.to_string_lossy()))
-        })
+        .map(|(i, a)| a.into_string().map_err(|a| format!("argument {} ({}) is not UTF-8", i + 1, a.to_string_lossy())))
         .collect()
 }
 
@@ -128,12 +114,9 @@ where
         UNIX.flush();
         let message = info.payload_as_str().unwrap_or("(no message)");
         match info.location() {
-            Some(l) => eprintln!(
-                "oasis-unix: aborted: panicked at {}:{}:{}: {message}",
-                l.file(),
-                l.line(),
-                l.column()
-            ),
+            Some(l) => {
+                eprintln!("oasis-unix: aborted: panicked at {}:{}:{}: {message}", l.file(), l.line(), l.column())
+            }
             None => eprintln!("oasis-unix: aborted: panicked: {message}"),
         }
         std::process::exit(i32::from(exit::ABORT));

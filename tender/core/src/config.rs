@@ -103,8 +103,7 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         "g" | "gib" | "gb" => 30,
         _ => return Err(format!("unknown unit '{unit}' (use K, M or G)")),
     };
-    n.checked_mul(1 << shift)
-        .ok_or_else(|| "number too large".to_string())
+    n.checked_mul(1 << shift).ok_or_else(|| "number too large".to_string())
 }
 
 /// Parses a duration: a number with `ms`, `s`, `m` or `h` (plain numbers
@@ -113,9 +112,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (digits, unit) = s.split_at(split);
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| "expected a number followed by ms, s, m or h".to_string())?;
+    let n: u64 = digits.parse().map_err(|_| "expected a number followed by ms, s, m or h".to_string())?;
     let d = match unit {
         "ms" => Duration::from_millis(n),
         "" | "s" => Duration::from_secs(n),
@@ -130,11 +127,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 fn check_mem(option: &str, value: &str) -> Result<u64, ArgsError> {
-    let invalid = |why: String| ArgsError::Invalid {
-        option: option.into(),
-        value: value.into(),
-        why,
-    };
+    let invalid = |why: String| ArgsError::Invalid { option: option.into(), value: value.into(), why };
     let mem = parse_size(value).map_err(invalid)?;
     if !(MIN_MEM_SIZE..=MAX_MEM_SIZE).contains(&mem) {
         return Err(invalid("must be between 2M and 4G".into()));
@@ -154,10 +147,8 @@ impl TenderArgs {
         let mut stats = false;
         let mut bindings: Vec<Binding> = Vec::new();
         let mut guest_args = Vec::new();
-        let mut it = args.into_iter().map(|a| {
-            a.into_string()
-                .map_err(|a| ArgsError::NotUtf8(a.to_string_lossy().into_owned()))
-        });
+        let mut it =
+            args.into_iter().map(|a| a.into_string().map_err(|a| ArgsError::NotUtf8(a.to_string_lossy().into_owned())));
         while let Some(arg) = it.next() {
             let arg = arg?;
             if arg == "--" {
@@ -195,11 +186,7 @@ impl TenderArgs {
                         return Err(ArgsError::Repeated(option));
                     }
                     let v = value("--timeout")?;
-                    timeout = Some(parse_duration(&v).map_err(|why| ArgsError::Invalid {
-                        option,
-                        value: v,
-                        why,
-                    })?);
+                    timeout = Some(parse_duration(&v).map_err(|why| ArgsError::Invalid { option, value: v, why })?);
                 }
                 "--stats" => {
                     if inline_value.is_some() {
@@ -215,11 +202,7 @@ impl TenderArgs {
                     let Some((kind, name)) = option
                         .strip_prefix("--net:")
                         .map(|n| (DeviceKind::Net, n))
-                        .or_else(|| {
-                            option
-                                .strip_prefix("--block:")
-                                .map(|n| (DeviceKind::Block, n))
-                        })
+                        .or_else(|| option.strip_prefix("--block:").map(|n| (DeviceKind::Block, n)))
                     else {
                         return Err(ArgsError::Unknown(arg));
                     };
@@ -227,32 +210,20 @@ impl TenderArgs {
                         return Err(ArgsError::Invalid {
                             option: option.clone(),
                             value: name.into(),
-                            why: "device names are 1 to 31 of [a-z0-9_-], starting with a letter"
-                                .into(),
+                            why: "device names are 1 to 31 of [a-z0-9_-], starting with a letter".into(),
                         });
                     }
                     let Some(v) = inline_value.clone().filter(|v| !v.is_empty()) else {
                         return Err(ArgsError::Invalid {
                             option: option.clone(),
                             value: String::new(),
-                            why: format!(
-                                "expected {option}={}",
-                                if kind == DeviceKind::Net {
-                                    "TAP"
-                                } else {
-                                    "FILE"
-                                }
-                            ),
+                            why: format!("expected {option}={}", if kind == DeviceKind::Net { "TAP" } else { "FILE" }),
                         });
                     };
                     if bindings.iter().any(|b| b.name == name) {
                         return Err(ArgsError::Repeated(option));
                     }
-                    bindings.push(Binding {
-                        kind,
-                        name: name.into(),
-                        value: v,
-                    });
+                    bindings.push(Binding { kind, name: name.into(), value: v });
                 }
             }
         }
@@ -292,15 +263,8 @@ pub enum BindError {
 /// binding declared. Returns the bindings in handle order.
 pub fn bind(manifest: &Manifest, bindings: &[Binding]) -> Result<Vec<Binding>, BindError> {
     for b in bindings {
-        if !manifest
-            .devices
-            .iter()
-            .any(|d| d.name == b.name && d.kind == b.kind)
-        {
-            return Err(BindError::Undeclared {
-                kind: b.kind.as_str(),
-                name: b.name.clone(),
-            });
+        if !manifest.devices.iter().any(|d| d.name == b.name && d.kind == b.kind) {
+            return Err(BindError::Undeclared { kind: b.kind.as_str(), name: b.name.clone() });
         }
     }
     manifest
@@ -311,10 +275,7 @@ pub fn bind(manifest: &Manifest, bindings: &[Binding]) -> Result<Vec<Binding>, B
                 .iter()
                 .find(|b| b.name == d.name)
                 .cloned()
-                .ok_or_else(|| BindError::Unbound {
-                    kind: d.kind.as_str(),
-                    name: d.name.clone(),
-                })
+                .ok_or_else(|| BindError::Unbound { kind: d.kind.as_str(), name: d.name.clone() })
         })
         .collect()
 }
@@ -330,30 +291,13 @@ mod tests {
 
     #[test]
     fn full_command_line() {
-        let a = parse(&[
-            "img",
-            "--mem=64M",
-            "--timeout",
-            "5s",
-            "--stats",
-            "--net:service=tap0",
-            "--",
-            "--ticks",
-            "0",
-        ])
-        .unwrap();
+        let a = parse(&["img", "--mem=64M", "--timeout", "5s", "--stats", "--net:service=tap0", "--", "--ticks", "0"])
+            .unwrap();
         assert_eq!(a.image, PathBuf::from("img"));
         assert_eq!(a.mem, 64 << 20);
         assert_eq!(a.timeout, Some(Duration::from_secs(5)));
         assert!(a.stats);
-        assert_eq!(
-            a.bindings,
-            vec![Binding {
-                kind: DeviceKind::Net,
-                name: "service".into(),
-                value: "tap0".into()
-            }]
-        );
+        assert_eq!(a.bindings, vec![Binding { kind: DeviceKind::Net, name: "service".into(), value: "tap0".into() }]);
         assert_eq!(a.guest_args, vec!["--ticks", "0"]);
         assert_eq!(parse(&["img"]).unwrap().mem, DEFAULT_MEM_SIZE);
     }
@@ -366,40 +310,22 @@ mod tests {
             msg(&["img", "--mem=lots"]),
             "--mem: invalid value 'lots': expected a number, optionally followed by K, M or G"
         );
-        assert_eq!(
-            msg(&["img", "--mem=1M"]),
-            "--mem: invalid value '1M': must be between 2M and 4G"
-        );
-        assert_eq!(
-            msg(&["img", "--mem=8G"]),
-            "--mem: invalid value '8G': must be between 2M and 4G"
-        );
-        assert_eq!(
-            msg(&["img", "--mem=3000001"]),
-            "--mem: invalid value '3000001': must be a multiple of 4K"
-        );
+        assert_eq!(msg(&["img", "--mem=1M"]), "--mem: invalid value '1M': must be between 2M and 4G");
+        assert_eq!(msg(&["img", "--mem=8G"]), "--mem: invalid value '8G': must be between 2M and 4G");
+        assert_eq!(msg(&["img", "--mem=3000001"]), "--mem: invalid value '3000001': must be a multiple of 4K");
         assert_eq!(msg(&["img", "--mem"]), "--mem: missing value");
         assert_eq!(msg(&["img", "--bogus"]), "unknown option '--bogus'");
         assert_eq!(
             msg(&["img", "other"]),
             "unexpected argument 'other' (only one IMAGE; pass guest arguments after --)"
         );
-        assert_eq!(
-            msg(&["img", "--timeout=0s"]),
-            "--timeout: invalid value '0s': must be more than zero"
-        );
+        assert_eq!(msg(&["img", "--timeout=0s"]), "--timeout: invalid value '0s': must be more than zero");
         assert_eq!(
             msg(&["img", "--net:Bad=tap0"]),
             "--net:Bad: invalid value 'Bad': device names are 1 to 31 of [a-z0-9_-], starting with a letter"
         );
-        assert_eq!(
-            msg(&["img", "--net:a=x", "--block:a=y"]),
-            "--block:a: given more than once"
-        );
-        assert_eq!(
-            msg(&["img", "--net:a"]),
-            "--net:a: invalid value '': expected --net:a=TAP"
-        );
+        assert_eq!(msg(&["img", "--net:a=x", "--block:a=y"]), "--block:a: given more than once");
+        assert_eq!(msg(&["img", "--net:a"]), "--net:a: invalid value '': expected --net:a=TAP");
     }
 
     #[test]
@@ -416,27 +342,14 @@ mod tests {
 
     #[test]
     fn binding_against_the_manifest() {
-        let m = Manifest {
-            devices: vec![Device {
-                kind: DeviceKind::Net,
-                name: "service".into(),
-            }],
-        };
-        let ok = Binding {
-            kind: DeviceKind::Net,
-            name: "service".into(),
-            value: "tap0".into(),
-        };
+        let m = Manifest { devices: vec![Device { kind: DeviceKind::Net, name: "service".into() }] };
+        let ok = Binding { kind: DeviceKind::Net, name: "service".into(), value: "tap0".into() };
         assert_eq!(bind(&m, std::slice::from_ref(&ok)), Ok(vec![ok.clone()]));
         assert_eq!(
             bind(&m, &[]).unwrap_err().to_string(),
             "the image declares net device 'service' but it is not bound: add --net:service=…"
         );
-        let stray = Binding {
-            kind: DeviceKind::Block,
-            name: "service".into(),
-            value: "f".into(),
-        };
+        let stray = Binding { kind: DeviceKind::Block, name: "service".into(), value: "f".into() };
         assert_eq!(
             bind(&m, &[ok, stray]).unwrap_err().to_string(),
             "--block:service: the image declares no block device named 'service'"

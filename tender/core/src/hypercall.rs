@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use oasis_abi::layout::GUEST_MIN_ADDR;
 use oasis_abi::{
-    Abort, BlockFlush, BlockInfo, BlockIo, CONSOLE_WRITE_MAX, Clock, ConsoleWrite, DeviceKind,
-    Exit, Fault, NetInfo, NetIo, Yield, nr,
+    Abort, BlockFlush, BlockInfo, BlockIo, CONSOLE_WRITE_MAX, Clock, ConsoleWrite, DeviceKind, Exit, Fault, NetInfo,
+    NetIo, Yield, nr,
 };
 use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
 
@@ -30,15 +30,10 @@ pub fn host_monotonic_ns() -> u64 {
 }
 
 fn clock_ns(clock: libc::clockid_t) -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: `ts` is a valid timespec to write; both clocks always exist.
     unsafe { libc::clock_gettime(clock, &mut ts) };
-    (ts.tv_sec as u64)
-        .saturating_mul(1_000_000_000)
-        .saturating_add(ts.tv_nsec as u64)
+    (ts.tv_sec as u64).saturating_mul(1_000_000_000).saturating_add(ts.tv_nsec as u64)
 }
 
 /// Wall-clock host time in nanoseconds since the epoch.
@@ -83,8 +78,7 @@ impl Hypercalls {
             // whole life; ManuallyDrop keeps us from ever closing it.
             console: ManuallyDrop::new(unsafe { File::from_raw_fd(1) }),
             origin_ns,
-            stop_at_ns: timeout
-                .map(|t| origin_ns.saturating_add(t.as_nanos().min(u128::from(u64::MAX)) as u64)),
+            stop_at_ns: timeout.map(|t| origin_ns.saturating_add(t.as_nanos().min(u128::from(u64::MAX)) as u64)),
             timeout,
             devices,
             stats: Stats::default(),
@@ -115,16 +109,11 @@ impl Hypercalls {
         match number {
             nr::CONSOLE_WRITE => self.console_write(arg),
             nr::CLOCK_WALL => self.clock(number, arg, host_wall_ns()),
-            nr::CLOCK_MONOTONIC => self.clock(
-                number,
-                arg,
-                host_monotonic_ns().saturating_sub(self.origin_ns),
-            ),
+            nr::CLOCK_MONOTONIC => self.clock(number, arg, host_monotonic_ns().saturating_sub(self.origin_ns)),
             nr::YIELD => self.yield_(arg),
             nr::EXIT => {
                 let [status] = self.read_words::<1>(number, arg)?;
-                let status =
-                    u8::try_from(status).map_err(|_| Violation::BadExitStatus { status })?;
+                let status = u8::try_from(status).map_err(|_| Violation::BadExitStatus { status })?;
                 Err(Stop::Exit(status))
             }
             nr::ABORT => self.abort(arg),
@@ -140,16 +129,12 @@ impl Hypercalls {
             nr::NET_INFO | nr::NET_WRITE | nr::NET_READ => {
                 let [handle] = self.read_words::<1>(number, arg)?;
                 self.check_handle(number, handle, DeviceKind::Net)?;
-                Err(Stop::Internal(
-                    "network devices are not implemented by this tender",
-                ))
+                Err(Stop::Internal("network devices are not implemented by this tender"))
             }
             nr::BLOCK_INFO | nr::BLOCK_WRITE | nr::BLOCK_READ | nr::BLOCK_FLUSH => {
                 let [handle] = self.read_words::<1>(number, arg)?;
                 self.check_handle(number, handle, DeviceKind::Block)?;
-                Err(Stop::Internal(
-                    "block devices are not implemented by this tender",
-                ))
+                Err(Stop::Internal("block devices are not implemented by this tender"))
             }
             _ => Err(Violation::UnknownCall { number }.into()),
         }
@@ -166,10 +151,7 @@ impl Hypercalls {
         }
         let mut words = [0u64; N];
         for (i, w) in words.iter_mut().enumerate() {
-            *w = self
-                .mem
-                .read_obj::<u64>(GuestAddress(addr + 8 * i as u64))
-                .map_err(|_| bad())?;
+            *w = self.mem.read_obj::<u64>(GuestAddress(addr + 8 * i as u64)).map_err(|_| bad())?;
         }
         Ok(words)
     }
@@ -183,37 +165,17 @@ impl Hypercalls {
     /// Checks `len` bytes at `addr` lie in guest memory the tender may read
     /// (or write, for `write`).
     fn check_buffer(&self, number: u64, addr: u64, len: u64, write: bool) -> Outcome {
-        let ok = if write {
-            self.access.can_write(addr, len)
-        } else {
-            self.access.can_read(addr, len)
-        };
+        let ok = if write { self.access.can_write(addr, len) } else { self.access.can_read(addr, len) };
         if addr < GUEST_MIN_ADDR || !ok {
-            return Err(Violation::BadBuffer {
-                call: number,
-                addr,
-                len,
-            }
-            .into());
+            return Err(Violation::BadBuffer { call: number, addr, len }.into());
         }
         Ok(())
     }
 
     fn check_handle(&self, number: u64, handle: u64, kind: DeviceKind) -> Outcome {
-        match usize::try_from(handle)
-            .ok()
-            .and_then(|h| self.devices.get(h))
-        {
-            None => Err(Violation::UndeclaredHandle {
-                call: number,
-                handle,
-            }
-            .into()),
-            Some(k) if *k != kind => Err(Violation::WrongDeviceKind {
-                call: number,
-                handle,
-            }
-            .into()),
+        match usize::try_from(handle).ok().and_then(|h| self.devices.get(h)) {
+            None => Err(Violation::UndeclaredHandle { call: number, handle }.into()),
+            Some(k) if *k != kind => Err(Violation::WrongDeviceKind { call: number, handle }.into()),
             Some(_) => Ok(()),
         }
     }
@@ -226,9 +188,7 @@ impl Hypercalls {
         self.check_buffer(nr::CONSOLE_WRITE, data, len, false)?;
         // The guest's output is best effort: a closed or full stdout loses
         // bytes, it does not stop the guest.
-        let _ =
-            self.mem
-                .write_all_volatile_to(GuestAddress(data), &mut *self.console, len as usize);
+        let _ = self.mem.write_all_volatile_to(GuestAddress(data), &mut *self.console, len as usize);
         Ok(())
     }
 
@@ -251,11 +211,7 @@ impl Hypercalls {
                 tv_sec: (wait / 1_000_000_000).min(i64::MAX as u64) as libc::time_t,
                 tv_nsec: (wait % 1_000_000_000) as libc::c_long,
             };
-            let ts_ptr = if until == u64::MAX {
-                std::ptr::null()
-            } else {
-                &ts as *const libc::timespec
-            };
+            let ts_ptr = if until == u64::MAX { std::ptr::null() } else { &ts as *const libc::timespec };
             // SAFETY: no descriptors (null, 0); `ts_ptr` is null or points at
             // `ts`, alive for the call. EINTR returns early, which yield allows.
             unsafe { libc::ppoll(std::ptr::null_mut(), 0, ts_ptr, std::ptr::null()) };
@@ -269,19 +225,15 @@ impl Hypercalls {
         if message == 0 {
             return Err(Stop::Abort(AbortMessage::new(b"")));
         }
-        let len = len
-            .min(oasis_abi::ABORT_MESSAGE_MAX)
-            .min(crate::stop::ABORT_MESSAGE_KEEP as u64);
+        let len = len.min(oasis_abi::ABORT_MESSAGE_MAX).min(crate::stop::ABORT_MESSAGE_KEEP as u64);
         self.check_buffer(nr::ABORT, message, len, false)?;
         let mut buf = [0u8; crate::stop::ABORT_MESSAGE_KEEP];
         let buf = &mut buf[..len as usize];
-        self.mem
-            .read_slice(buf, GuestAddress(message))
-            .map_err(|_| Violation::BadBuffer {
-                call: nr::ABORT,
-                addr: message,
-                len,
-            })?;
+        self.mem.read_slice(buf, GuestAddress(message)).map_err(|_| Violation::BadBuffer {
+            call: nr::ABORT,
+            addr: message,
+            len,
+        })?;
         Err(Stop::Abort(AbortMessage::new(buf)))
     }
 }

@@ -94,13 +94,9 @@ pub struct Image {
 impl Image {
     /// Parses and checks `bytes` as an Oasis image.
     pub fn parse(bytes: &[u8]) -> Result<Image, ImageError> {
-        let file = ElfBytes::<LittleEndian>::minimal_parse(bytes)
-            .map_err(|e| ImageError::Elf(e.to_string()))?;
+        let file = ElfBytes::<LittleEndian>::minimal_parse(bytes).map_err(|e| ImageError::Elf(e.to_string()))?;
         let ehdr = &file.ehdr;
-        if ehdr.class != elf::file::Class::ELF64
-            || ehdr.e_machine != EM_X86_64
-            || ehdr.e_type != ET_EXEC
-        {
+        if ehdr.class != elf::file::Class::ELF64 || ehdr.e_machine != EM_X86_64 || ehdr.e_type != ET_EXEC {
             return Err(ImageError::WrongKind);
         }
         let phdrs = file.segments().ok_or(ImageError::NoSegments)?;
@@ -110,9 +106,7 @@ impl Image {
             match ph.p_type {
                 PT_LOAD => {
                     if segments.len() == MAX_SEGMENTS {
-                        return Err(ImageError::TooManySegments(
-                            phdrs.iter().filter(|p| p.p_type == PT_LOAD).count(),
-                        ));
+                        return Err(ImageError::TooManySegments(phdrs.iter().filter(|p| p.p_type == PT_LOAD).count()));
                     }
                     segments.push((index, check_segment(index, &ph, bytes.len() as u64)?));
                 }
@@ -122,10 +116,7 @@ impl Image {
                     let data = start
                         .zip(len)
                         .and_then(|(s, l)| bytes.get(s..s.checked_add(l)?))
-                        .ok_or(ImageError::BadSegment {
-                            index,
-                            why: "note lies outside the file",
-                        })?;
+                        .ok_or(ImageError::BadSegment { index, why: "note lies outside the file" })?;
                     notes.push(data);
                 }
                 _ => {}
@@ -143,17 +134,10 @@ impl Image {
             }
         }
         let entry = ehdr.e_entry;
-        if !segments
-            .iter()
-            .any(|(_, s)| s.execute && entry >= s.addr && entry < s.addr + s.mem_len)
-        {
+        if !segments.iter().any(|(_, s)| s.execute && entry >= s.addr && entry < s.addr + s.mem_len) {
             return Err(ImageError::BadEntry(entry));
         }
-        let top = segments
-            .iter()
-            .map(|(_, s)| s.addr + s.mem_len)
-            .max()
-            .unwrap_or(KERNEL_BASE);
+        let top = segments.iter().map(|(_, s)| s.addr + s.mem_len).max().unwrap_or(KERNEL_BASE);
         let manifest = Manifest::from_notes(&notes)?;
         Ok(Image {
             entry,
@@ -164,11 +148,7 @@ impl Image {
     }
 }
 
-fn check_segment(
-    index: usize,
-    ph: &elf::segment::ProgramHeader,
-    file_len: u64,
-) -> Result<Segment, ImageError> {
+fn check_segment(index: usize, ph: &elf::segment::ProgramHeader, file_len: u64) -> Result<Segment, ImageError> {
     let bad = |why| ImageError::BadSegment { index, why };
     if ph.p_vaddr != ph.p_paddr {
         return Err(bad("virtual and physical addresses differ"));
@@ -176,11 +156,7 @@ fn check_segment(
     if ph.p_filesz > ph.p_memsz {
         return Err(bad("file size exceeds memory size"));
     }
-    if ph
-        .p_offset
-        .checked_add(ph.p_filesz)
-        .is_none_or(|end| end > file_len)
-    {
+    if ph.p_offset.checked_add(ph.p_filesz).is_none_or(|end| end > file_len) {
         return Err(bad("file range lies outside the file"));
     }
     if ph.p_memsz == 0 {
@@ -191,23 +167,12 @@ fn check_segment(
         return Err(bad("does not start on a page boundary"));
     }
     if ph.p_vaddr < KERNEL_BASE {
-        return Err(ImageError::SegmentTooLow {
-            index,
-            addr: ph.p_vaddr,
-        });
+        return Err(ImageError::SegmentTooLow { index, addr: ph.p_vaddr });
     }
-    if ph
-        .p_vaddr
-        .checked_add(ph.p_memsz)
-        .is_none_or(|end| end > MAX_MEM_SIZE)
-    {
+    if ph.p_vaddr.checked_add(ph.p_memsz).is_none_or(|end| end > MAX_MEM_SIZE) {
         return Err(bad("extends past the largest guest memory"));
     }
-    let (read, write, execute) = (
-        ph.p_flags & PF_R != 0,
-        ph.p_flags & PF_W != 0,
-        ph.p_flags & PF_X != 0,
-    );
+    let (read, write, execute) = (ph.p_flags & PF_R != 0, ph.p_flags & PF_W != 0, ph.p_flags & PF_X != 0);
     if write && execute {
         return Err(ImageError::WritableAndExecutable(index));
     }
@@ -229,14 +194,8 @@ mod tests {
     #[test]
     fn garbage_is_refused_not_panicked_on() {
         assert!(matches!(Image::parse(b""), Err(ImageError::Elf(_))));
-        assert!(matches!(
-            Image::parse(b"\x7fELF garbage garbage garbage"),
-            Err(ImageError::Elf(_))
-        ));
-        assert!(matches!(
-            Image::parse(&[0u8; 4096]),
-            Err(ImageError::Elf(_))
-        ));
+        assert!(matches!(Image::parse(b"\x7fELF garbage garbage garbage"), Err(ImageError::Elf(_))));
+        assert!(matches!(Image::parse(&[0u8; 4096]), Err(ImageError::Elf(_))));
     }
 
     proptest::proptest! {

@@ -17,6 +17,7 @@ pub mod hypercall;
 pub mod image;
 pub mod manifest;
 pub mod memory;
+pub mod report;
 pub mod seccomp;
 pub mod stats;
 pub mod stop;

@@ -1,9 +1,7 @@
 //! The device manifest, read from the image's notes and checked.
 
 use oasis_abi::ABI_VERSION;
-use oasis_abi::manifest::{
-    DeviceEntry, DeviceKind, MAX_DEVICES, NOTE_NAME, NOTE_NAMESZ, NOTE_TYPE, valid_name,
-};
+use oasis_abi::manifest::{DeviceEntry, DeviceKind, MAX_DEVICES, NOTE_NAME, NOTE_NAMESZ, NOTE_TYPE, valid_name};
 
 /// Why a manifest was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -37,9 +35,7 @@ pub enum ManifestError {
         kind: u32,
     },
     /// An entry whose name breaks the rules.
-    #[error(
-        "manifest entry {index} has an invalid name (1 to 31 of [a-z0-9_-], starting with a letter)"
-    )]
+    #[error("manifest entry {index} has an invalid name (1 to 31 of [a-z0-9_-], starting with a letter)")]
     BadName {
         /// Entry index.
         index: usize,
@@ -83,14 +79,9 @@ impl Manifest {
             let mut at = 0usize;
             while at < data.len() {
                 let malformed = ManifestError::Malformed("a note runs past its segment");
-                let namesz = u32_at(data, at)
-                    .ok_or(ManifestError::Malformed("truncated note header"))?
-                    as usize;
-                let descsz = u32_at(data, at + 4)
-                    .ok_or(ManifestError::Malformed("truncated note header"))?
-                    as usize;
-                let note_type = u32_at(data, at + 8)
-                    .ok_or(ManifestError::Malformed("truncated note header"))?;
+                let namesz = u32_at(data, at).ok_or(ManifestError::Malformed("truncated note header"))? as usize;
+                let descsz = u32_at(data, at + 4).ok_or(ManifestError::Malformed("truncated note header"))? as usize;
+                let note_type = u32_at(data, at + 8).ok_or(ManifestError::Malformed("truncated note header"))?;
                 let name_at = at + 12;
                 let desc_at = name_at
                     .checked_add(align4(namesz).ok_or(ManifestError::Malformed("note too large"))?)
@@ -102,10 +93,7 @@ impl Manifest {
                     .get(name_at..name_at + namesz)
                     .ok_or(ManifestError::Malformed("a note runs past its segment"))?;
                 let desc = data.get(desc_at..desc_at + descsz).ok_or(malformed)?;
-                if namesz == NOTE_NAMESZ as usize
-                    && name == &NOTE_NAME[..namesz]
-                    && note_type == NOTE_TYPE
-                {
+                if namesz == NOTE_NAMESZ as usize && name == &NOTE_NAME[..namesz] && note_type == NOTE_TYPE {
                     if found.is_some() {
                         return Err(ManifestError::Repeated);
                     }
@@ -119,45 +107,28 @@ impl Manifest {
 
     /// Checks a manifest note's descriptor.
     pub fn parse(desc: &[u8]) -> Result<Manifest, ManifestError> {
-        let version = u32_at(desc, 0).ok_or(ManifestError::Malformed(
-            "descriptor shorter than its header",
-        ))?;
-        let count = u32_at(desc, 4).ok_or(ManifestError::Malformed(
-            "descriptor shorter than its header",
-        ))?;
+        let version = u32_at(desc, 0).ok_or(ManifestError::Malformed("descriptor shorter than its header"))?;
+        let count = u32_at(desc, 4).ok_or(ManifestError::Malformed("descriptor shorter than its header"))?;
         if version != ABI_VERSION {
-            return Err(ManifestError::AbiMismatch {
-                image: version,
-                tender: ABI_VERSION,
-            });
+            return Err(ManifestError::AbiMismatch { image: version, tender: ABI_VERSION });
         }
         if count as usize > MAX_DEVICES {
             return Err(ManifestError::TooManyDevices(count));
         }
         let entry_size = core::mem::size_of::<DeviceEntry>();
         if desc.len() != 8 + count as usize * entry_size {
-            return Err(ManifestError::Malformed(
-                "descriptor size does not match its device count",
-            ));
+            return Err(ManifestError::Malformed("descriptor size does not match its device count"));
         }
         let mut devices: Vec<Device> = Vec::with_capacity(count as usize);
         for (index, entry) in desc[8..].chunks_exact(entry_size).enumerate() {
-            let kind_number =
-                u32_at(entry, 0).ok_or(ManifestError::Malformed("truncated entry"))?;
-            let kind = DeviceKind::from_u32(kind_number).ok_or(ManifestError::UnknownKind {
-                index,
-                kind: kind_number,
-            })?;
+            let kind_number = u32_at(entry, 0).ok_or(ManifestError::Malformed("truncated entry"))?;
+            let kind =
+                DeviceKind::from_u32(kind_number).ok_or(ManifestError::UnknownKind { index, kind: kind_number })?;
             if u32_at(entry, 4) != Some(0) {
-                return Err(ManifestError::Malformed(
-                    "reserved entry flags are not zero",
-                ));
+                return Err(ManifestError::Malformed("reserved entry flags are not zero"));
             }
             let field = &entry[8..];
-            let len = field
-                .iter()
-                .position(|&b| b == 0)
-                .ok_or(ManifestError::BadName { index })?;
+            let len = field.iter().position(|&b| b == 0).ok_or(ManifestError::BadName { index })?;
             let (name, padding) = field.split_at(len);
             if !valid_name(name) || padding.iter().any(|&b| b != 0) {
                 return Err(ManifestError::BadName { index });
@@ -174,10 +145,7 @@ impl Manifest {
 
     /// The handle of the device `name`, if declared.
     pub fn handle(&self, name: &str) -> Option<u32> {
-        self.devices
-            .iter()
-            .position(|d| d.name == name)
-            .map(|i| i as u32)
+        self.devices.iter().position(|d| d.name == name).map(|i| i as u32)
     }
 }
 
@@ -210,13 +178,7 @@ mod tests {
         ]);
         let m = Manifest::from_notes(&[&note_bytes(&note)]).unwrap();
         assert_eq!(m.devices.len(), 2);
-        assert_eq!(
-            m.devices[1],
-            Device {
-                kind: DeviceKind::Block,
-                name: "storage".into()
-            }
-        );
+        assert_eq!(m.devices[1], Device { kind: DeviceKind::Block, name: "storage".into() });
         assert_eq!(m.handle("storage"), Some(1));
         assert_eq!(m.handle("nope"), None);
     }
@@ -225,47 +187,25 @@ mod tests {
     fn refusals() {
         let dup = ManifestNote::new_unchecked(
             ABI_VERSION,
-            [
-                DeviceEntry::new(DeviceKind::Net, "a"),
-                DeviceEntry::new(DeviceKind::Net, "a"),
-            ],
+            [DeviceEntry::new(DeviceKind::Net, "a"), DeviceEntry::new(DeviceKind::Net, "a")],
         );
-        assert_eq!(
-            Manifest::from_notes(&[&note_bytes(&dup)]),
-            Err(ManifestError::DuplicateName("a".into()))
-        );
+        assert_eq!(Manifest::from_notes(&[&note_bytes(&dup)]), Err(ManifestError::DuplicateName("a".into())));
         let old = ManifestNote::new_unchecked(0, []);
         assert_eq!(
             Manifest::from_notes(&[&note_bytes(&old)]),
-            Err(ManifestError::AbiMismatch {
-                image: 0,
-                tender: ABI_VERSION
-            })
+            Err(ManifestError::AbiMismatch { image: 0, tender: ABI_VERSION })
         );
-        let many =
-            ManifestNote::new_unchecked(ABI_VERSION, [DeviceEntry::new(DeviceKind::Net, "x"); 33]);
-        assert_eq!(
-            Manifest::from_notes(&[&note_bytes(&many)]),
-            Err(ManifestError::TooManyDevices(33))
-        );
+        let many = ManifestNote::new_unchecked(ABI_VERSION, [DeviceEntry::new(DeviceKind::Net, "x"); 33]);
+        assert_eq!(Manifest::from_notes(&[&note_bytes(&many)]), Err(ManifestError::TooManyDevices(33)));
         assert_eq!(Manifest::from_notes(&[]), Err(ManifestError::Missing));
         let ok = note_bytes(&ManifestNote::new([]));
-        assert_eq!(
-            Manifest::from_notes(&[&ok, &ok]),
-            Err(ManifestError::Repeated)
-        );
+        assert_eq!(Manifest::from_notes(&[&ok, &ok]), Err(ManifestError::Repeated));
         let mut bad_kind = note_bytes(&ManifestNote::new([DeviceEntry::new(DeviceKind::Net, "x")]));
         bad_kind[28] = 9;
-        assert_eq!(
-            Manifest::from_notes(&[&bad_kind]),
-            Err(ManifestError::UnknownKind { index: 0, kind: 9 })
-        );
+        assert_eq!(Manifest::from_notes(&[&bad_kind]), Err(ManifestError::UnknownKind { index: 0, kind: 9 }));
         let mut bad_name = note_bytes(&ManifestNote::new([DeviceEntry::new(DeviceKind::Net, "x")]));
         bad_name[36] = b'X';
-        assert_eq!(
-            Manifest::from_notes(&[&bad_name]),
-            Err(ManifestError::BadName { index: 0 })
-        );
+        assert_eq!(Manifest::from_notes(&[&bad_name]), Err(ManifestError::BadName { index: 0 }));
     }
 
     proptest::proptest! {

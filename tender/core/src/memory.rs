@@ -41,17 +41,10 @@ pub enum LoadError {
 
 /// Checks that `image` fits in `mem_size` bytes with a heap and a stack.
 pub fn check_fits(image: &Image, mem_size: u64) -> Result<(), LoadError> {
-    let needed = image
-        .kernel_end
-        .saturating_add(MIN_HEAP)
-        .saturating_add(PAGE_SIZE)
-        .saturating_add(STACK_SIZE);
+    let needed = image.kernel_end.saturating_add(MIN_HEAP).saturating_add(PAGE_SIZE).saturating_add(STACK_SIZE);
     if needed > mem_size {
         const MIB: u64 = 1 << 20;
-        return Err(LoadError::TooLarge {
-            needed_mib: needed.div_ceil(MIB),
-            mem_mib: mem_size / MIB,
-        });
+        return Err(LoadError::TooLarge { needed_mib: needed.div_ceil(MIB), mem_mib: mem_size / MIB });
     }
     Ok(())
 }
@@ -62,11 +55,8 @@ pub fn load_image(mem: &GuestMemoryMmap, image: &Image, file: &[u8]) -> Result<(
     for s in &image.segments {
         // Image::parse checked the file range lies inside the file.
         let start = s.file_offset as usize;
-        let data = file
-            .get(start..start + s.file_len as usize)
-            .ok_or(LoadError::Write(s.addr))?;
-        mem.write_slice(data, GuestAddress(s.addr))
-            .map_err(|_| LoadError::Write(s.addr))?;
+        let data = file.get(start..start + s.file_len as usize).ok_or(LoadError::Write(s.addr))?;
+        mem.write_slice(data, GuestAddress(s.addr)).map_err(|_| LoadError::Write(s.addr))?;
     }
     Ok(())
 }
@@ -86,10 +76,7 @@ pub fn encode_args(args: &[String]) -> Result<Vec<u8>, LoadError> {
     }
     let max = (BOOT_INFO_END - ARGS_ADDR) as usize;
     if out.len() > max {
-        return Err(LoadError::ArgsTooLong {
-            len: out.len(),
-            max,
-        });
+        return Err(LoadError::ArgsTooLong { len: out.len(), max });
     }
     Ok(out)
 }
@@ -138,8 +125,7 @@ pub fn write_boot_info(
     };
     mem.write_slice(&boot_info_bytes(&info), GuestAddress(BOOT_INFO_ADDR))
         .map_err(|_| LoadError::Write(BOOT_INFO_ADDR))?;
-    mem.write_slice(&encoded, GuestAddress(ARGS_ADDR))
-        .map_err(|_| LoadError::Write(ARGS_ADDR))?;
+    mem.write_slice(&encoded, GuestAddress(ARGS_ADDR)).map_err(|_| LoadError::Write(ARGS_ADDR))?;
     Ok(())
 }
 
@@ -173,8 +159,7 @@ pub fn fresh_seed() -> std::io::Result<[u8; 32]> {
     let mut filled = 0;
     while filled < seed.len() {
         // SAFETY: the pointer and length describe the unfilled tail of `seed`.
-        let n =
-            unsafe { libc::getrandom(seed[filled..].as_mut_ptr().cast(), seed.len() - filled, 0) };
+        let n = unsafe { libc::getrandom(seed[filled..].as_mut_ptr().cast(), seed.len() - filled, 0) };
         if n < 0 {
             let e = std::io::Error::last_os_error();
             if e.kind() == std::io::ErrorKind::Interrupted {
@@ -224,10 +209,7 @@ mod tests {
     fn argument_limits() {
         assert_eq!(encode_args(&["ab".into(), "c".into()]).unwrap(), b"ab\0c\0");
         assert_eq!(encode_args(&["a\0b".into()]), Err(LoadError::ArgHasNul(1)));
-        assert!(matches!(
-            encode_args(&["x".repeat(70_000)]),
-            Err(LoadError::ArgsTooLong { .. })
-        ));
+        assert!(matches!(encode_args(&["x".repeat(70_000)]), Err(LoadError::ArgsTooLong { .. })));
     }
 }
 
@@ -258,19 +240,14 @@ fn covers(ranges: &[(u64, u64)], addr: u64, len: u64) -> bool {
     let Some(end) = addr.checked_add(len) else {
         return false;
     };
-    ranges
-        .iter()
-        .any(|&(s, e)| addr >= s && end <= e && (len > 0 || addr < e))
+    ranges.iter().any(|&(s, e)| addr >= s && end <= e && (len > 0 || addr < e))
 }
 
 impl AccessMap {
     /// All of `GUEST_MIN_ADDR..mem_size` readable and writable (hvt).
     pub fn flat(mem_size: u64) -> AccessMap {
         let all = vec![(layout::GUEST_MIN_ADDR, mem_size)];
-        AccessMap {
-            readable: all.clone(),
-            writable: all,
-        }
+        AccessMap { readable: all.clone(), writable: all }
     }
 
     /// The spt layout of `image` in `mem_size` bytes: boot info and code
@@ -281,10 +258,7 @@ impl AccessMap {
         let mut readable = vec![(layout::GUEST_MIN_ADDR, BOOT_INFO_END)];
         let mut writable = Vec::new();
         for s in &image.segments {
-            let range = (
-                s.addr & !(PAGE_SIZE - 1),
-                layout::page_align_up(s.addr + s.mem_len),
-            );
+            let range = (s.addr & !(PAGE_SIZE - 1), layout::page_align_up(s.addr + s.mem_len));
             if s.read || s.write || s.execute {
                 readable.push(range);
             }
@@ -296,10 +270,7 @@ impl AccessMap {
             readable.push(r);
             writable.push(r);
         }
-        AccessMap {
-            readable: merge(readable),
-            writable: merge(writable),
-        }
+        AccessMap { readable: merge(readable), writable: merge(writable) }
     }
 
     /// Whether `len` bytes at `addr` may be read.
@@ -351,10 +322,7 @@ mod access_tests {
         let m = AccessMap::for_image(&image(), mem);
         assert!(m.can_read(0x10_0000, 0x10));
         assert!(!m.can_write(0x10_0000, 0x10), "code is read-only");
-        assert!(
-            m.can_write(0x10_3000, 0x1000 + 64),
-            "data runs into the heap"
-        );
+        assert!(m.can_write(0x10_3000, 0x1000 + 64), "data runs into the heap");
         assert!(!m.can_read(0x2_0000, 1), "a gap below the image");
         let guard = layout::heap_end(mem);
         assert!(!m.can_read(guard, 1));
@@ -372,9 +340,6 @@ mod access_tests {
         assert!(!m.can_write(layout::GUEST_MIN_ADDR - 8, 8));
         assert!(m.can_read((4 << 20) - 1, 1));
         assert!(!m.can_read(4 << 20, 1));
-        assert!(
-            !m.can_read(4 << 20, 0),
-            "an empty buffer must still point inside"
-        );
+        assert!(!m.can_read(4 << 20, 0), "an empty buffer must still point inside");
     }
 }

@@ -7,8 +7,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use seccompiler::{
-    SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule,
-    TargetArch,
+    SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule, TargetArch,
 };
 
 /// One allowed system call.
@@ -45,31 +44,25 @@ pub enum SeccompError {
 impl Policy {
     /// Allows `syscall` with any arguments.
     pub fn allow(mut self, syscall: i64, name: &'static str, reason: &'static str) -> Policy {
-        self.rules.push(Rule {
-            syscall,
-            name,
-            pinned: Vec::new(),
-            reason,
-        });
+        self.rules.push(Rule { syscall, name, pinned: Vec::new(), reason });
         self
     }
 
     /// Allows `syscall` only when argument `arg` equals `value` (a file
     /// descriptor, usually).
-    pub fn allow_pinned(
+    pub fn allow_pinned(self, syscall: i64, name: &'static str, arg: u8, value: u64, reason: &'static str) -> Policy {
+        self.allow_when(syscall, name, &[(arg, value)], reason)
+    }
+
+    /// Allows `syscall` only when every `(argument, value)` pair holds.
+    pub fn allow_when(
         mut self,
         syscall: i64,
         name: &'static str,
-        arg: u8,
-        value: u64,
+        pinned: &[(u8, u64)],
         reason: &'static str,
     ) -> Policy {
-        self.rules.push(Rule {
-            syscall,
-            name,
-            pinned: vec![(arg, value)],
-            reason,
-        });
+        self.rules.push(Rule { syscall, name, pinned: pinned.to_vec(), reason });
         self
     }
 
@@ -77,40 +70,12 @@ impl Policy {
     /// tender's own error line, the clocks, yield, signal return and exit.
     pub fn base() -> Policy {
         Policy::default()
-            .allow_pinned(
-                libc::SYS_write,
-                "write",
-                0,
-                1,
-                "guest console output to stdout",
-            )
-            .allow_pinned(
-                libc::SYS_write,
-                "write",
-                0,
-                2,
-                "the tender's one-line message on stderr",
-            )
-            .allow(
-                libc::SYS_ppoll,
-                "ppoll",
-                "yield: sleep until a deadline or device input",
-            )
-            .allow(
-                libc::SYS_clock_gettime,
-                "clock_gettime",
-                "clocks, where the vDSO falls back to the kernel",
-            )
-            .allow(
-                libc::SYS_rt_sigreturn,
-                "rt_sigreturn",
-                "return from the tender's fault and timeout handlers",
-            )
-            .allow(
-                libc::SYS_exit_group,
-                "exit_group",
-                "the tender exits with the guest's status",
-            )
+            .allow_pinned(libc::SYS_write, "write", 0, 1, "guest console output to stdout")
+            .allow_pinned(libc::SYS_write, "write", 0, 2, "the tender's one-line message on stderr")
+            .allow(libc::SYS_ppoll, "ppoll", "yield: sleep until a deadline or device input")
+            .allow(libc::SYS_clock_gettime, "clock_gettime", "clocks, where the vDSO falls back to the kernel")
+            .allow(libc::SYS_rt_sigreturn, "rt_sigreturn", "return from the tender's fault and timeout handlers")
+            .allow(libc::SYS_exit_group, "exit_group", "the tender exits with the guest's status")
     }
 
     /// The BPF program: allow what the rules say, trap everything else.
@@ -119,10 +84,7 @@ impl Policy {
         let mut map: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
         for r in &self.rules {
             // seccompiler spells "any arguments" as an empty rule list.
-            let unconditional = self
-                .rules
-                .iter()
-                .any(|o| o.syscall == r.syscall && o.pinned.is_empty());
+            let unconditional = self.rules.iter().any(|o| o.syscall == r.syscall && o.pinned.is_empty());
             let entry = map.entry(r.syscall).or_default();
             if unconditional {
                 continue;
@@ -130,20 +92,13 @@ impl Policy {
             let conditions = r
                 .pinned
                 .iter()
-                .map(|&(arg, value)| {
-                    SeccompCondition::new(arg, SeccompCmpArgLen::Qword, SeccompCmpOp::Eq, value)
-                })
+                .map(|&(arg, value)| SeccompCondition::new(arg, SeccompCmpArgLen::Qword, SeccompCmpOp::Eq, value))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(build)?;
             entry.push(SeccompRule::new(conditions).map_err(build)?);
         }
-        let filter = SeccompFilter::new(
-            map,
-            SeccompAction::Trap,
-            SeccompAction::Allow,
-            TargetArch::x86_64,
-        )
-        .map_err(build)?;
+        let filter =
+            SeccompFilter::new(map, SeccompAction::Trap, SeccompAction::Allow, TargetArch::x86_64).map_err(build)?;
         filter.try_into().map_err(build)
     }
 
@@ -176,10 +131,7 @@ mod tests {
         let p = Policy::base();
         assert!(!p.compile().unwrap().is_empty());
         let text = p.to_string();
-        assert!(
-            text.contains("write            arg0=1  # guest console output to stdout"),
-            "{text}"
-        );
+        assert!(text.contains("write            arg0=1  # guest console output to stdout"), "{text}");
         assert!(p.rules.iter().all(|r| !r.reason.is_empty()));
     }
 

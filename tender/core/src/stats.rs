@@ -14,10 +14,7 @@ pub struct Stats {
 
 impl Default for Stats {
     fn default() -> Stats {
-        Stats {
-            calls: [0; nr::COUNT as usize],
-            other: Vec::new(),
-        }
+        Stats { calls: [0; nr::COUNT as usize], other: Vec::new() }
     }
 }
 

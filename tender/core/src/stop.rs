@@ -126,6 +126,12 @@ pub enum Violation {
         /// The number.
         number: u64,
     },
+    /// hvt: an I/O port access that is no hypercall (another port, an
+    /// `in`, or a width other than 32 bits).
+    UnknownPort {
+        /// The port.
+        port: u16,
+    },
     /// The argument struct is misaligned, below `GUEST_MIN_ADDR` or past
     /// the end of guest memory.
     BadArgument {
@@ -194,6 +200,9 @@ impl fmt::Display for Violation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
             Violation::UnknownCall { number } => write!(f, "unknown hypercall {number}"),
+            Violation::UnknownPort { port } => {
+                write!(f, "I/O port {port:#x} is not a hypercall (use 32-bit out to 0x500 + number)")
+            }
             Violation::BadArgument { call, addr } => {
                 write!(
                     f,
@@ -209,26 +218,14 @@ impl fmt::Display for Violation {
                 )
             }
             Violation::ConsoleTooLong { len } => {
-                write!(
-                    f,
-                    "console-write: {len} bytes in one call (at most {})",
-                    oasis_abi::CONSOLE_WRITE_MAX
-                )
+                write!(f, "console-write: {len} bytes in one call (at most {})", oasis_abi::CONSOLE_WRITE_MAX)
             }
             Violation::BadExitStatus { status } => write!(f, "exit: status {status} is above 255"),
             Violation::UndeclaredHandle { call, handle } => {
-                write!(
-                    f,
-                    "{}: handle {handle} is not a declared device",
-                    CallName(call)
-                )
+                write!(f, "{}: handle {handle} is not a declared device", CallName(call))
             }
             Violation::WrongDeviceKind { call, handle } => {
-                write!(
-                    f,
-                    "{}: handle {handle} is a device of another kind",
-                    CallName(call)
-                )
+                write!(f, "{}: handle {handle} is a device of another kind", CallName(call))
             }
             Violation::BadLength { call, value, rule } => {
                 write!(f, "{}: {value} breaks the rule: {rule}", CallName(call))
@@ -276,11 +273,9 @@ pub fn signal_name(signal: i32) -> &'static str {
 impl fmt::Display for Fault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.kind {
-            FaultKind::Exception { vector, error_code } => write!(
-                f,
-                "{} (vector {vector}, error code {error_code:#x})",
-                vector_name(vector)
-            )?,
+            FaultKind::Exception { vector, error_code } => {
+                write!(f, "{} (vector {vector}, error code {error_code:#x})", vector_name(vector))?
+            }
             FaultKind::Signal(s) => f.write_str(signal_name(s))?,
             FaultKind::TripleFault => f.write_str("triple fault (the vCPU shut down)")?,
             FaultKind::Halt => f.write_str("halted with interrupts off")?,
@@ -381,10 +376,7 @@ mod tests {
     #[test]
     fn messages_and_statuses() {
         let f = Stop::Fault(Fault {
-            kind: FaultKind::Exception {
-                vector: 14,
-                error_code: 0,
-            },
+            kind: FaultKind::Exception { vector: 14, error_code: 0 },
             rip: 0x100010,
             address: Some(0),
         });
@@ -393,24 +385,14 @@ mod tests {
             "stopped: guest fault: page fault (#PF) (vector 14, error code 0x0) at address 0x0, rip 0x100010"
         );
         assert_eq!(f.status(), exit::STOPPED);
-        let v = Stop::from(Violation::BadBuffer {
-            call: nr::CONSOLE_WRITE,
-            addr: 0x1000,
-            len: 5,
-        });
+        let v = Stop::from(Violation::BadBuffer { call: nr::CONSOLE_WRITE, addr: 0x1000, len: 5 });
         assert_eq!(
             v.to_string(),
             "stopped: guest broke the ABI: console-write: buffer 0x1000 of 5 bytes is outside the guest memory this call may use"
         );
         assert_eq!(Stop::Exit(3).status(), 3);
         assert_eq!(Stop::Abort(AbortMessage::new(b"x")).status(), exit::ABORT);
-        let s = Stop::ForbiddenSyscall {
-            number: 257,
-            rip: 0x100000,
-        };
-        assert_eq!(
-            s.to_string(),
-            "stopped: guest made a forbidden system call: openat (257) at rip 0x100000"
-        );
+        let s = Stop::ForbiddenSyscall { number: 257, rip: 0x100000 };
+        assert_eq!(s.to_string(), "stopped: guest made a forbidden system call: openat (257) at rip 0x100000");
     }
 }

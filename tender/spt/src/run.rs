@@ -1,16 +1,13 @@
 //! Setting up a guest in this process and running it to the end.
 
-use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicPtr, Ordering};
 
-use oasis_abi::layout::{
-    self, BOOT_INFO_ADDR, BOOT_INFO_END, GUEST_MIN_ADDR, KERNEL_BASE, PAGE_SIZE,
-};
+use oasis_abi::layout::{self, BOOT_INFO_ADDR, BOOT_INFO_END, GUEST_MIN_ADDR, KERNEL_BASE, PAGE_SIZE};
 use oasis_abi::{DeviceKind, Platform};
 use oasis_tender::memory::{self, AccessMap, BootParams};
+use oasis_tender::report;
 use oasis_tender::seccomp::{Policy, SeccompError};
-use oasis_tender::stats::Report;
 use oasis_tender::{BindError, Hypercalls, Image, ImageError, LoadError, Stop, TenderArgs, config};
 use vm_memory::{GuestAddress, GuestMemoryMmap, GuestRegionMmap, MmapRegion};
 
@@ -112,26 +109,18 @@ fn map_guest_memory(mem: u64) -> Result<GuestMemoryMmap, SptError> {
             GUEST_MIN_ADDR as *mut libc::c_void,
             len,
             libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE
-                | libc::MAP_ANONYMOUS
-                | libc::MAP_FIXED_NOREPLACE
-                | libc::MAP_NORESERVE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED_NOREPLACE | libc::MAP_NORESERVE,
             -1,
             0,
         )
     };
     if addr == libc::MAP_FAILED {
-        return Err(SptError::Host {
-            what: "mapping guest memory",
-            source: std::io::Error::last_os_error(),
-        });
+        return Err(SptError::Host { what: "mapping guest memory", source: std::io::Error::last_os_error() });
     }
     if addr as u64 != GUEST_MIN_ADDR {
         return Err(SptError::Host {
             what: "mapping guest memory",
-            source: std::io::Error::other(
-                "the kernel placed it elsewhere (no MAP_FIXED_NOREPLACE?)",
-            ),
+            source: std::io::Error::other("the kernel placed it elsewhere (no MAP_FIXED_NOREPLACE?)"),
         });
     }
     // SAFETY: `addr..addr+len` is the mapping just made, never unmapped
@@ -144,20 +133,11 @@ fn map_guest_memory(mem: u64) -> Result<GuestMemoryMmap, SptError> {
             libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
         )
     }
-    .map_err(|e| SptError::Host {
-        what: "describing guest memory",
-        source: std::io::Error::other(e.to_string()),
-    })?;
-    let region = GuestRegionMmap::new(region, GuestAddress(GUEST_MIN_ADDR)).ok_or_else(|| {
-        SptError::Host {
-            what: "describing guest memory",
-            source: std::io::Error::other("overflow"),
-        }
-    })?;
-    GuestMemoryMmap::from_regions(vec![region]).map_err(|e| SptError::Host {
-        what: "describing guest memory",
-        source: std::io::Error::other(e.to_string()),
-    })
+    .map_err(|e| SptError::Host { what: "describing guest memory", source: std::io::Error::other(e.to_string()) })?;
+    let region = GuestRegionMmap::new(region, GuestAddress(GUEST_MIN_ADDR))
+        .ok_or_else(|| SptError::Host { what: "describing guest memory", source: std::io::Error::other("overflow") })?;
+    GuestMemoryMmap::from_regions(vec![region])
+        .map_err(|e| SptError::Host { what: "describing guest memory", source: std::io::Error::other(e.to_string()) })
 }
 
 fn protect(start: u64, end: u64, prot: libc::c_int) -> Result<(), SptError> {
@@ -167,10 +147,7 @@ fn protect(start: u64, end: u64, prot: libc::c_int) -> Result<(), SptError> {
     // SAFETY: the range is page-aligned and inside the guest mapping made
     // by `map_guest_memory`; changing its protection affects only the guest.
     if unsafe { libc::mprotect(start as *mut libc::c_void, (end - start) as usize, prot) } != 0 {
-        return Err(SptError::Host {
-            what: "protecting guest memory",
-            source: std::io::Error::last_os_error(),
-        });
+        return Err(SptError::Host { what: "protecting guest memory", source: std::io::Error::last_os_error() });
     }
     Ok(())
 }
@@ -205,54 +182,15 @@ pub fn policy() -> Policy {
     Policy::base()
 }
 
-/// Writes one line to stderr without allocating (we are sandboxed).
-fn eprint_line(args: std::fmt::Arguments<'_>) {
-    struct Buf {
-        bytes: [u8; 1024],
-        len: usize,
-    }
-    impl std::fmt::Write for Buf {
-        fn write_str(&mut self, s: &str) -> std::fmt::Result {
-            let n = s.len().min(self.bytes.len() - self.len);
-            self.bytes[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
-            self.len += n;
-            Ok(())
-        }
-    }
-    let mut buf = Buf {
-        bytes: [0; 1024],
-        len: 0,
-    };
-    let _ = buf.write_fmt(args);
-    let mut at = 0;
-    while at < buf.len {
-        // SAFETY: the slice `buf.bytes[at..buf.len]` is live and initialised.
-        let n = unsafe { libc::write(2, buf.bytes[at..].as_ptr().cast(), buf.len - at) };
-        if n <= 0 {
-            break;
-        }
-        at += n as usize;
-    }
-}
-
 /// Runs the guest the arguments describe, then exits the process with its
 /// status. Returns only when the guest cannot be started.
 pub fn run(args: &TenderArgs) -> Result<std::convert::Infallible, SptError> {
-    let file = std::fs::read(&args.image).map_err(|source| SptError::Read {
-        path: args.image.clone(),
-        source,
-    })?;
-    let image = Image::parse(&file).map_err(|source| SptError::Image {
-        path: args.image.clone(),
-        source,
-    })?;
+    let file = std::fs::read(&args.image).map_err(|source| SptError::Read { path: args.image.clone(), source })?;
+    let image = Image::parse(&file).map_err(|source| SptError::Image { path: args.image.clone(), source })?;
     memory::check_fits(&image, args.mem)?;
     let bound = config::bind(&image.manifest, &args.bindings)?;
     if let Some(b) = bound.first() {
-        return Err(SptError::Unsupported {
-            kind: b.kind.as_str(),
-            name: b.name.clone(),
-        });
+        return Err(SptError::Unsupported { kind: b.kind.as_str(), name: b.name.clone() });
     }
     let seed = memory::fresh_seed().map_err(host("reading the host's getrandom"))?;
 
@@ -273,10 +211,7 @@ pub fn run(args: &TenderArgs) -> Result<std::convert::Infallible, SptError> {
 
     let kinds: Vec<DeviceKind> = image.manifest.devices.iter().map(|d| d.kind).collect();
     let access = AccessMap::for_image(&image, args.mem);
-    let mut state = RunState {
-        hypercalls: Hypercalls::new(mem, access, kinds, args.timeout),
-        stop: None,
-    };
+    let mut state = RunState { hypercalls: Hypercalls::new(mem, access, kinds, args.timeout), stop: None };
     STATE.store(&mut state, Ordering::Relaxed);
 
     enter::detect_fsgsbase();
@@ -292,38 +227,9 @@ pub fn run(args: &TenderArgs) -> Result<std::convert::Infallible, SptError> {
     let outcome = unsafe { enter::enter(image.entry, memory::stack_top(args.mem), BOOT_INFO_ADDR) };
     STATE.store(std::ptr::null_mut(), Ordering::Relaxed);
     let stop = match outcome {
-        Outcome::Stopped => state
-            .stop
-            .take()
-            .unwrap_or(Stop::Internal("stopped without a reason")),
+        Outcome::Stopped => state.stop.take().unwrap_or(Stop::Internal("stopped without a reason")),
         Outcome::Signalled => signals::recorded_stop(args.timeout),
         Outcome::Returned => Stop::Internal("the guest returned from its entry point"),
     };
-    finish(&stop, args.stats.then_some(&state.hypercalls))
-}
-
-/// Reports the stop and exits with its status, without allocating.
-fn finish(stop: &Stop, stats: Option<&Hypercalls>) -> ! {
-    if !matches!(stop, Stop::Exit(_)) {
-        eprint_line(format_args!("oasis-spt: {stop}\n"));
-    }
-    if let Some(h) = stats {
-        struct Lines<'a>(&'a Hypercalls);
-        impl std::fmt::Display for Lines<'_> {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                write!(
-                    f,
-                    "{}",
-                    Report {
-                        stats: &self.0.stats,
-                        label: "hypercalls"
-                    }
-                )
-            }
-        }
-        eprint_line(format_args!("{}", Lines(h)));
-    }
-    // SAFETY: _exit ends the process at once, without running atexit
-    // handlers that might make calls the sandbox forbids.
-    unsafe { libc::_exit(i32::from(stop.status())) }
+    report::finish("oasis-spt", &stop, args.stats.then_some((&state.hypercalls.stats, "hypercalls")))
 }

@@ -30,15 +30,8 @@ const ALT_STACK_SIZE: usize = 64 * 1024;
 /// catches the thread in guest code.
 const ALARM_REPEAT: Duration = Duration::from_millis(20);
 
-const HANDLED: [libc::c_int; 7] = [
-    libc::SIGSEGV,
-    libc::SIGBUS,
-    libc::SIGILL,
-    libc::SIGFPE,
-    libc::SIGTRAP,
-    libc::SIGSYS,
-    libc::SIGALRM,
-];
+const HANDLED: [libc::c_int; 7] =
+    [libc::SIGSEGV, libc::SIGBUS, libc::SIGILL, libc::SIGFPE, libc::SIGTRAP, libc::SIGSYS, libc::SIGALRM];
 
 /// One line, formatted without allocating.
 struct Line {
@@ -56,10 +49,7 @@ impl Write for Line {
 }
 
 fn die_in_tender(what: std::fmt::Arguments<'_>) -> ! {
-    let mut line = Line {
-        bytes: [0; 256],
-        len: 0,
-    };
+    let mut line = Line { bytes: [0; 256], len: 0 };
     let _ = writeln!(line, "oasis-spt: stopped: {what}");
     // SAFETY: write(2) and _exit(2) are async-signal-safe and allowed by the
     // sandbox; the buffer is live.
@@ -82,16 +72,11 @@ fn sigsys_fields(info: *const libc::siginfo_t) -> (u64, i64) {
     }
 }
 
-extern "C" fn on_signal(
-    signal: libc::c_int,
-    info: *mut libc::siginfo_t,
-    context: *mut libc::c_void,
-) {
+extern "C" fn on_signal(signal: libc::c_int, info: *mut libc::siginfo_t, context: *mut libc::c_void) {
     let uc = context.cast::<libc::ucontext_t>();
     // SAFETY: with SA_SIGINFO the kernel passes the interrupted context.
     let rip = unsafe { (*uc).uc_mcontext.gregs[libc::REG_RIP as usize] } as u64;
-    let in_guest =
-        rip >= GUEST_LOW.load(Ordering::Relaxed) && rip < GUEST_HIGH.load(Ordering::Relaxed);
+    let in_guest = rip >= GUEST_LOW.load(Ordering::Relaxed) && rip < GUEST_HIGH.load(Ordering::Relaxed);
     match signal {
         libc::SIGALRM => {
             TIMEOUT_PENDING.store(true, Ordering::Relaxed);
@@ -113,10 +98,7 @@ extern "C" fn on_signal(
         }
         _ => {
             if !in_guest {
-                die_in_tender(format_args!(
-                    "{} in the tender at rip {rip:#x} (tender bug)",
-                    signal_name(signal)
-                ));
+                die_in_tender(format_args!("{} in the tender at rip {rip:#x} (tender bug)", signal_name(signal)));
             }
             // SAFETY: the kernel passes a valid siginfo_t; si_addr is the
             // faulting address for the fault signals handled here.
@@ -130,8 +112,7 @@ extern "C" fn on_signal(
     // (it loads the tender's stack pointer first).
     unsafe {
         (*uc).uc_mcontext.gregs[libc::REG_RIP as usize] = oasis_spt_signalled as *const () as i64;
-        (*uc).uc_mcontext.gregs[libc::REG_RSP as usize] =
-            OASIS_SPT_TENDER_RSP.load(Ordering::Relaxed) as i64;
+        (*uc).uc_mcontext.gregs[libc::REG_RSP as usize] = OASIS_SPT_TENDER_RSP.load(Ordering::Relaxed) as i64;
     }
 }
 
@@ -141,11 +122,7 @@ pub(crate) fn install(guest_low: u64, guest_high: u64) -> std::io::Result<()> {
     GUEST_LOW.store(guest_low, Ordering::Relaxed);
     GUEST_HIGH.store(guest_high, Ordering::Relaxed);
     let stack = Box::leak(vec![0u8; ALT_STACK_SIZE].into_boxed_slice());
-    let ss = libc::stack_t {
-        ss_sp: stack.as_mut_ptr().cast(),
-        ss_flags: 0,
-        ss_size: stack.len(),
-    };
+    let ss = libc::stack_t { ss_sp: stack.as_mut_ptr().cast(), ss_flags: 0, ss_size: stack.len() };
     // SAFETY: `ss` describes a leaked buffer that lives as long as the
     // process.
     if unsafe { libc::sigaltstack(&ss, std::ptr::null_mut()) } != 0 {
@@ -174,10 +151,7 @@ pub(crate) fn arm_timeout(after: Duration) -> std::io::Result<()> {
         tv_sec: d.as_secs() as libc::time_t,
         tv_usec: d.subsec_micros() as libc::suseconds_t,
     };
-    let timer = libc::itimerval {
-        it_interval: tv(ALARM_REPEAT),
-        it_value: tv(after),
-    };
+    let timer = libc::itimerval { it_interval: tv(ALARM_REPEAT), it_value: tv(after) };
     // SAFETY: `timer` is a valid itimerval; the old value is not wanted.
     if unsafe { libc::setitimer(libc::ITIMER_REAL, &timer, std::ptr::null_mut()) } != 0 {
         return Err(std::io::Error::last_os_error());
@@ -191,15 +165,11 @@ pub(crate) fn recorded_stop(timeout: Option<Duration>) -> Stop {
     let rip = RIP.load(Ordering::Relaxed);
     match signal {
         libc::SIGALRM => Stop::Timeout(timeout.unwrap_or_default()),
-        libc::SIGSYS => Stop::ForbiddenSyscall {
-            number: SYSCALL.load(Ordering::Relaxed),
-            rip,
-        },
+        libc::SIGSYS => Stop::ForbiddenSyscall { number: SYSCALL.load(Ordering::Relaxed), rip },
         s => Stop::Fault(Fault {
             kind: FaultKind::Signal(s),
             rip,
-            address: matches!(s, libc::SIGSEGV | libc::SIGBUS)
-                .then(|| ADDRESS.load(Ordering::Relaxed)),
+            address: matches!(s, libc::SIGSEGV | libc::SIGBUS).then(|| ADDRESS.load(Ordering::Relaxed)),
         }),
     }
 }

@@ -12,10 +12,7 @@ mod image {
     #[unsafe(link_section = ".note.oasis")]
     static MANIFEST: ManifestNote<2> = ManifestNote::new_unchecked(
         ABI_VERSION,
-        [
-            DeviceEntry::new(DeviceKind::Net, "service"),
-            DeviceEntry::new(DeviceKind::Block, "service"),
-        ],
+        [DeviceEntry::new(DeviceKind::Net, "service"), DeviceEntry::new(DeviceKind::Block, "service")],
     );
 
     #[unsafe(no_mangle)]

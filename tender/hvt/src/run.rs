@@ -1,0 +1,292 @@
+//! Setting up the VM and running the vCPU loop.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use kvm_ioctls::VcpuExit;
+use oasis_abi::{DeviceKind, HVT_PORT_BASE, Platform, nr};
+use oasis_tender::hypercall::host_wall_ns;
+use oasis_tender::memory::{self, AccessMap, BootParams};
+use oasis_tender::seccomp::{Policy, SeccompError};
+use oasis_tender::stop::{Fault, FaultKind};
+use oasis_tender::{BindError, Hypercalls, Image, ImageError, LoadError, Stop, TenderArgs, Violation, config, report};
+
+use crate::paging::{self, PagingError};
+use crate::vm::{KvmError, Machine};
+
+/// Why a guest could not be started; the tender exits with
+/// `oasis_abi::exit::REFUSED` after printing it.
+#[derive(Debug, thiserror::Error)]
+pub enum HvtError {
+    /// The image file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The path given.
+        path: PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// The image is not a valid Oasis image.
+    #[error("{path}: {source}")]
+    Image {
+        /// The path given.
+        path: PathBuf,
+        /// What is wrong with it.
+        source: ImageError,
+    },
+    /// The image, its arguments or its memory do not fit.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// Bindings do not match the manifest.
+    #[error(transparent)]
+    Bind(#[from] BindError),
+    /// A declared device kind this tender cannot bind yet.
+    #[error("--{kind}:{name}: {kind} devices are not supported by the hvt tender yet")]
+    Unsupported {
+        /// `net` or `block`.
+        kind: &'static str,
+        /// The device.
+        name: String,
+    },
+    /// KVM refused something.
+    #[error(transparent)]
+    Kvm(#[from] KvmError),
+    /// The page tables could not be built.
+    #[error(transparent)]
+    Paging(#[from] PagingError),
+    /// Setting up the process failed.
+    #[error("{what}: {source}")]
+    Host {
+        /// The step.
+        what: &'static str,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// The sandbox could not be built or installed.
+    #[error(transparent)]
+    Seccomp(#[from] SeccompError),
+}
+
+/// Set by the `--timeout` alarm; the interrupted `KVM_RUN` returns and the
+/// loop checks the clock.
+static ALARM: AtomicBool = AtomicBool::new(false);
+/// How often the alarm repeats once it first fires (a kick can race with
+/// entering the guest; the next one will not).
+const ALARM_REPEAT: Duration = Duration::from_millis(20);
+
+extern "C" fn on_alarm(_: libc::c_int) {
+    ALARM.store(true, Ordering::Relaxed);
+}
+
+extern "C" fn on_sigsys(_: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
+    // SAFETY: for SIGSYS the kernel fills `_sigsys._syscall` at offset 24.
+    let number = unsafe { info.cast::<u8>().add(24).cast::<i32>().read_unaligned() };
+    report::eprint(format_args!("oasis-hvt: stopped: the tender made a forbidden system call {number} (tender bug)\n"));
+    // SAFETY: _exit is async-signal-safe.
+    unsafe { libc::_exit(i32::from(oasis_abi::exit::STOPPED)) };
+}
+
+fn install_signals(timeout: Option<Duration>) -> std::io::Result<()> {
+    // SAFETY: zeroed sigactions filled with valid handlers of the right
+    // signature; SA_RESTART is left off so KVM_RUN returns on the alarm.
+    unsafe {
+        let mut alarm: libc::sigaction = std::mem::zeroed();
+        alarm.sa_sigaction = on_alarm as *const () as usize;
+        libc::sigemptyset(&mut alarm.sa_mask);
+        if libc::sigaction(libc::SIGALRM, &alarm, std::ptr::null_mut()) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let mut sys: libc::sigaction = std::mem::zeroed();
+        sys.sa_sigaction = on_sigsys as *const () as usize;
+        sys.sa_flags = libc::SA_SIGINFO;
+        libc::sigfillset(&mut sys.sa_mask);
+        if libc::sigaction(libc::SIGSYS, &sys, std::ptr::null_mut()) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    if let Some(after) = timeout {
+        let tv = |d: Duration| libc::timeval {
+            tv_sec: d.as_secs() as libc::time_t,
+            tv_usec: d.subsec_micros() as libc::suseconds_t,
+        };
+        let timer = libc::itimerval { it_interval: tv(ALARM_REPEAT), it_value: tv(after) };
+        // SAFETY: a valid itimerval; the old value is not wanted.
+        if unsafe { libc::setitimer(libc::ITIMER_REAL, &timer, std::ptr::null_mut()) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+const fn ioctl_read(nr: u64, size: u64) -> u64 {
+    (2 << 30) | (size << 16) | (0xae << 8) | nr
+}
+const KVM_RUN: u64 = 0xae80;
+const KVM_GET_REGS: u64 = ioctl_read(0x81, size_of::<kvm_bindings::kvm_regs>() as u64);
+const KVM_GET_SREGS: u64 = ioctl_read(0x83, size_of::<kvm_bindings::kvm_sregs>() as u64);
+
+/// The sandbox of the vCPU loop: the base policy plus `KVM_RUN` and the two
+/// register reads (for fault reports) on the vCPU descriptor only.
+pub fn policy(vcpu_fd: i32) -> Policy {
+    let fd = vcpu_fd as u64;
+    Policy::base()
+        .allow_when(libc::SYS_ioctl, "ioctl", &[(0, fd), (1, KVM_RUN)], "KVM_RUN: run the vCPU")
+        .allow_when(libc::SYS_ioctl, "ioctl", &[(0, fd), (1, KVM_GET_REGS)], "read registers to report a fault")
+        .allow_when(libc::SYS_ioctl, "ioctl", &[(0, fd), (1, KVM_GET_SREGS)], "read CR2 to report a fault")
+}
+
+/// Exit kinds counted besides hypercalls, registered before the sandbox so
+/// counting never allocates.
+const EXIT_KINDS: &[&str] = &["io-other", "hlt", "shutdown", "mmio", "intr", "internal-error", "fail-entry", "other"];
+
+/// What one VM exit means, copied out of the vCPU's run structure.
+enum Exit {
+    Hypercall(u64, u64),
+    BadPort(u16),
+    Halt,
+    Shutdown,
+    Mmio(u64),
+    Interrupted,
+    InternalError,
+    FailEntry,
+    Other,
+}
+
+fn classify(exit: Result<VcpuExit<'_>, kvm_ioctls::Error>) -> Exit {
+    match exit {
+        Ok(VcpuExit::IoOut(port, data)) => {
+            let number = u64::from(port.wrapping_sub(HVT_PORT_BASE));
+            match <[u8; 4]>::try_from(data) {
+                Ok(bytes) if port >= HVT_PORT_BASE && number < nr::COUNT => {
+                    Exit::Hypercall(number, u64::from(u32::from_le_bytes(bytes)))
+                }
+                _ => Exit::BadPort(port),
+            }
+        }
+        Ok(VcpuExit::IoIn(port, _)) => Exit::BadPort(port),
+        Ok(VcpuExit::Hlt) => Exit::Halt,
+        Ok(VcpuExit::Shutdown) => Exit::Shutdown,
+        Ok(VcpuExit::MmioRead(addr, _) | VcpuExit::MmioWrite(addr, _)) => Exit::Mmio(addr),
+        Ok(VcpuExit::Intr) => Exit::Interrupted,
+        Ok(VcpuExit::InternalError) => Exit::InternalError,
+        Ok(VcpuExit::FailEntry(..)) => Exit::FailEntry,
+        Ok(_) => Exit::Other,
+        Err(e) if e.errno() == libc::EINTR || e.errno() == libc::EAGAIN => Exit::Interrupted,
+        Err(_) => Exit::Other,
+    }
+}
+
+fn fault(machine: &Machine, kind: FaultKind, address: Option<u64>) -> Stop {
+    let rip = machine.vcpu.get_regs().map(|r| r.rip).unwrap_or(0);
+    Stop::Fault(Fault { kind, rip, address })
+}
+
+fn vcpu_loop(machine: &mut Machine, hypercalls: &mut Hypercalls) -> Stop {
+    loop {
+        let exit = classify(machine.vcpu.run());
+        let outcome = match exit {
+            Exit::Hypercall(number, arg) => hypercalls.handle(number, arg),
+            Exit::BadPort(port) => {
+                hypercalls.stats.other("io-other");
+                Err(Violation::UnknownPort { port }.into())
+            }
+            Exit::Halt => {
+                hypercalls.stats.other("hlt");
+                Err(fault(machine, FaultKind::Halt, None))
+            }
+            Exit::Shutdown => {
+                hypercalls.stats.other("shutdown");
+                Err(fault(machine, FaultKind::TripleFault, None))
+            }
+            Exit::Mmio(addr) => {
+                hypercalls.stats.other("mmio");
+                Err(fault(machine, FaultKind::Mmio, Some(addr)))
+            }
+            Exit::Interrupted => {
+                hypercalls.stats.other("intr");
+                Ok(())
+            }
+            Exit::InternalError => {
+                hypercalls.stats.other("internal-error");
+                // SAFETY: the last exit was KVM_EXIT_INTERNAL_ERROR, so the
+                // `internal` member of the union is the one KVM filled.
+                let sub = unsafe { machine.vcpu.get_kvm_run().__bindgen_anon_1.internal.suberror };
+                Err(fault(machine, FaultKind::KvmInternal(sub), None))
+            }
+            Exit::FailEntry => {
+                hypercalls.stats.other("fail-entry");
+                Err(Stop::Internal("KVM could not enter the guest"))
+            }
+            Exit::Other => {
+                hypercalls.stats.other("other");
+                Err(Stop::Internal("an unexpected VM exit"))
+            }
+        };
+        if let Err(stop) = outcome {
+            return stop;
+        }
+        if ALARM.load(Ordering::Relaxed)
+            && let Err(stop) = hypercalls.check_timeout()
+        {
+            return stop;
+        }
+    }
+}
+
+fn host(what: &'static str) -> impl FnOnce(std::io::Error) -> HvtError {
+    move |source| HvtError::Host { what, source }
+}
+
+/// Runs the guest the arguments describe, then exits the process with its
+/// status. Returns only when the guest cannot be started.
+pub fn run(args: &TenderArgs) -> Result<std::convert::Infallible, HvtError> {
+    let file = std::fs::read(&args.image).map_err(|source| HvtError::Read { path: args.image.clone(), source })?;
+    let image = Image::parse(&file).map_err(|source| HvtError::Image { path: args.image.clone(), source })?;
+    memory::check_fits(&image, args.mem)?;
+    let bound = config::bind(&image.manifest, &args.bindings)?;
+    if let Some(b) = bound.first() {
+        return Err(HvtError::Unsupported { kind: b.kind.as_str(), name: b.name.clone() });
+    }
+    let tables = paging::build(&image, args.mem)?;
+    let seed = memory::fresh_seed().map_err(host("reading the host's getrandom"))?;
+
+    let mut machine = Machine::new(args.mem)?;
+    memory::load_image(&machine.mem, &image, &file)?;
+    drop(file);
+    machine.setup_long_mode(&tables, image.entry, memory::stack_top(args.mem))?;
+    let tsc_hz = machine.tsc_hz()?;
+    if std::path::Path::new("/sys/module/kvm_pvm").exists() {
+        report::eprint(format_args!(
+            "oasis-hvt: note: KVM here is software-emulated (kvm_pvm): the guest runs about 10^4 times slower than on hardware\n"
+        ));
+    }
+    install_signals(args.timeout).map_err(host("installing signal handlers"))?;
+    let sandbox = {
+        use std::os::fd::AsRawFd;
+        policy(machine.vcpu.as_raw_fd()).compile()?
+    };
+    let kinds: Vec<DeviceKind> = image.manifest.devices.iter().map(|d| d.kind).collect();
+    let access = AccessMap::for_image(&image, args.mem);
+
+    // Monotonic zero: the guest's TSC now, and the tender's clock origin
+    // taken at the same moment.
+    let tsc_at_boot = machine.read_tsc()?;
+    let wall_ns_at_boot = host_wall_ns();
+    let mut hypercalls = Hypercalls::new(machine.mem.clone(), access, kinds, args.timeout);
+    hypercalls.stats.prepare(EXIT_KINDS);
+    let params = BootParams {
+        platform: Platform::Hvt,
+        mem_size: args.mem,
+        tsc_hz,
+        tsc_at_boot,
+        wall_ns_at_boot,
+        spt_hypercall: 0,
+        seed,
+    };
+    memory::write_boot_info(&machine.mem, &image, &params, &args.guest_args)?;
+    seccompiler::apply_filter(&sandbox).map_err(|e| SeccompError::Install(e.to_string()))?;
+
+    let stop = vcpu_loop(&mut machine, &mut hypercalls);
+    report::finish("oasis-hvt", &stop, args.stats.then_some((&hypercalls.stats, "vm-exits")))
+}
