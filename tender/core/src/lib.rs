@@ -17,6 +17,7 @@ pub mod hypercall;
 pub mod image;
 pub mod manifest;
 pub mod memory;
+pub mod memstat;
 pub mod report;
 pub mod seccomp;
 pub mod stats;

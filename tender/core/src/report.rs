@@ -3,6 +3,7 @@
 
 use std::fmt::{self, Write};
 
+use crate::memstat::MemoryReport;
 use crate::stats::{Report, Stats};
 use crate::stop::Stop;
 
@@ -39,11 +40,14 @@ pub fn eprint(args: fmt::Arguments<'_>) {
 /// `{tender}: {stop}`, then the counts when asked, then exits the process
 /// with the stop's status without running `atexit` handlers (which might
 /// make calls the sandbox forbids).
-pub fn finish(tender: &str, stop: &Stop, stats: Option<(&Stats, &'static str)>) -> ! {
+pub fn finish(tender: &str, stop: &Stop, stats: Option<(&Stats, &'static str, Option<MemoryReport>)>) -> ! {
     if !matches!(stop, Stop::Exit(_)) {
         eprint(format_args!("{tender}: {stop}\n"));
     }
-    if let Some((stats, label)) = stats {
+    if let Some((stats, label, memory)) = stats {
+        if let Some(m) = memory {
+            eprint(format_args!("peak-rss-kib: {}\nguest-touched-kib: {}\n", m.peak_rss_kib, m.guest_touched_kib));
+        }
         eprint(format_args!("{}", Report { stats, label }));
     }
     // SAFETY: _exit ends the process at once; nothing is left to clean up.

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use kvm_ioctls::VcpuExit;
-use oasis_abi::{DeviceKind, HVT_PORT_BASE, Platform, nr};
+use oasis_abi::{DeviceKind, HVT_PORT_BASE, Platform};
 use oasis_tender::hypercall::host_wall_ns;
 use oasis_tender::memory::{self, AccessMap, BootParams};
 use oasis_tender::seccomp::{Policy, SeccompError};
@@ -156,10 +156,12 @@ enum Exit {
 fn classify(exit: Result<VcpuExit<'_>, kvm_ioctls::Error>) -> Exit {
     match exit {
         Ok(VcpuExit::IoOut(port, data)) => {
-            let number = u64::from(port.wrapping_sub(HVT_PORT_BASE));
+            // Ports 0x500..0x600 are hypercalls; the server refuses numbers
+            // that name no call.
+            let number = port.wrapping_sub(HVT_PORT_BASE);
             match <[u8; 4]>::try_from(data) {
-                Ok(bytes) if port >= HVT_PORT_BASE && number < nr::COUNT => {
-                    Exit::Hypercall(number, u64::from(u32::from_le_bytes(bytes)))
+                Ok(bytes) if port >= HVT_PORT_BASE && number < 0x100 => {
+                    Exit::Hypercall(u64::from(number), u64::from(u32::from_le_bytes(bytes)))
                 }
                 _ => Exit::BadPort(port),
             }
@@ -234,7 +236,7 @@ fn vcpu_loop(machine: &mut Machine, hypercalls: &mut Hypercalls) -> Stop {
     }
 }
 
-fn host(what: &'static str) -> impl FnOnce(std::io::Error) -> HvtError {
+fn host_err(what: &'static str) -> impl FnOnce(std::io::Error) -> HvtError {
     move |source| HvtError::Host { what, source }
 }
 
@@ -249,7 +251,7 @@ pub fn run(args: &TenderArgs) -> Result<std::convert::Infallible, HvtError> {
         return Err(HvtError::Unsupported { kind: b.kind.as_str(), name: b.name.clone() });
     }
     let tables = paging::build(&image, args.mem)?;
-    let seed = memory::fresh_seed().map_err(host("reading the host's getrandom"))?;
+    let seed = memory::fresh_seed().map_err(host_err("reading the host's getrandom"))?;
 
     let mut machine = Machine::new(args.mem)?;
     memory::load_image(&machine.mem, &image, &file)?;
@@ -261,10 +263,28 @@ pub fn run(args: &TenderArgs) -> Result<std::convert::Infallible, HvtError> {
             "oasis-hvt: note: KVM here is software-emulated (kvm_pvm): the guest runs about 10^4 times slower than on hardware\n"
         ));
     }
-    install_signals(args.timeout).map_err(host("installing signal handlers"))?;
+    install_signals(args.timeout).map_err(host_err("installing signal handlers"))?;
+    let mut memstats = match args.stats {
+        true => {
+            let host =
+                vm_memory::GuestMemoryBackend::get_host_address(&machine.mem, vm_memory::GuestAddress(0)).map_err(
+                    |_| HvtError::Host { what: "finding guest memory", source: std::io::Error::other("unmapped") },
+                )?;
+            Some(
+                oasis_tender::memstat::MemoryStats::open(host as usize, args.mem as usize)
+                    .map_err(host_err("opening /proc/self/status for --stats"))?,
+            )
+        }
+        false => None,
+    };
     let sandbox = {
         use std::os::fd::AsRawFd;
-        policy(machine.vcpu.as_raw_fd()).compile()?
+        let p = policy(machine.vcpu.as_raw_fd());
+        match &memstats {
+            Some(m) => m.allow(p),
+            None => p,
+        }
+        .compile()?
     };
     let kinds: Vec<DeviceKind> = image.manifest.devices.iter().map(|d| d.kind).collect();
     let access = AccessMap::for_image(&image, args.mem);
@@ -288,5 +308,6 @@ pub fn run(args: &TenderArgs) -> Result<std::convert::Infallible, HvtError> {
     seccompiler::apply_filter(&sandbox).map_err(|e| SeccompError::Install(e.to_string()))?;
 
     let stop = vcpu_loop(&mut machine, &mut hypercalls);
-    report::finish("oasis-hvt", &stop, args.stats.then_some((&hypercalls.stats, "vm-exits")))
+    let memory = memstats.as_mut().map(|m| m.measure());
+    report::finish("oasis-hvt", &stop, args.stats.then_some((&hypercalls.stats, "vm-exits", memory)))
 }

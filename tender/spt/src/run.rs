@@ -216,7 +216,18 @@ pub fn run(args: &TenderArgs) -> Result<std::convert::Infallible, SptError> {
 
     enter::detect_fsgsbase();
     signals::install(GUEST_MIN_ADDR, args.mem).map_err(host("installing signal handlers"))?;
-    let sandbox = policy().compile()?;
+    let mut memstats = match args.stats {
+        true => Some(
+            oasis_tender::memstat::MemoryStats::open(GUEST_MIN_ADDR as usize, (args.mem - GUEST_MIN_ADDR) as usize)
+                .map_err(host("opening /proc/self/status for --stats"))?,
+        ),
+        false => None,
+    };
+    let sandbox = match &memstats {
+        Some(m) => m.allow(policy()),
+        None => policy(),
+    }
+    .compile()?;
     if let Some(t) = args.timeout {
         signals::arm_timeout(t).map_err(host("arming --timeout"))?;
     }
@@ -231,5 +242,6 @@ pub fn run(args: &TenderArgs) -> Result<std::convert::Infallible, SptError> {
         Outcome::Signalled => signals::recorded_stop(args.timeout),
         Outcome::Returned => Stop::Internal("the guest returned from its entry point"),
     };
-    report::finish("oasis-spt", &stop, args.stats.then_some((&state.hypercalls.stats, "hypercalls")))
+    let memory = memstats.as_mut().map(|m| m.measure());
+    report::finish("oasis-spt", &stop, args.stats.then_some((&state.hypercalls.stats, "hypercalls", memory)))
 }

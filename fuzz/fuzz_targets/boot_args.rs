@@ -1,0 +1,16 @@
+//! Boot arguments (NUL-separated) never panic the runtime's parsers.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use oasis_runtime::Args;
+
+fuzz_target!(|data: &[u8]| {
+    let list: Vec<String> = data.split(|&b| b == 0).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
+    let _ = oasis_runtime::logger::take_log_arg(list.clone());
+    let args = Args::new(list);
+    let mut p = args.parser();
+    let _ = p.value::<u32>("--ticks");
+    let _ = p.flag("--verbose");
+    let _ = p.values::<String>("--name");
+    let _ = p.finish();
+});

@@ -1,0 +1,21 @@
+//! An abort whose message pointer is outside guest memory.
+
+#![cfg_attr(target_os = "none", no_std, no_main)]
+
+#[cfg(target_os = "none")]
+#[oasis::main]
+async fn main(_os: oasis::Os) -> Result<(), &'static str> {
+    #[allow(unused_imports)]
+    use oasis::abi::*;
+    #[allow(unused_imports)]
+    use oasis_test_guests::hostile::{self, MEM, call, call_at, nr};
+    let mut arg = Abort { message: 0xdead_0000_0000, len: 100 };
+    call(nr::ABORT, &mut arg);
+    Err("the tender let the guest go on")
+}
+
+#[cfg(not(target_os = "none"))]
+fn main() {
+    eprintln!("hostile_abort_bad_message is a guest-only test image");
+    std::process::exit(2);
+}

@@ -1,0 +1,21 @@
+//! A console write whose buffer straddles the end of guest memory (run with --mem=32M).
+
+#![cfg_attr(target_os = "none", no_std, no_main)]
+
+#[cfg(target_os = "none")]
+#[oasis::main]
+async fn main(_os: oasis::Os) -> Result<(), &'static str> {
+    #[allow(unused_imports)]
+    use oasis::abi::*;
+    #[allow(unused_imports)]
+    use oasis_test_guests::hostile::{self, MEM, call, call_at, nr};
+    let mut arg = ConsoleWrite { data: MEM - 16, len: 64 };
+    call(nr::CONSOLE_WRITE, &mut arg);
+    Err("the tender let the guest go on")
+}
+
+#[cfg(not(target_os = "none"))]
+fn main() {
+    eprintln!("hostile_straddle_end is a guest-only test image");
+    std::process::exit(2);
+}
