@@ -1,13 +1,13 @@
 //! `oasis`: create, build, inspect and run Oasis unikernels, and the raw
 //! tenders (`oasis spt`, `oasis hvt`) that run an image.
 //!
-//! `main` is a plain C `main` (`#![no_main]`): Rust's own start-up (reading
+//! `main` is a plain C `main` (`#![cfg_attr(not(test), no_main)]`): Rust's own start-up (reading
 //! `/proc/self/maps` for the stack guard, polling fds 0–2, installing
 //! handlers) costs about a fifth of a tender boot, and the tenders install
 //! their own handlers anyway. `std::env::args` still works (glibc hands
 //! argv to std's init hook).
 
-#![no_main]
+#![cfg_attr(not(test), no_main)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod build;
@@ -75,6 +75,7 @@ enum Command {
     },
 }
 
+#[cfg(not(test))]
 #[unsafe(no_mangle)]
 extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
     match run_cli() {
