@@ -8,6 +8,7 @@
 //! argv to std's init hook).
 
 #![cfg_attr(not(test), no_main)]
+#![cfg_attr(test, allow(dead_code))]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod build;
