@@ -62,9 +62,15 @@ pub struct BootInfo {
     pub spt_hypercall: u64,
     /// 32 bytes from the host's `getrandom`, fresh for every boot.
     pub seed: [u8; 32],
+    /// CPU features the guest may use without asking the CPU (`cpuid`
+    /// costs an exit on some hypervisors): [`FEATURE_RDRAND`].
+    pub cpu_features: u64,
 }
 
-const _: () = assert!(core::mem::size_of::<BootInfo>() == 120);
+/// `BootInfo::cpu_features`: the `rdrand` instruction works.
+pub const FEATURE_RDRAND: u64 = 1 << 0;
+
+const _: () = assert!(core::mem::size_of::<BootInfo>() == 128);
 const _: () = assert!(core::mem::align_of::<BootInfo>() == 8);
 const _: () =
     assert!(crate::layout::BOOT_INFO_ADDR + core::mem::size_of::<BootInfo>() as u64 <= crate::layout::BOOT_INFO_END);

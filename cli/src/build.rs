@@ -13,9 +13,18 @@ use anyhow::{Context, Result, anyhow, bail};
 /// The Rust target of guest images.
 pub const GUEST_TRIPLE: &str = "x86_64-unknown-none";
 
-/// Flags every guest image is linked with; `.cargo/config.toml` carries the
-/// same for plain `cargo build` (a test keeps the two in step).
+/// Flags every guest image is linked with. They reach cargo through
+/// `.cargo/config.toml` — the workspace's, or the one `oasis new` writes
+/// into a package of its own — never through the environment: cargo joins
+/// list values from both, and a linker script given twice fails to link.
+/// A test keeps the workspace's config in step with this.
 pub const GUEST_RUSTFLAGS: &str = "-C link-arg=-Toasis-guest.ld -C relocation-model=static";
+
+/// The `.cargo/config.toml` lines that give guest builds their flags.
+pub fn guest_cargo_config() -> String {
+    let quoted: Vec<String> = GUEST_RUSTFLAGS.split(' ').map(|f| format!("\"{f}\"")).collect();
+    format!("[target.{GUEST_TRIPLE}]\nrustflags = [{}]\n", quoted.join(", "))
+}
 
 /// Where a unikernel runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -65,10 +74,9 @@ impl fmt::Display for Plan {
 /// The cargo command that builds the package at `manifest` for `target`
 /// into `target_dir`.
 pub fn plan(manifest: &Path, target: Target, target_dir: &Path) -> Plan {
-    let mut env = vec![("CARGO_TARGET_DIR".to_string(), target_dir.display().to_string())];
+    let env = vec![("CARGO_TARGET_DIR".to_string(), target_dir.display().to_string())];
     let mut args = vec!["build".to_string(), "--manifest-path".into(), manifest.display().to_string()];
     if target.is_guest() {
-        env.push(("CARGO_TARGET_X86_64_UNKNOWN_NONE_RUSTFLAGS".into(), GUEST_RUSTFLAGS.into()));
         args.extend(["--profile".into(), "guest".into(), "--target".into(), GUEST_TRIPLE.into()]);
     } else {
         args.push("--release".into());
@@ -171,7 +179,7 @@ mod tests {
         let p = plan(Path::new("unikernels/hello/Cargo.toml"), Target::Spt, Path::new("target/oasis"));
         assert_eq!(
             p.to_string(),
-            "CARGO_TARGET_DIR='target/oasis' CARGO_TARGET_X86_64_UNKNOWN_NONE_RUSTFLAGS='-C link-arg=-Toasis-guest.ld -C relocation-model=static' \
+            "CARGO_TARGET_DIR='target/oasis' \
              cargo build --manifest-path unikernels/hello/Cargo.toml --profile guest --target x86_64-unknown-none --message-format=json-render-diagnostics"
         );
         assert_eq!(
@@ -192,8 +200,7 @@ mod tests {
     #[test]
     fn cargo_config_matches_the_cli_flags() {
         let config = include_str!("../../.cargo/config.toml");
-        let quoted: Vec<String> = GUEST_RUSTFLAGS.split(' ').map(|f| format!("\"{f}\"")).collect();
-        assert!(config.contains(&quoted.join(", ")), "keep .cargo/config.toml in step with GUEST_RUSTFLAGS");
+        assert!(config.contains(&guest_cargo_config()), "keep .cargo/config.toml in step with GUEST_RUSTFLAGS");
     }
 
     #[test]

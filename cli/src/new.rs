@@ -86,6 +86,14 @@ pub fn new(name: &str, dir: &Path) -> Result<()> {
     };
     std::fs::write(root.join("Cargo.toml"), cargo).context("writing Cargo.toml")?;
     std::fs::write(root.join("src/main.rs"), MAIN_RS.replace("__NAME__", name)).context("writing src/main.rs")?;
+    if !in_workspace {
+        std::fs::create_dir_all(root.join(".cargo")).context("creating .cargo")?;
+        let config = format!(
+            "# Guest images: a static ELF laid out by the Oasis guest linker script.\n{}",
+            crate::build::guest_cargo_config()
+        );
+        std::fs::write(root.join(".cargo/config.toml"), config).context("writing .cargo/config.toml")?;
+    }
     println!("created {}", root.display());
     println!("build and run it: oasis run {}", root.display());
     Ok(())

@@ -1,6 +1,5 @@
 //! Reading boot info and the argument strings.
 
-use alloc::string::String;
 use alloc::vec::Vec;
 
 use oasis_abi::{BootInfo, boot::BOOT_MAGIC, layout};
@@ -18,8 +17,9 @@ pub(crate) fn read(addr: u64) -> Option<BootInfo> {
     (info.magic == BOOT_MAGIC && info.abi_version == oasis_abi::ABI_VERSION).then_some(info)
 }
 
-/// The boot arguments, or the index of the first one that is not UTF-8.
-pub(crate) fn args(info: &BootInfo) -> Result<Vec<String>, usize> {
+/// The boot arguments, borrowed from the boot-info area (which nothing
+/// writes after boot), or the index of the first one that is not UTF-8.
+pub(crate) fn args(info: &BootInfo) -> Result<Vec<&'static str>, usize> {
     let start = info.argv;
     let len = info.args_len;
     let in_area =
@@ -29,11 +29,11 @@ pub(crate) fn args(info: &BootInfo) -> Result<Vec<String>, usize> {
     }
     // SAFETY: the argument area lies inside the boot-info area (checked
     // above), which the tender filled and nothing writes after boot.
-    let bytes = unsafe { core::slice::from_raw_parts(start as *const u8, len as usize) };
+    let bytes: &'static [u8] = unsafe { core::slice::from_raw_parts(start as *const u8, len as usize) };
     bytes
         .split(|&b| b == 0)
         .take(info.argc as usize)
         .enumerate()
-        .map(|(i, s)| core::str::from_utf8(s).map(String::from).map_err(|_| i))
+        .map(|(i, s)| core::str::from_utf8(s).map_err(|_| i))
         .collect()
 }

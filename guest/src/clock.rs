@@ -17,7 +17,8 @@ static WALL_AT_BOOT: AtomicU64 = AtomicU64::new(0);
 
 pub(crate) fn init(info: &BootInfo) {
     if Platform::from_u32(info.platform) == Some(Platform::Hvt) && info.tsc_hz != 0 {
-        let fp = ((1_000_000_000u128 << 32) / u128::from(info.tsc_hz)).min(u128::from(u64::MAX)) as u64;
+        // 10^9 << 32 fits a u64, so no 128-bit division is needed.
+        let fp = (1_000_000_000u64 << 32) / info.tsc_hz;
         TSC_AT_BOOT.store(info.tsc_at_boot, Ordering::Relaxed);
         WALL_AT_BOOT.store(info.wall_ns_at_boot, Ordering::Relaxed);
         NS_PER_TICK_FP32.store(fp, Ordering::Relaxed);

@@ -48,7 +48,7 @@ extern "sysv64" fn start(boot_info: u64) -> ! {
         exceptions::install();
     }
     let mut seed = info.seed;
-    if let Some(words) = rdrand::words() {
+    if let Some(words) = rdrand::words(info.cpu_features) {
         oasis_runtime::random::mix_seed(&mut seed, &words);
     }
     match boot::args(&info) {

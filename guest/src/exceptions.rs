@@ -5,8 +5,6 @@
 //! spt needs none of this: there the host kernel turns faults into signals
 //! and the tender reports them.
 
-use alloc::boxed::Box;
-
 use oasis_abi::{Fault, nr};
 
 use crate::hypercall;
@@ -14,43 +12,37 @@ use crate::hypercall;
 core::arch::global_asm!(
     r#"
     .section .text.oasis_exceptions,"ax",@progbits
-    .macro oasis_stub_noerr v
-    oasis_exception_\v:
+    .global oasis_exception_stubs
+    oasis_exception_stubs:
+    .irp v, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
+        .balign 16
+        .if (\v == 8) || (\v >= 10 && \v <= 14) || (\v == 17) || (\v == 21) || (\v == 29) || (\v == 30)
+        .else
         push 0
+        .endif
         push \v
         jmp oasis_exception_common
-    .endm
-    .macro oasis_stub_err v
-    oasis_exception_\v:
-        push \v
-        jmp oasis_exception_common
-    .endm
-    .irp v, 0,1,2,3,4,5,6,7,9,15,16,18,19,20,22,23,24,25,26,27,28,31
-        oasis_stub_noerr \v
-    .endr
-    .irp v, 8,10,11,12,13,14,17,21,29,30
-        oasis_stub_err \v
     .endr
     oasis_exception_common:
         mov rdi, rsp
         and rsp, -16
         call {report}
         ud2
-
-    .section .rodata.oasis_exceptions,"a",@progbits
-    .balign 8
-    .global oasis_exception_stubs
-    oasis_exception_stubs:
-    .irp v, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
-        .quad oasis_exception_\v
-    .endr
     "#,
     report = sym report,
 );
 
 unsafe extern "C" {
-    static oasis_exception_stubs: [u64; 32];
+    /// The first stub; stub `v` is at `+16 * v`.
+    static oasis_exception_stubs: u8;
 }
+
+/// Where the linker script puts the stubs.
+const STUBS_ADDR: u64 = oasis_abi::layout::KERNEL_BASE + 0x200;
+/// Stubs are 16 bytes apart.
+const STUB_SIZE: u64 = 16;
+/// hvt's code segment selector (see `docs/abi.md`).
+const CODE_SELECTOR: u16 = 0x08;
 
 /// What the stubs and the CPU leave on the stack.
 #[repr(C)]
@@ -99,33 +91,41 @@ extern "sysv64" fn report(frame: *const Frame) -> ! {
     unsafe { core::arch::asm!("ud2", options(noreturn)) }
 }
 
-/// Loads an IDT covering the 32 architectural exceptions.
-pub(crate) fn install() {
-    let cs: u16;
-    // SAFETY: reading CS has no side effects.
-    unsafe { core::arch::asm!("mov {0:x}, cs", out(reg) cs, options(nomem, nostack, preserves_flags)) };
-    let mut gates = Box::new([Gate::default(); 32]);
-    for (gate, &handler) in gates.iter_mut().zip(
-        // SAFETY: the table is defined above in .rodata, 32 addresses, and
-        // never written.
-        unsafe { &oasis_exception_stubs },
-    ) {
-        *gate = Gate {
-            offset_low: handler as u16,
-            selector: cs,
-            ist: 0,
-            type_attr: 0x8e, // present, DPL 0, 64-bit interrupt gate
-            offset_mid: (handler >> 16) as u16,
-            offset_high: (handler >> 32) as u32,
-            reserved: 0,
-        };
+const fn gate(vector: u64) -> Gate {
+    let handler = STUBS_ADDR + STUB_SIZE * vector;
+    Gate {
+        offset_low: handler as u16,
+        selector: CODE_SELECTOR,
+        ist: 0,
+        type_attr: 0x8e, // present, DPL 0, 64-bit interrupt gate
+        offset_mid: (handler >> 16) as u16,
+        offset_high: (handler >> 32) as u32,
+        reserved: 0,
     }
-    let gates: &'static [Gate; 32] = Box::leak(gates);
-    let pointer = IdtPointer {
-        limit: (core::mem::size_of::<[Gate; 32]>() - 1) as u16,
-        base: (gates as *const _ as usize) as u64,
-    };
-    // SAFETY: `pointer` describes a leaked, never-freed IDT whose gates all
-    // point at the handlers above; we run in ring 0 on hvt.
+}
+
+/// The IDT, a constant: the stubs' addresses are fixed at link time, so
+/// booting costs one `lidt`, not a loop (every guest instruction counts on
+/// software-emulated KVM).
+static IDT: [Gate; 32] = {
+    let mut table = [gate(0); 32];
+    let mut v = 0;
+    while v < 32 {
+        table[v] = gate(v as u64);
+        v += 1;
+    }
+    table
+};
+
+/// Loads the IDT covering the 32 architectural exceptions.
+pub(crate) fn install() {
+    // A linker script that moved the stubs would make every gate wrong.
+    if (&raw const oasis_exception_stubs).addr() as u64 != STUBS_ADDR {
+        // SAFETY: `ud2` raises #UD, reported by the tender as a fault.
+        unsafe { core::arch::asm!("ud2", options(noreturn)) };
+    }
+    let pointer = IdtPointer { limit: (core::mem::size_of::<[Gate; 32]>() - 1) as u16, base: IDT.as_ptr() as u64 };
+    // SAFETY: `pointer` describes the static IDT whose gates all point at
+    // the stubs above; we run in ring 0 on hvt.
     unsafe { core::arch::asm!("lidt [{}]", in(reg) &pointer, options(readonly, nostack, preserves_flags)) };
 }

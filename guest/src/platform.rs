@@ -1,6 +1,5 @@
 //! [`oasis_runtime::Platform`] for hvt and spt.
 
-use alloc::string::String;
 use alloc::vec::Vec;
 use core::future::Future;
 
@@ -10,13 +9,13 @@ use oasis_runtime::Termination;
 use crate::{clock, console, hypercall};
 
 struct BootState {
-    args: Vec<String>,
+    args: Vec<&'static str>,
     seed: [u8; 32],
 }
 
 static BOOT_STATE: spin::Mutex<Option<BootState>> = spin::Mutex::new(None);
 
-pub(crate) fn set_boot_state(_platform: Platform, args: Vec<String>, seed: [u8; 32]) {
+pub(crate) fn set_boot_state(_platform: Platform, args: Vec<&'static str>, seed: [u8; 32]) {
     *BOOT_STATE.lock() = Some(BootState { args, seed });
 }
 

@@ -9,10 +9,12 @@ use alloc::vec::Vec;
 use core::fmt;
 use core::str::FromStr;
 
-/// The boot arguments handed to the application, in order.
+/// The boot arguments handed to the application, in order. They live as
+/// long as the program (on the guest targets, in the boot-info area the
+/// tender wrote), so they are borrowed, never copied.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Args {
-    items: Vec<String>,
+    items: Vec<&'static str>,
 }
 
 /// A boot argument the application cannot accept.
@@ -55,12 +57,12 @@ impl core::error::Error for ArgError {}
 
 impl Args {
     /// Arguments from a list.
-    pub fn new(items: Vec<String>) -> Args {
+    pub fn new(items: Vec<&'static str>) -> Args {
         Args { items }
     }
 
     /// All arguments, in order.
-    pub fn as_slice(&self) -> &[String] {
+    pub fn as_slice(&self) -> &[&'static str] {
         &self.items
     }
 
@@ -79,57 +81,53 @@ impl Args {
 /// nobody asked for.
 #[derive(Debug)]
 pub struct ArgParser<'a> {
-    items: &'a [String],
+    items: &'a [&'static str],
     used: Vec<bool>,
 }
 
-/// One occurrence of an option: its value, if it had an `=value` or a
-/// following argument was taken as its value.
-struct Occurrence<'a> {
-    value: Option<&'a str>,
-}
-
 impl<'a> ArgParser<'a> {
-    fn occurrences(&mut self, name: &'static str, takes_value: bool) -> Result<Vec<Occurrence<'a>>, ArgError> {
-        let mut found = Vec::new();
-        let mut i = 0;
-        while i < self.items.len() {
+    /// Marks the first unused occurrence of `name` used and returns it:
+    /// `Some(Some(value))`, `Some(None)` for a bare flag, `None` if absent.
+    fn take_one(&mut self, name: &'static str, takes_value: bool) -> Result<Option<Option<&'static str>>, ArgError> {
+        for i in 0..self.items.len() {
             if self.used[i] {
-                i += 1;
                 continue;
             }
-            let item = self.items[i].as_str();
+            let item = self.items[i];
             if item == name {
                 self.used[i] = true;
-                if takes_value {
-                    let Some(next) = self.items.get(i + 1).filter(|_| !self.used[i + 1]) else {
-                        return Err(ArgError::MissingValue(name));
-                    };
-                    self.used[i + 1] = true;
-                    found.push(Occurrence { value: Some(next.as_str()) });
-                    i += 2;
-                    continue;
+                if !takes_value {
+                    return Ok(Some(None));
                 }
-                found.push(Occurrence { value: None });
-            } else if let Some(value) = item.strip_prefix(name).and_then(|r| r.strip_prefix('=')) {
+                let Some(next) = self.items.get(i + 1).filter(|_| !self.used[i + 1]) else {
+                    return Err(ArgError::MissingValue(name));
+                };
+                self.used[i + 1] = true;
+                return Ok(Some(Some(*next)));
+            }
+            if let Some(value) = item.strip_prefix(name).and_then(|r| r.strip_prefix('=')) {
                 self.used[i] = true;
                 if !takes_value {
                     return Err(ArgError::UnexpectedValue(name));
                 }
-                found.push(Occurrence { value: Some(value) });
+                return Ok(Some(Some(value)));
             }
-            i += 1;
         }
-        Ok(found)
+        Ok(None)
+    }
+
+    /// The one occurrence of `name`, refusing a second.
+    fn take_single(&mut self, name: &'static str, takes_value: bool) -> Result<Option<Option<&'static str>>, ArgError> {
+        let first = self.take_one(name, takes_value)?;
+        if first.is_some() && self.take_one(name, takes_value)?.is_some() {
+            return Err(ArgError::Repeated(name));
+        }
+        Ok(first)
     }
 
     /// Whether the flag `name` (e.g. `"--verbose"`) is present.
     pub fn flag(&mut self, name: &'static str) -> Result<bool, ArgError> {
-        let found = self.occurrences(name, false)?;
-        if found.len() > 1 {
-            return Err(ArgError::Repeated(name));
-        }
-        Ok(!found.is_empty())
+        Ok(self.take_single(name, false)?.is_some())
     }
 
     /// The value of option `name`, parsed; `None` when absent.
@@ -138,13 +136,9 @@ impl<'a> ArgParser<'a> {
         T: FromStr,
         T::Err: fmt::Display,
     {
-        let found = self.occurrences(name, true)?;
-        if found.len() > 1 {
-            return Err(ArgError::Repeated(name));
-        }
-        match found.first().and_then(|o| o.value) {
-            None => Ok(None),
-            Some(v) => parse_value(name, v).map(Some),
+        match self.take_single(name, true)? {
+            Some(Some(v)) => parse_value(name, v).map(Some),
+            _ => Ok(None),
         }
     }
 
@@ -154,16 +148,20 @@ impl<'a> ArgParser<'a> {
         T: FromStr,
         T::Err: fmt::Display,
     {
-        self.occurrences(name, true)?.into_iter().filter_map(|o| o.value).map(|v| parse_value(name, v)).collect()
+        let mut out = Vec::new();
+        while let Some(Some(v)) = self.take_one(name, true)? {
+            out.push(parse_value(name, v)?);
+        }
+        Ok(out)
     }
 
     /// The arguments nobody asked for, in order, consumed.
-    pub fn rest(&mut self) -> Vec<&'a str> {
+    pub fn rest(&mut self) -> Vec<&'static str> {
         let mut rest = Vec::new();
         for (i, item) in self.items.iter().enumerate() {
             if !self.used[i] {
                 self.used[i] = true;
-                rest.push(item.as_str());
+                rest.push(*item);
             }
         }
         rest
@@ -172,7 +170,7 @@ impl<'a> ArgParser<'a> {
     /// Fails on the first argument nobody asked for.
     pub fn finish(self) -> Result<(), ArgError> {
         match self.items.iter().zip(&self.used).find(|(_, used)| !**used) {
-            Some((item, _)) => Err(ArgError::Unknown(item.clone())),
+            Some((item, _)) => Err(ArgError::Unknown(String::from(*item))),
             None => Ok(()),
         }
     }
@@ -191,8 +189,8 @@ mod tests {
     use super::*;
     use alloc::vec;
 
-    fn args(list: &[&str]) -> Args {
-        Args::new(list.iter().map(|s| String::from(*s)).collect())
+    fn args(list: &[&'static str]) -> Args {
+        Args::new(list.to_vec())
     }
 
     #[test]
@@ -238,7 +236,7 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn never_panics(items in proptest::collection::vec(".{0,12}", 0..8)) {
-            let a = Args::new(items);
+            let a = Args::new(items.into_iter().map(|s| &*alloc::boxed::Box::leak(s.into_boxed_str())).collect());
             let mut p = a.parser();
             let _ = p.value::<u32>("--n");
             let _ = p.flag("--f");

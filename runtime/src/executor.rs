@@ -8,7 +8,6 @@
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::rc::Rc;
-use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::task::Wake;
 use alloc::vec::Vec;
@@ -69,6 +68,8 @@ pub(crate) struct Shared {
     timers: RefCell<BTreeMap<TimerKey, Waker>>,
     timer_seq: Cell<u64>,
     device_waiters: RefCell<Vec<(u64, Waker)>>,
+    /// `main`'s exit status, once it has returned.
+    status: Cell<Option<u8>>,
 }
 
 impl Shared {
@@ -83,6 +84,7 @@ impl Shared {
             timers: RefCell::new(BTreeMap::new()),
             timer_seq: Cell::new(0),
             device_waiters: RefCell::new(Vec::new()),
+            status: Cell::new(None),
         }
     }
 
@@ -209,7 +211,7 @@ const POLL_BUDGET: usize = 256;
 /// LEVEL`, see [`logger`]) and hands the rest to the application. `seed`
 /// seeds the CSPRNG. Other tasks still running when `main` returns are
 /// dropped.
-pub fn start<F, Fut, T>(platform: &'static dyn Platform, args: Vec<String>, seed: [u8; 32], main: F) -> u8
+pub fn start<F, Fut, T>(platform: &'static dyn Platform, args: Vec<&'static str>, seed: [u8; 32], main: F) -> u8
 where
     F: FnOnce(Os) -> Fut,
     Fut: Future<Output = T> + 'static,
@@ -228,19 +230,20 @@ where
     let shared = Rc::new(Shared::new(platform, Args::new(args), seed));
     logger::set_boot_time(shared.boot_ns);
     let os = Os::from_shared(shared.clone());
-    let status: Rc<Cell<Option<u8>>> = Rc::new(Cell::new(None));
     {
-        let status = status.clone();
         let os_for_report = os.clone();
         let main = main(os);
         shared.spawn_task(Box::pin(async move {
             let value = main.await;
-            status.set(Some(value.report(&os_for_report)));
+            os_for_report.shared.status.set(Some(value.report(&os_for_report)));
         }));
     }
     loop {
         shared.run_ready(POLL_BUDGET);
-        if let Some(code) = status.get() {
+        if let Some(code) = shared.status.get() {
+            // The program ends here: freeing every task and buffer one by one
+            // would be wasted work (and on emulated hardware, real time).
+            core::mem::forget(shared);
             return code;
         }
         shared.fire_timers(platform.monotonic_ns());

@@ -6,7 +6,6 @@
 //! default `info`), which the runtime takes before the application sees its
 //! arguments.
 
-use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt::{self, Write};
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -34,28 +33,28 @@ pub(crate) fn set_boot_time(ns: u64) {
     LOGGER.boot_ns.store(ns, Ordering::Relaxed);
 }
 
-/// Splits `--log LEVEL` / `--log=LEVEL` off `args`.
-pub fn take_log_arg(args: Vec<String>) -> Result<(LevelFilter, Vec<String>), ArgError> {
+/// Splits `--log LEVEL` / `--log=LEVEL` off `args`, in place.
+pub fn take_log_arg(mut args: Vec<&'static str>) -> Result<(LevelFilter, Vec<&'static str>), ArgError> {
     let mut level = None;
-    let mut rest = Vec::with_capacity(args.len());
-    let mut it = args.into_iter();
-    while let Some(arg) = it.next() {
-        let value = if arg == "--log" {
-            Some(it.next().ok_or(ArgError::MissingValue("--log"))?)
+    let mut i = 0;
+    while i < args.len() {
+        let (value, taken) = if args[i] == "--log" {
+            (Some(*args.get(i + 1).ok_or(ArgError::MissingValue("--log"))?), 2)
         } else {
-            arg.strip_prefix("--log=").map(String::from)
+            (args[i].strip_prefix("--log="), 1)
         };
         match value {
             Some(v) => {
                 if level.is_some() {
                     return Err(ArgError::Repeated("--log"));
                 }
-                level = Some(parse_level(&v)?);
+                level = Some(parse_level(v)?);
+                args.drain(i..i + taken);
             }
-            None => rest.push(arg),
+            None => i += 1,
         }
     }
-    Ok((level.unwrap_or(LevelFilter::Info), rest))
+    Ok((level.unwrap_or(LevelFilter::Info), args))
 }
 
 fn parse_level(v: &str) -> Result<LevelFilter, ArgError> {
@@ -111,8 +110,8 @@ mod tests {
     use super::*;
     use alloc::vec;
 
-    fn strings(list: &[&str]) -> Vec<String> {
-        list.iter().map(|s| String::from(*s)).collect()
+    fn strings(list: &[&'static str]) -> Vec<&'static str> {
+        list.to_vec()
     }
 
     #[test]

@@ -116,7 +116,7 @@ fn error_from_main_is_printed_and_exits_1() {
 #[test]
 fn bad_log_argument_exits_1_naming_it() {
     let p = platform();
-    let status = start(p, vec!["--log".into(), "chatty".into()], [0; 32], |_os: Os| async move {});
+    let status = start(p, vec!["--log", "chatty"], [0; 32], |_os: Os| async move {});
     assert_eq!(status, 1);
     let out = String::from_utf8_lossy(&p.console.lock().unwrap()).to_string();
     assert!(out.starts_with("error: --log: invalid value 'chatty'"), "{out}");
@@ -125,7 +125,7 @@ fn bad_log_argument_exits_1_naming_it() {
 #[test]
 fn application_sees_its_arguments_without_the_runtime_ones() {
     let p = platform();
-    let args = ["--log=warn", "--ticks", "2"].map(String::from).to_vec();
+    let args = vec!["--log=warn", "--ticks", "2"];
     let status = start(p, args, [0; 32], |os: Os| async move {
         assert_eq!(os.args().as_slice(), ["--ticks", "2"]);
     });

@@ -93,11 +93,16 @@ impl oasis_runtime::Platform for Unix {
     }
 }
 
-fn arguments() -> Result<Vec<String>, String> {
+/// The process's arguments, kept for the life of the program.
+fn arguments() -> Result<Vec<&'static str>, String> {
     std::env::args_os()
         .skip(1)
         .enumerate()
-        .map(|(i, a)| a.into_string().map_err(|a| format!("argument {} ({}) is not UTF-8", i + 1, a.to_string_lossy())))
+        .map(|(i, a)| {
+            a.into_string()
+                .map(|s| &*Box::leak(s.into_boxed_str()))
+                .map_err(|a| format!("argument {} ({}) is not UTF-8", i + 1, a.to_string_lossy()))
+        })
         .collect()
 }
 

@@ -98,6 +98,8 @@ pub struct BootParams {
     pub spt_hypercall: u64,
     /// Fresh random bytes.
     pub seed: [u8; 32],
+    /// `BootInfo::cpu_features`.
+    pub cpu_features: u64,
 }
 
 /// Writes boot info and the arguments.
@@ -122,6 +124,7 @@ pub fn write_boot_info(
         wall_ns_at_boot: params.wall_ns_at_boot,
         spt_hypercall: params.spt_hypercall,
         seed: params.seed,
+        cpu_features: params.cpu_features,
     };
     mem.write_slice(&boot_info_bytes(&info), GuestAddress(BOOT_INFO_ADDR))
         .map_err(|_| LoadError::Write(BOOT_INFO_ADDR))?;
@@ -149,8 +152,16 @@ pub fn boot_info_bytes(info: &BootInfo) -> Vec<u8> {
         v.extend(word.to_le_bytes());
     }
     v.extend(info.seed);
+    v.extend(info.cpu_features.to_le_bytes());
     debug_assert_eq!(v.len(), core::mem::size_of::<BootInfo>());
     v
+}
+
+/// The `BootInfo::cpu_features` of this host's CPU.
+pub fn host_cpu_features() -> u64 {
+    // CPUID leaf 1, ECX bit 30: RDRAND.
+    let leaf1 = core::arch::x86_64::__cpuid(1);
+    if leaf1.ecx & (1 << 30) != 0 { oasis_abi::boot::FEATURE_RDRAND } else { 0 }
 }
 
 /// 32 bytes from the host's `getrandom`.
@@ -197,9 +208,11 @@ mod tests {
             wall_ns_at_boot: 11,
             spt_hypercall: 12,
             seed: [13; 32],
+            cpu_features: 14,
         };
         let b = boot_info_bytes(&info);
-        assert_eq!(b.len(), 120);
+        assert_eq!(b.len(), 128);
+        assert_eq!(b[core::mem::offset_of!(BootInfo, cpu_features)], 14);
         assert_eq!(b[core::mem::offset_of!(BootInfo, platform)], 3);
         assert_eq!(b[core::mem::offset_of!(BootInfo, spt_hypercall)], 12);
         assert_eq!(b[core::mem::offset_of!(BootInfo, seed)], 13);

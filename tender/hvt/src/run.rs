@@ -303,6 +303,7 @@ pub fn run(args: &TenderArgs) -> Result<std::convert::Infallible, HvtError> {
         wall_ns_at_boot,
         spt_hypercall: 0,
         seed,
+        cpu_features: memory::host_cpu_features(),
     };
     memory::write_boot_info(&machine.mem, &image, &params, &args.guest_args)?;
     seccompiler::apply_filter(&sandbox).map_err(|e| SeccompError::Install(e.to_string()))?;

@@ -205,6 +205,7 @@ pub fn run(args: &TenderArgs) -> Result<std::convert::Infallible, SptError> {
         wall_ns_at_boot: oasis_tender::hypercall::host_wall_ns(),
         spt_hypercall: oasis_spt_hypercall as *const () as u64,
         seed,
+        cpu_features: memory::host_cpu_features(),
     };
     memory::write_boot_info(&mem, &image, &params, &args.guest_args)?;
     protect_layout(&image, args.mem)?;

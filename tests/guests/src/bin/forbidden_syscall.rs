@@ -6,7 +6,7 @@
 #[cfg(target_os = "none")]
 #[oasis::main]
 async fn main(os: oasis::Os) -> Result<(), &'static str> {
-    let number: u64 = match os.args().as_slice().first().map(|s| s.as_str()) {
+    let number: u64 = match os.args().as_slice().first().copied() {
         None | Some("openat") => 257,
         Some("execve") => 59,
         Some("mmap") => 9,
