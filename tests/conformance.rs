@@ -150,6 +150,30 @@ fn null_dereference_is_a_reported_fault() {
 }
 
 #[test]
+fn invalid_opcode_is_a_reported_fault() {
+    for t in targets("invalid opcode") {
+        let what = format!("invalid_opcode on {}", t.name());
+        let out = boot(t, "invalid_opcode", &[]);
+        out.expect_status(254, &what)
+            .expect_stderr("guest fault: invalid opcode", &what)
+            .expect_stderr("rip 0x", &what);
+    }
+}
+
+#[test]
+fn triple_fault_is_reported_with_the_instruction_pointer() {
+    if let Err(why) = oasis_testkit::kvm_available() {
+        oasis_testkit::skip("triple fault on hvt", &why);
+        return;
+    }
+    let out = boot(Target::Hvt, "triple_fault", &[]);
+    out.expect_status(254, "triple fault")
+        .expect_stderr("guest fault: triple fault (the vCPU shut down), rip 0x", "triple fault");
+    let out = boot(Target::Spt, "triple_fault", &[]);
+    out.expect_status(254, "lidt on spt").expect_stderr("guest fault:", "lidt on spt");
+}
+
+#[test]
 fn out_of_memory_is_reported_cleanly() {
     for t in targets("out of memory") {
         let what = format!("oom on {}", t.name());

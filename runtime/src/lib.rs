@@ -30,5 +30,6 @@ pub use args::{ArgError, Args};
 pub use executor::{JoinHandle, start};
 pub use os::{Console, Os};
 pub use platform::Platform;
+pub use random::Random;
 pub use termination::Termination;
 pub use time::{Duration, Elapsed, Instant};

@@ -156,3 +156,13 @@ impl Console {
         self.platform.console_write(bytes);
     }
 }
+
+impl crate::random::Random for Os {
+    fn fill(&self, buf: &mut [u8]) {
+        self.fill_random(buf);
+    }
+
+    fn next_u64(&self) -> u64 {
+        self.random_u64()
+    }
+}

@@ -8,6 +8,28 @@
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
 
+/// A source of cryptographically secure random bytes. Protocol code takes
+/// one of these (TCP initial sequence numbers, DNS ids, TLS) instead of
+/// reaching for a global, so tests can pass a seeded one.
+pub trait Random {
+    /// Fills `buf` with random bytes.
+    fn fill(&self, buf: &mut [u8]);
+
+    /// A random `u64`.
+    fn next_u64(&self) -> u64 {
+        let mut b = [0u8; 8];
+        self.fill(&mut b);
+        u64::from_le_bytes(b)
+    }
+
+    /// A random `u32`.
+    fn next_u32(&self) -> u32 {
+        let mut b = [0u8; 4];
+        self.fill(&mut b);
+        u32::from_le_bytes(b)
+    }
+}
+
 /// A seeded ChaCha20 generator.
 pub struct Csprng(ChaCha20Rng);
 

@@ -164,6 +164,8 @@ fn yield_now_lets_others_run_and_random_is_seeded() {
         let mut a = [0u8; 16];
         os.fill_random(&mut a);
         assert_ne!(a, [0u8; 16]);
+        use oasis_runtime::Random;
+        assert_ne!(os.next_u64(), os.next_u64());
     });
     assert_eq!(status, 0);
 }
