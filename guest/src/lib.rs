@@ -33,6 +33,8 @@ mod heap;
 #[cfg(target_os = "none")]
 pub mod hypercall;
 #[cfg(target_os = "none")]
+pub mod net;
+#[cfg(target_os = "none")]
 mod panic;
 #[cfg(target_os = "none")]
 mod platform;

@@ -82,13 +82,15 @@ impl oasis_runtime::Platform for Guest {
 }
 
 /// Runs the application's `main` on the runtime; called by the code
-/// `#[oasis::main]` generates. Returns the exit status.
-pub fn run<F, Fut, T>(main: F) -> u8
+/// `#[oasis::main]` generates. `setup` takes the devices' boot arguments
+/// (see `oasis_runtime::start`). Returns the exit status.
+pub fn run<S, P, F, Fut, T>(setup: S, main: F) -> u8
 where
-    F: FnOnce(oasis_runtime::Os) -> Fut,
+    S: FnOnce(&mut Vec<&'static str>) -> Result<P, oasis_runtime::ArgError>,
+    F: FnOnce(oasis_runtime::Os, P) -> Fut,
     Fut: Future<Output = T> + 'static,
     T: Termination,
 {
     let Some(state) = BOOT_STATE.lock().take() else { abort_message("oasis_guest::run called twice") };
-    oasis_runtime::start(&GUEST, state.args, state.seed, main)
+    oasis_runtime::start(&GUEST, state.args, state.seed, setup, main)
 }

@@ -1,31 +1,34 @@
 //! Oasis: write a network service once, run it as a unikernel on hvt (KVM)
 //! or spt (a seccomp-sandboxed process), or as a plain Linux process.
 //!
-//! An application is an `async fn main(os: Os)` marked `#[oasis::main]`,
+//! An application is an `async fn main(os: Os, …)` marked `#[oasis::main]`,
 //! in a package whose `main.rs` begins with
-//! `#![cfg_attr(target_os = "none", no_std, no_main)]`. Build it with
-//! `oasis build DIR --target hvt|spt|unix`; the target picks the platform
-//! this crate binds to, and nothing in the application changes.
+//! `#![cfg_attr(target_os = "none", no_std, no_main)]`. The attribute
+//! declares the devices it uses; each becomes an argument after `os`:
 //!
 //! ```ignore
 //! #![cfg_attr(target_os = "none", no_std, no_main)]
-//! use oasis::{Duration, Os};
+//! use oasis::net::{Stack, TcpListener, TcpStream};
 //!
-//! #[oasis::main]
-//! async fn main(os: Os) -> Result<(), oasis::ArgError> {
-//!     let mut args = os.args().parser();
-//!     let ticks: u32 = args.value("--ticks")?.unwrap_or(4);
-//!     args.finish()?;
-//!     for i in 0..ticks {
-//!         os.sleep(Duration::from_millis(500)).await;
-//!         oasis::log::info!("tick {i}");
+//! #[oasis::main(net = "service")]
+//! async fn main(os: oasis::Os, net: impl Stack) -> Result<(), oasis::net::NetError> {
+//!     let listener = net.tcp_listen(7).await?;
+//!     loop {
+//!         let (mut conn, _) = listener.accept().await?;
+//!         os.spawn(async move {
+//!             let mut buf = [0u8; 4096];
+//!             while let Ok(n @ 1..) = conn.read(&mut buf).await {
+//!                 if conn.write_all(&buf[..n]).await.is_err() { break }
+//!             }
+//!         });
 //!     }
-//!     Ok(())
 //! }
 //! ```
 //!
-//! This crate holds no logic of its own: it re-exports the runtime and
-//! selects the platform. It is not where hypercalls or host code live.
+//! Build it with `oasis build DIR --target hvt|spt|unix`; the target picks
+//! the platform this crate binds to, and nothing in the application
+//! changes. This crate holds no logic of its own: it re-exports the runtime
+//! and the network stack and wires devices for the target.
 
 #![no_std]
 #![forbid(unsafe_code)]
@@ -43,9 +46,31 @@ pub extern crate alloc;
 /// dependency. Output goes to the console; `--log LEVEL` sets the level.
 pub use log;
 
+/// Networking: the [`net::Stack`] API and the target's stack.
+pub mod net {
+    pub use oasis_net::{NetConfig, NetError, NetStats, Stack, TcpListener, TcpStream, UdpSocket};
+
+    /// The stack a `net` device gives this target: the unikernel's own
+    /// stack on the device (hvt, spt).
+    #[cfg(target_os = "none")]
+    pub type NetStack = oasis_net::SmolStack<oasis_guest::net::GuestNet>;
+
+    /// The stack a `net` device gives this target: the host's sockets.
+    #[cfg(all(not(target_os = "none"), not(feature = "unix-tap")))]
+    pub type NetStack = oasis_unix::net::HostStack;
+
+    /// The stack a `net` device gives this target: the unikernel's own
+    /// stack on a TAP device.
+    #[cfg(all(not(target_os = "none"), feature = "unix-tap"))]
+    pub type NetStack = oasis_net::SmolStack<oasis_unix::net::TapNet>;
+}
+
+mod glue;
+
 /// Items the `#[oasis::main]` expansion uses. Not a stable API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::glue::{DeviceSetupError, NetSetup};
     #[cfg(target_os = "none")]
     pub use oasis_guest::run;
     #[cfg(not(target_os = "none"))]

@@ -176,6 +176,41 @@ impl<'a> ArgParser<'a> {
     }
 }
 
+/// Removes option `name` (`--name value` or `--name=value`) from `args`
+/// and returns its value; for settings a platform or library takes before
+/// the application sees its arguments. Given twice, it is an error.
+pub fn take_option(args: &mut Vec<&'static str>, name: &'static str) -> Result<Option<&'static str>, ArgError> {
+    let mut found = None;
+    let mut i = 0;
+    while i < args.len() {
+        let (value, taken) = if args[i] == name {
+            (Some(*args.get(i + 1).ok_or(ArgError::MissingValue(name))?), 2)
+        } else {
+            (args[i].strip_prefix(name).and_then(|r| r.strip_prefix('=')), 1)
+        };
+        match value {
+            Some(v) => {
+                if found.is_some() {
+                    return Err(ArgError::Repeated(name));
+                }
+                found = Some(v);
+                args.drain(i..i + taken);
+            }
+            None => i += 1,
+        }
+    }
+    Ok(found)
+}
+
+/// [`take_option`], parsed.
+pub fn take_parsed<T>(args: &mut Vec<&'static str>, name: &'static str) -> Result<Option<T>, ArgError>
+where
+    T: FromStr,
+    T::Err: fmt::Display,
+{
+    take_option(args, name)?.map(|v| parse_value(name, v)).transpose()
+}
+
 fn parse_value<T>(name: &'static str, value: &str) -> Result<T, ArgError>
 where
     T: FromStr,

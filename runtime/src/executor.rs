@@ -19,7 +19,7 @@ use core::task::{Context, Poll, Waker};
 
 use slab::Slab;
 
-use crate::args::Args;
+use crate::args::{ArgError, Args};
 use crate::random::Csprng;
 use crate::{Os, Platform, Termination, logger};
 
@@ -53,6 +53,13 @@ struct TaskSlot {
     waker: Arc<TaskWaker>,
 }
 
+/// A task waiting for a device to report input.
+struct DeviceWaiter {
+    mask: u64,
+    waker: Waker,
+    fired: bool,
+}
+
 /// Key of a registered timer: deadline first, then a sequence number so
 /// equal deadlines stay distinct and fire in registration order.
 pub(crate) type TimerKey = (u64, u64);
@@ -67,7 +74,7 @@ pub(crate) struct Shared {
     queue: Arc<ReadyQueue>,
     timers: RefCell<BTreeMap<TimerKey, Waker>>,
     timer_seq: Cell<u64>,
-    device_waiters: RefCell<Vec<(u64, Waker)>>,
+    device_waiters: RefCell<Slab<DeviceWaiter>>,
     /// `main`'s exit status, once it has returned.
     status: Cell<Option<u8>>,
 }
@@ -83,7 +90,7 @@ impl Shared {
             queue: Arc::new(ReadyQueue::default()),
             timers: RefCell::new(BTreeMap::new()),
             timer_seq: Cell::new(0),
-            device_waiters: RefCell::new(Vec::new()),
+            device_waiters: RefCell::new(Slab::new()),
             status: Cell::new(None),
         }
     }
@@ -116,8 +123,27 @@ impl Shared {
         self.timers.borrow_mut().remove(&key);
     }
 
-    pub(crate) fn add_device_waiter(&self, mask: u64, waker: Waker) {
-        self.device_waiters.borrow_mut().push((mask, waker));
+    pub(crate) fn add_device_waiter(&self, mask: u64, waker: Waker) -> usize {
+        self.device_waiters.borrow_mut().insert(DeviceWaiter { mask, waker, fired: false })
+    }
+
+    /// Whether the waiter `key` has fired; if not, keeps `waker` for it.
+    pub(crate) fn poll_device_waiter(&self, key: usize, waker: &Waker) -> bool {
+        let mut waiters = self.device_waiters.borrow_mut();
+        match waiters.get_mut(key) {
+            Some(w) if w.fired => true,
+            Some(w) => {
+                if !w.waker.will_wake(waker) {
+                    w.waker = waker.clone();
+                }
+                false
+            }
+            None => true,
+        }
+    }
+
+    pub(crate) fn remove_device_waiter(&self, key: usize) {
+        self.device_waiters.borrow_mut().try_remove(key);
     }
 
     /// Polls ready tasks, including ones woken meanwhile, until none is
@@ -175,22 +201,23 @@ impl Shared {
         if ready == 0 {
             return;
         }
-        let woken: Vec<Waker> = {
-            let mut waiters = self.device_waiters.borrow_mut();
-            let mut woken = Vec::new();
-            waiters.retain(|(mask, waker)| {
-                if mask & ready != 0 {
-                    woken.push(waker.clone());
-                    false
-                } else {
-                    true
-                }
-            });
-            woken
-        };
+        let woken: Vec<Waker> = self
+            .device_waiters
+            .borrow_mut()
+            .iter_mut()
+            .filter(|(_, w)| !w.fired && w.mask & ready != 0)
+            .map(|(_, w)| {
+                w.fired = true;
+                w.waker.clone()
+            })
+            .collect();
         for waker in woken {
             waker.wake();
         }
+    }
+
+    fn waiting_on_devices(&self) -> bool {
+        self.device_waiters.borrow().iter().any(|(_, w)| !w.fired)
     }
 
     fn queue_is_empty(&self) -> bool {
@@ -207,21 +234,37 @@ const POLL_BUDGET: usize = 256;
 
 /// Runs `main` to completion on `platform` and returns its exit status.
 ///
-/// `args` are the boot arguments; the runtime consumes its own (`--log
-/// LEVEL`, see [`logger`]) and hands the rest to the application. `seed`
-/// seeds the CSPRNG. Other tasks still running when `main` returns are
-/// dropped.
-pub fn start<F, Fut, T>(platform: &'static dyn Platform, args: Vec<&'static str>, seed: [u8; 32], main: F) -> u8
+/// `args` are the boot arguments. The runtime takes its own (`--log
+/// LEVEL`, see [`logger`]); then `setup` takes what the platform's devices
+/// need (`--ipv4 …`) and returns their configuration, which `main`
+/// receives with the [`Os`]; the rest are the application's. A `setup`
+/// error is printed and becomes status 1. `seed` seeds the CSPRNG. Other
+/// tasks still running when `main` returns are dropped.
+pub fn start<S, P, F, Fut, T>(
+    platform: &'static dyn Platform,
+    args: Vec<&'static str>,
+    seed: [u8; 32],
+    setup: S,
+    main: F,
+) -> u8
 where
-    F: FnOnce(Os) -> Fut,
+    S: FnOnce(&mut Vec<&'static str>) -> Result<P, ArgError>,
+    F: FnOnce(Os, P) -> Fut,
     Fut: Future<Output = T> + 'static,
     T: Termination,
 {
-    let args = match logger::take_log_arg(args) {
+    let mut args = match logger::take_log_arg(args) {
         Ok((level, rest)) => {
             logger::init(platform, level);
             rest
         }
+        Err(e) => {
+            platform.console_write(alloc::format!("error: {e}\n").as_bytes());
+            return 1;
+        }
+    };
+    let devices = match setup(&mut args) {
+        Ok(d) => d,
         Err(e) => {
             platform.console_write(alloc::format!("error: {e}\n").as_bytes());
             return 1;
@@ -232,7 +275,7 @@ where
     let os = Os::from_shared(shared.clone());
     {
         let os_for_report = os.clone();
-        let main = main(os);
+        let main = main(os, devices);
         shared.spawn_task(Box::pin(async move {
             let value = main.await;
             os_for_report.shared.status.set(Some(value.report(&os_for_report)));
@@ -255,7 +298,7 @@ where
             continue;
         }
         let deadline = shared.next_deadline();
-        if deadline.is_none() && shared.device_waiters.borrow().is_empty() {
+        if deadline.is_none() && !shared.waiting_on_devices() && !platform.has_wakeable_devices() {
             platform.abort("deadlock: every task is waiting and no timer or device can wake one");
         }
         let ready = platform.wait(deadline);

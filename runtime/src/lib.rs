@@ -32,4 +32,4 @@ pub use os::{Console, Os};
 pub use platform::Platform;
 pub use random::Random;
 pub use termination::Termination;
-pub use time::{Duration, Elapsed, Instant};
+pub use time::{DeviceReady, Duration, Elapsed, Instant, Sleep};

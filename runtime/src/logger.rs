@@ -35,26 +35,11 @@ pub(crate) fn set_boot_time(ns: u64) {
 
 /// Splits `--log LEVEL` / `--log=LEVEL` off `args`, in place.
 pub fn take_log_arg(mut args: Vec<&'static str>) -> Result<(LevelFilter, Vec<&'static str>), ArgError> {
-    let mut level = None;
-    let mut i = 0;
-    while i < args.len() {
-        let (value, taken) = if args[i] == "--log" {
-            (Some(*args.get(i + 1).ok_or(ArgError::MissingValue("--log"))?), 2)
-        } else {
-            (args[i].strip_prefix("--log="), 1)
-        };
-        match value {
-            Some(v) => {
-                if level.is_some() {
-                    return Err(ArgError::Repeated("--log"));
-                }
-                level = Some(parse_level(v)?);
-                args.drain(i..i + taken);
-            }
-            None => i += 1,
-        }
-    }
-    Ok((level.unwrap_or(LevelFilter::Info), args))
+    let level = match crate::args::take_option(&mut args, "--log")? {
+        Some(v) => parse_level(v)?,
+        None => LevelFilter::Info,
+    };
+    Ok((level, args))
 }
 
 fn parse_level(v: &str) -> Result<LevelFilter, ArgError> {

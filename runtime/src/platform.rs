@@ -28,9 +28,10 @@ pub trait Platform: Sync + 'static {
     /// early.
     fn wait(&self, deadline_ns: Option<u64>) -> u64;
 
-    /// Whether any device could ever wake [`Platform::wait`] without a
-    /// deadline. When none can and nothing else is pending, the program is
-    /// deadlocked and the runtime aborts instead of sleeping forever.
+    /// Whether something the platform tracks itself (host sockets on unix)
+    /// could wake [`Platform::wait`] without a deadline. When nothing can —
+    /// no timer, no device waiter, nothing here — the program is deadlocked
+    /// and the runtime aborts instead of sleeping forever.
     fn has_wakeable_devices(&self) -> bool {
         false
     }

@@ -183,10 +183,11 @@ impl Future for YieldNow {
 }
 
 /// Completes after the platform reports one of the devices in a mask ready.
+/// Dropping it before then withdraws the wait.
 pub struct DeviceReady {
     shared: Rc<Shared>,
     mask: u64,
-    registered: bool,
+    key: Option<usize>,
 }
 
 impl fmt::Debug for DeviceReady {
@@ -197,7 +198,7 @@ impl fmt::Debug for DeviceReady {
 
 impl DeviceReady {
     pub(crate) fn new(shared: Rc<Shared>, mask: u64) -> DeviceReady {
-        DeviceReady { shared, mask, registered: false }
+        DeviceReady { shared, mask, key: None }
     }
 }
 
@@ -205,11 +206,26 @@ impl Future for DeviceReady {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.registered {
-            return Poll::Ready(());
+        match self.key {
+            None => {
+                let key = self.shared.add_device_waiter(self.mask, cx.waker().clone());
+                self.key = Some(key);
+                Poll::Pending
+            }
+            Some(key) if self.shared.poll_device_waiter(key, cx.waker()) => {
+                self.shared.remove_device_waiter(key);
+                self.key = None;
+                Poll::Ready(())
+            }
+            Some(_) => Poll::Pending,
         }
-        self.registered = true;
-        self.shared.add_device_waiter(self.mask, cx.waker().clone());
-        Poll::Pending
+    }
+}
+
+impl Drop for DeviceReady {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            self.shared.remove_device_waiter(key);
+        }
     }
 }

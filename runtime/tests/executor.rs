@@ -68,21 +68,27 @@ fn timers_fire_in_deadline_order_and_time_moves_to_them() {
     let p = platform();
     let log = Rc::new(RefCell::new(Vec::new()));
     let log2 = log.clone();
-    let status = start(p, vec![], [0; 32], move |os: Os| async move {
-        let mut handles = Vec::new();
-        for (name, ms) in [("c", 30), ("a", 10), ("b", 20)] {
-            let os2 = os.clone();
-            let log = log2.clone();
-            handles.push(os.spawn(async move {
-                os2.sleep(Duration::from_millis(ms)).await;
-                log.borrow_mut().push((name, os2.now().as_nanos()));
-            }));
-        }
-        for h in handles {
-            h.await;
-        }
-        7u8
-    });
+    let status = start(
+        p,
+        vec![],
+        [0; 32],
+        |_| Ok(()),
+        move |os: Os, ()| async move {
+            let mut handles = Vec::new();
+            for (name, ms) in [("c", 30), ("a", 10), ("b", 20)] {
+                let os2 = os.clone();
+                let log = log2.clone();
+                handles.push(os.spawn(async move {
+                    os2.sleep(Duration::from_millis(ms)).await;
+                    log.borrow_mut().push((name, os2.now().as_nanos()));
+                }));
+            }
+            for h in handles {
+                h.await;
+            }
+            7u8
+        },
+    );
     assert_eq!(status, 7);
     assert_eq!(*log.borrow(), vec![("a", 10 * MS), ("b", 20 * MS), ("c", 30 * MS)]);
     // One sleep per distinct deadline, nothing more.
@@ -92,14 +98,20 @@ fn timers_fire_in_deadline_order_and_time_moves_to_them() {
 #[test]
 fn timeout_elapses_and_cancels_its_timer() {
     let p = platform();
-    let status = start(p, vec![], [0; 32], |os: Os| async move {
-        let slow = os.sleep(Duration::from_secs(10));
-        let r = os.timeout(Duration::from_secs(1), slow).await;
-        assert!(r.is_err());
-        assert_eq!(os.now().as_nanos(), 1000 * MS);
-        let fast = os.timeout(Duration::from_secs(5), async { 3 }).await;
-        assert_eq!(fast, Ok(3));
-    });
+    let status = start(
+        p,
+        vec![],
+        [0; 32],
+        |_| Ok(()),
+        |os: Os, ()| async move {
+            let slow = os.sleep(Duration::from_secs(10));
+            let r = os.timeout(Duration::from_secs(1), slow).await;
+            assert!(r.is_err());
+            assert_eq!(os.now().as_nanos(), 1000 * MS);
+            let fast = os.timeout(Duration::from_secs(5), async { 3 }).await;
+            assert_eq!(fast, Ok(3));
+        },
+    );
     assert_eq!(status, 0);
     // The 10 s sleep was dropped: no wait was ever made for it.
     assert!(!p.waits.lock().unwrap().contains(&Some(10_000 * MS)));
@@ -108,7 +120,7 @@ fn timeout_elapses_and_cancels_its_timer() {
 #[test]
 fn error_from_main_is_printed_and_exits_1() {
     let p = platform();
-    let status = start(p, vec![], [0; 32], |_os: Os| async move { Err::<(), _>("no disk") });
+    let status = start(p, vec![], [0; 32], |_| Ok(()), |_os: Os, ()| async move { Err::<(), _>("no disk") });
     assert_eq!(status, 1);
     assert_eq!(String::from_utf8_lossy(&p.console.lock().unwrap()), "error: no disk\n");
 }
@@ -116,7 +128,7 @@ fn error_from_main_is_printed_and_exits_1() {
 #[test]
 fn bad_log_argument_exits_1_naming_it() {
     let p = platform();
-    let status = start(p, vec!["--log", "chatty"], [0; 32], |_os: Os| async move {});
+    let status = start(p, vec!["--log", "chatty"], [0; 32], |_| Ok(()), |_os: Os, ()| async move {});
     assert_eq!(status, 1);
     let out = String::from_utf8_lossy(&p.console.lock().unwrap()).to_string();
     assert!(out.starts_with("error: --log: invalid value 'chatty'"), "{out}");
@@ -126,9 +138,15 @@ fn bad_log_argument_exits_1_naming_it() {
 fn application_sees_its_arguments_without_the_runtime_ones() {
     let p = platform();
     let args = vec!["--log=warn", "--ticks", "2"];
-    let status = start(p, args, [0; 32], |os: Os| async move {
-        assert_eq!(os.args().as_slice(), ["--ticks", "2"]);
-    });
+    let status = start(
+        p,
+        args,
+        [0; 32],
+        |_| Ok(()),
+        |os: Os, ()| async move {
+            assert_eq!(os.args().as_slice(), ["--ticks", "2"]);
+        },
+    );
     assert_eq!(status, 0);
 }
 
@@ -136,36 +154,54 @@ fn application_sees_its_arguments_without_the_runtime_ones() {
 #[should_panic(expected = "abort: deadlock")]
 fn deadlock_is_reported_not_slept_through() {
     let p = platform();
-    start(p, vec![], [0; 32], |_os: Os| async move {
-        std::future::pending::<()>().await;
-    });
+    start(
+        p,
+        vec![],
+        [0; 32],
+        |_| Ok(()),
+        |_os: Os, ()| async move {
+            std::future::pending::<()>().await;
+        },
+    );
 }
 
 #[test]
 fn device_readiness_wakes_the_waiting_task() {
     let p = platform();
     p.device_events.lock().unwrap().push((5 * MS, 0b10));
-    let status = start(p, vec![], [0; 32], |os: Os| async move {
-        os.device_ready(1).await;
-        assert_eq!(os.now().as_nanos(), 5 * MS);
-    });
+    let status = start(
+        p,
+        vec![],
+        [0; 32],
+        |_| Ok(()),
+        |os: Os, ()| async move {
+            os.device_ready(1).await;
+            assert_eq!(os.now().as_nanos(), 5 * MS);
+        },
+    );
     assert_eq!(status, 0);
 }
 
 #[test]
 fn yield_now_lets_others_run_and_random_is_seeded() {
     let p = platform();
-    let status = start(p, vec![], [9; 32], |os: Os| async move {
-        let flag = Rc::new(RefCell::new(false));
-        let f2 = flag.clone();
-        let _h = os.spawn(async move { *f2.borrow_mut() = true });
-        os.yield_now().await;
-        assert!(*flag.borrow());
-        let mut a = [0u8; 16];
-        os.fill_random(&mut a);
-        assert_ne!(a, [0u8; 16]);
-        use oasis_runtime::Random;
-        assert_ne!(os.next_u64(), os.next_u64());
-    });
+    let status = start(
+        p,
+        vec![],
+        [9; 32],
+        |_| Ok(()),
+        |os: Os, ()| async move {
+            let flag = Rc::new(RefCell::new(false));
+            let f2 = flag.clone();
+            let _h = os.spawn(async move { *f2.borrow_mut() = true });
+            os.yield_now().await;
+            assert!(*flag.borrow());
+            let mut a = [0u8; 16];
+            os.fill_random(&mut a);
+            assert_ne!(a, [0u8; 16]);
+            use oasis_runtime::Random;
+            assert_ne!(os.next_u64(), os.next_u64());
+        },
+    );
     assert_eq!(status, 0);
 }

@@ -72,9 +72,11 @@ fn parse_devices(attr: TokenStream) -> syn::Result<Vec<Device>> {
     Ok(devices)
 }
 
-/// Marks the unikernel's `async fn main(os: oasis::Os) -> T` (where `T` is
-/// `()`, `u8` or a `Result` whose error is `Display`) and declares its
-/// devices. See the crate docs.
+/// Marks the unikernel's `async fn main(os: oasis::Os, …)` and declares
+/// its devices; each declared device becomes an argument after `os`, in
+/// the order declared (`net` devices give an `impl oasis::net::Stack`).
+/// `main` returns `()`, `u8` or a `Result` whose error is `Display`. See
+/// the crate docs.
 #[proc_macro_attribute]
 pub fn main(attr: TokenStream, item: TokenStream) -> TokenStream {
     let devices = match parse_devices(attr) {
@@ -87,10 +89,13 @@ pub fn main(attr: TokenStream, item: TokenStream) -> TokenStream {
             .to_compile_error()
             .into();
     }
-    if function.sig.inputs.len() != 1 {
-        return syn::Error::new_spanned(&function.sig.inputs, "#[oasis::main] takes one argument: `os: oasis::Os`")
-            .to_compile_error()
-            .into();
+    if function.sig.inputs.len() != 1 + devices.len() {
+        let msg = format!(
+            "#[oasis::main] passes `os: oasis::Os` and then one argument per declared device ({} declared), so `main` takes {} arguments",
+            devices.len(),
+            1 + devices.len()
+        );
+        return syn::Error::new_spanned(&function.sig.inputs, msg).to_compile_error().into();
     }
     let user_main = syn::Ident::new("__oasis_user_main", Span::call_site());
     function.sig.ident = user_main.clone();
@@ -102,6 +107,26 @@ pub fn main(attr: TokenStream, item: TokenStream) -> TokenStream {
         quote! { ::oasis::abi::DeviceEntry::new(::oasis::abi::DeviceKind::#kind, #name) }
     });
     let manifest = quote! { [#(#entries),*] };
+    let vars: Vec<syn::Ident> =
+        (0..count).map(|i| syn::Ident::new(&format!("__oasis_device_{i}"), Span::call_site())).collect();
+    let takes = devices.iter().enumerate().map(|(i, d)| {
+        let handle = i as u32;
+        let name = &d.name;
+        match d.kind {
+            "Net" => quote! { ::oasis::__private::NetSetup::take(args, #handle, #name)? },
+            _ => quote! { compile_error!("block devices are not supported yet") },
+        }
+    });
+    let starts = vars.iter().map(|v| quote! { let #v = match #v.start(&os) { Ok(d) => d, Err(e) => return Err(e) }; });
+    let run = quote! {
+        ::oasis::__private::run(
+            |args: &mut ::oasis::alloc::vec::Vec<&'static str>| ::core::result::Result::Ok((#(#takes,)*)),
+            |os: ::oasis::Os, (#(#vars,)*)| async move {
+                #(#starts)*
+                ::core::result::Result::<_, ::oasis::__private::DeviceSetupError>::Ok(#user_main(os, #(#vars),*).await)
+            },
+        )
+    };
 
     quote! {
         #function
@@ -114,13 +139,12 @@ pub fn main(attr: TokenStream, item: TokenStream) -> TokenStream {
         #[cfg(target_os = "none")]
         #[unsafe(no_mangle)]
         pub fn __oasis_main() -> u8 {
-            ::oasis::__private::run(#user_main)
+            #run
         }
 
         #[cfg(not(target_os = "none"))]
         fn main() {
-            const MANIFEST: [::oasis::abi::DeviceEntry; #count] = #manifest;
-            ::std::process::exit(i32::from(::oasis::__private::run(&MANIFEST, #user_main)))
+            ::std::process::exit(i32::from(#run))
         }
     }
     .into()

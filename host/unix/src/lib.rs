@@ -8,9 +8,16 @@
 //! CPU faults are reported the way the tenders report them, with the same
 //! exit statuses ([`oasis_abi::exit`]).
 //!
+//! Networking comes two ways (`net`): the host's own sockets
+//! ([`net::HostStack`], no privileges needed, the default), or the
+//! unikernel's own stack on a TAP device ([`net::TapNet`] under
+//! `oasis_net::SmolStack`), exactly as on hvt and spt.
+//!
 //! It is not a sandbox: the process has the rights of whoever runs it.
 
 mod fault;
+pub mod net;
 mod platform;
+mod reactor;
 
 pub use platform::run;

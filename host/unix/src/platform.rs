@@ -5,7 +5,7 @@ use std::io::Write;
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use oasis_abi::{DeviceEntry, exit};
+use oasis_abi::exit;
 use oasis_runtime::Termination;
 
 /// Bytes are handed to stdout once this many are buffered.
@@ -74,11 +74,11 @@ impl oasis_runtime::Platform for Unix {
                 tv_nsec: (ns % 1_000_000_000) as libc::c_long,
             }
         });
-        let ts_ptr = timeout.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
-        // SAFETY: no descriptors are passed (null, 0) and `ts_ptr` is null or
-        // points at a live timespec; EINTR just returns early, as allowed.
-        unsafe { libc::ppoll(std::ptr::null_mut(), 0, ts_ptr, std::ptr::null()) };
-        0
+        crate::reactor::poll(timeout.as_ref())
+    }
+
+    fn has_wakeable_devices(&self) -> bool {
+        crate::reactor::has_sources()
     }
 
     fn exit(&self, status: u8) -> ! {
@@ -108,9 +108,10 @@ fn arguments() -> Result<Vec<&'static str>, String> {
 
 /// Runs the application's `main` as this process; called by the code
 /// `#[oasis::main]` generates. Returns the exit status.
-pub fn run<F, Fut, T>(manifest: &[DeviceEntry], main: F) -> u8
+pub fn run<S, P, F, Fut, T>(setup: S, main: F) -> u8
 where
-    F: FnOnce(oasis_runtime::Os) -> Fut,
+    S: FnOnce(&mut Vec<&'static str>) -> Result<P, oasis_runtime::ArgError>,
+    F: FnOnce(oasis_runtime::Os, P) -> Fut,
     Fut: Future<Output = T> + 'static,
     T: Termination,
 {
@@ -126,14 +127,6 @@ where
         }
         std::process::exit(i32::from(exit::ABORT));
     }));
-    if let Some(device) = manifest.first() {
-        eprintln!(
-            "oasis-unix: refused: device '{}' ({:?}) cannot be bound on the unix target yet",
-            String::from_utf8_lossy(device.name_bytes()),
-            oasis_abi::DeviceKind::from_u32(device.kind)
-        );
-        return exit::REFUSED;
-    }
     let args = match arguments() {
         Ok(a) => a,
         Err(e) => {
@@ -146,7 +139,7 @@ where
         eprintln!("oasis-unix: refused: no entropy from getrandom: {e}");
         return exit::REFUSED;
     }
-    let status = oasis_runtime::start(&UNIX, args, seed, main);
+    let status = oasis_runtime::start(&UNIX, args, seed, setup, main);
     UNIX.flush();
     status
 }

@@ -22,6 +22,7 @@ pub const OPTIONS_HELP: &str = "\
   --timeout=DURATION      stop the guest after this long (e.g. 500ms, 10s, 2m)
   --stats                 print hypercall and exit counts when the guest ends
   --net:NAME=TAP          bind the image's network device NAME to a TAP device
+  --net-mac:NAME=MAC      its MAC address (default: derived from NAME and TAP)
   --block:NAME=FILE       bind the image's block device NAME to a file
   -- ARGS...              everything after -- is passed to the guest";
 
@@ -49,6 +50,8 @@ pub struct TenderArgs {
     pub stats: bool,
     /// Device bindings, in the order given.
     pub bindings: Vec<Binding>,
+    /// MAC addresses for network devices (`--net-mac:NAME=MAC`).
+    pub macs: Vec<(String, [u8; 6])>,
     /// Arguments for the guest.
     pub guest_args: Vec<String>,
 }
@@ -146,6 +149,7 @@ impl TenderArgs {
         let mut timeout = None;
         let mut stats = false;
         let mut bindings: Vec<Binding> = Vec::new();
+        let mut macs: Vec<(String, [u8; 6])> = Vec::new();
         let mut guest_args = Vec::new();
         let mut it =
             args.into_iter().map(|a| a.into_string().map_err(|a| ArgsError::NotUtf8(a.to_string_lossy().into_owned())));
@@ -198,6 +202,19 @@ impl TenderArgs {
                     }
                     stats = true;
                 }
+                _ if option.starts_with("--net-mac:") => {
+                    let name = &option["--net-mac:".len()..];
+                    let v = inline_value.clone().unwrap_or_default();
+                    let mac = oasis_tap::parse_mac(&v).map_err(|why| ArgsError::Invalid {
+                        option: option.clone(),
+                        value: v,
+                        why,
+                    })?;
+                    if macs.iter().any(|(n, _)| n == name) {
+                        return Err(ArgsError::Repeated(option));
+                    }
+                    macs.push((name.into(), mac));
+                }
                 _ => {
                     let Some((kind, name)) = option
                         .strip_prefix("--net:")
@@ -227,12 +244,22 @@ impl TenderArgs {
                 }
             }
         }
+        if let Some((name, _)) =
+            macs.iter().find(|(n, _)| !bindings.iter().any(|b| b.kind == DeviceKind::Net && b.name == *n))
+        {
+            return Err(ArgsError::Invalid {
+                option: format!("--net-mac:{name}"),
+                value: String::new(),
+                why: format!("no --net:{name}=TAP binding to give it to"),
+            });
+        }
         Ok(TenderArgs {
             image: image.ok_or(ArgsError::MissingImage)?,
             mem: mem.unwrap_or(DEFAULT_MEM_SIZE),
             timeout,
             stats,
             bindings,
+            macs,
             guest_args,
         })
     }
@@ -299,6 +326,15 @@ mod tests {
         assert!(a.stats);
         assert_eq!(a.bindings, vec![Binding { kind: DeviceKind::Net, name: "service".into(), value: "tap0".into() }]);
         assert_eq!(a.guest_args, vec!["--ticks", "0"]);
+        let m = parse(&["img", "--net:service=tap0", "--net-mac:service=02:00:00:00:00:01"]).unwrap();
+        assert_eq!(m.macs, vec![("service".to_string(), [2, 0, 0, 0, 0, 1])]);
+        assert!(
+            parse(&["img", "--net-mac:service=02:00:00:00:00:01"])
+                .unwrap_err()
+                .to_string()
+                .contains("no --net:service=TAP binding")
+        );
+        assert!(parse(&["img", "--net:service=tap0", "--net-mac:service=01:00:00:00:00:01"]).is_err());
         assert_eq!(parse(&["img"]).unwrap().mem, DEFAULT_MEM_SIZE);
     }
 

@@ -16,10 +16,11 @@ use std::time::Duration;
 use oasis_abi::layout::GUEST_MIN_ADDR;
 use oasis_abi::{
     Abort, BlockFlush, BlockInfo, BlockIo, CONSOLE_WRITE_MAX, Clock, ConsoleWrite, DeviceKind, Exit, Fault, NetInfo,
-    NetIo, Yield, nr,
+    NetIo, Yield, nr, result,
 };
-use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
+use vm_memory::{Bytes, GuestAddress, GuestMemoryBackend, GuestMemoryMmap};
 
+use crate::devices::Backend;
 use crate::memory::AccessMap;
 use crate::stats::Stats;
 use crate::stop::{AbortMessage, FaultKind, Stop, Violation};
@@ -49,7 +50,10 @@ pub struct Hypercalls {
     origin_ns: u64,
     stop_at_ns: Option<u64>,
     timeout: Option<Duration>,
-    devices: Vec<DeviceKind>,
+    devices: Vec<Backend>,
+    /// One entry per device with input to wait for, and its handle.
+    poll_fds: Vec<libc::pollfd>,
+    poll_handles: Vec<u32>,
     /// Counts of calls served.
     pub stats: Stats,
 }
@@ -61,16 +65,23 @@ pub type Outcome = Result<(), Stop>;
 
 impl Hypercalls {
     /// A server for a guest whose memory is `mem`, of which calls may name
-    /// what `access` allows, whose declared devices have `devices` kinds,
-    /// and whose monotonic time starts now. Console output goes to standard
-    /// output.
+    /// what `access` allows, whose declared devices are `devices` (in
+    /// handle order), and whose monotonic time starts now. Console output
+    /// goes to standard output.
     pub fn new(
         mem: GuestMemoryMmap,
         access: AccessMap,
-        devices: Vec<DeviceKind>,
+        devices: Vec<Backend>,
         timeout: Option<Duration>,
     ) -> Hypercalls {
         let origin_ns = host_monotonic_ns();
+        let (poll_fds, poll_handles) = devices
+            .iter()
+            .enumerate()
+            .filter_map(|(h, d)| {
+                d.poll_fd().map(|fd| (libc::pollfd { fd, events: libc::POLLIN, revents: 0 }, h as u32))
+            })
+            .unzip();
         Hypercalls {
             mem,
             access,
@@ -81,6 +92,8 @@ impl Hypercalls {
             stop_at_ns: timeout.map(|t| origin_ns.saturating_add(t.as_nanos().min(u128::from(u64::MAX)) as u64)),
             timeout,
             devices,
+            poll_fds,
+            poll_handles,
             stats: Stats::default(),
         }
     }
@@ -135,11 +148,9 @@ impl Hypercalls {
                     address: (vector == 14).then_some(address),
                 }))
             }
-            nr::NET_INFO | nr::NET_WRITE | nr::NET_READ => {
-                let [handle] = self.read_words::<1>(number, arg)?;
-                self.check_handle(number, handle, DeviceKind::Net)?;
-                Err(Stop::Internal("network devices are not implemented by this tender"))
-            }
+            nr::NET_INFO => self.net_info(arg),
+            nr::NET_WRITE => self.net_write(arg),
+            nr::NET_READ => self.net_read(arg),
             nr::BLOCK_INFO | nr::BLOCK_WRITE | nr::BLOCK_READ | nr::BLOCK_FLUSH => {
                 let [handle] = self.read_words::<1>(number, arg)?;
                 self.check_handle(number, handle, DeviceKind::Block)?;
@@ -184,9 +195,81 @@ impl Hypercalls {
     fn check_handle(&self, number: u64, handle: u64, kind: DeviceKind) -> Outcome {
         match usize::try_from(handle).ok().and_then(|h| self.devices.get(h)) {
             None => Err(Violation::UndeclaredHandle { call: number, handle }.into()),
-            Some(k) if *k != kind => Err(Violation::WrongDeviceKind { call: number, handle }.into()),
+            Some(d) if d.kind() != kind => Err(Violation::WrongDeviceKind { call: number, handle }.into()),
             Some(_) => Ok(()),
         }
+    }
+
+    fn net(&self, number: u64, handle: u64) -> Result<&crate::devices::NetBackend, Stop> {
+        self.check_handle(number, handle, DeviceKind::Net)?;
+        match &self.devices[handle as usize] {
+            Backend::Net(n) => Ok(n),
+        }
+    }
+
+    fn net_info(&mut self, arg: u64) -> Outcome {
+        let [handle] = self.read_words::<1>(nr::NET_INFO, arg)?;
+        let net = self.net(nr::NET_INFO, handle)?;
+        let mut mac = [0u8; 8];
+        mac[..6].copy_from_slice(&net.mac);
+        let mtu = u64::from(net.mtu);
+        self.write_word(nr::NET_INFO, arg, offset_of!(NetInfo, mac), u64::from_le_bytes(mac))?;
+        self.write_word(nr::NET_INFO, arg, offset_of!(NetInfo, mtu), mtu)
+    }
+
+    fn net_write(&mut self, arg: u64) -> Outcome {
+        let number = nr::NET_WRITE;
+        let [handle, data, len] = self.read_words::<3>(number, arg)?;
+        let net = self.net(number, handle)?;
+        if len > net.max_frame() {
+            return Err(
+                Violation::BadLength { call: number, value: len, rule: "a frame is at most MTU + 14 bytes" }.into()
+            );
+        }
+        self.check_buffer(number, data, len, false)?;
+        let slice = self.mem.get_slice(GuestAddress(data), len as usize).map_err(|_| Violation::BadBuffer {
+            call: number,
+            addr: data,
+            len,
+        })?;
+        let result = match vm_memory::WriteVolatile::write_volatile(&mut net.file(), &slice) {
+            Ok(_) => result::OK,
+            Err(vm_memory::VolatileMemoryError::IOError(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                result::AGAIN
+            }
+            Err(_) => result::IO_ERROR,
+        };
+        self.write_word(number, arg, offset_of!(NetIo, out_len), 0)?;
+        self.write_word(number, arg, offset_of!(NetIo, result), result)
+    }
+
+    fn net_read(&mut self, arg: u64) -> Outcome {
+        let number = nr::NET_READ;
+        let [handle, data, len] = self.read_words::<3>(number, arg)?;
+        let net = self.net(number, handle)?;
+        if len < net.max_frame() {
+            return Err(Violation::BadLength {
+                call: number,
+                value: len,
+                rule: "a read buffer holds at least MTU + 14 bytes",
+            }
+            .into());
+        }
+        self.check_buffer(number, data, len, true)?;
+        let mut slice = self.mem.get_slice(GuestAddress(data), len as usize).map_err(|_| Violation::BadBuffer {
+            call: number,
+            addr: data,
+            len,
+        })?;
+        let (got, result) = match vm_memory::ReadVolatile::read_volatile(&mut net.file(), &mut slice) {
+            Ok(n) => (n as u64, result::OK),
+            Err(vm_memory::VolatileMemoryError::IOError(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                (0, result::AGAIN)
+            }
+            Err(_) => (0, result::IO_ERROR),
+        };
+        self.write_word(number, arg, offset_of!(NetIo, out_len), got)?;
+        self.write_word(number, arg, offset_of!(NetIo, result), result)
     }
 
     fn console_write(&mut self, arg: u64) -> Outcome {
@@ -214,19 +297,31 @@ impl Hypercalls {
             None => deadline_host,
         };
         let now = host_monotonic_ns();
-        if until > now {
-            let wait = until - now;
-            let ts = libc::timespec {
-                tv_sec: (wait / 1_000_000_000).min(i64::MAX as u64) as libc::time_t,
-                tv_nsec: (wait % 1_000_000_000) as libc::c_long,
+        let wait = until.saturating_sub(now);
+        let ts = libc::timespec {
+            tv_sec: (wait / 1_000_000_000).min(i64::MAX as u64) as libc::time_t,
+            tv_nsec: (wait % 1_000_000_000) as libc::c_long,
+        };
+        let ts_ptr = if until == u64::MAX { std::ptr::null() } else { &ts as *const libc::timespec };
+        for p in &mut self.poll_fds {
+            p.revents = 0;
+        }
+        if !self.poll_fds.is_empty() || wait > 0 {
+            // SAFETY: `poll_fds` is a live array of pollfd of the length given;
+            // `ts_ptr` is null or points at `ts`, alive for the call. EINTR
+            // returns early, which yield allows.
+            unsafe {
+                libc::ppoll(self.poll_fds.as_mut_ptr(), self.poll_fds.len() as libc::nfds_t, ts_ptr, std::ptr::null())
             };
-            let ts_ptr = if until == u64::MAX { std::ptr::null() } else { &ts as *const libc::timespec };
-            // SAFETY: no descriptors (null, 0); `ts_ptr` is null or points at
-            // `ts`, alive for the call. EINTR returns early, which yield allows.
-            unsafe { libc::ppoll(std::ptr::null_mut(), 0, ts_ptr, std::ptr::null()) };
+        }
+        let mut ready = 0u64;
+        for (p, &h) in self.poll_fds.iter().zip(&self.poll_handles) {
+            if p.revents != 0 {
+                ready |= 1 << h;
+            }
         }
         self.check_timeout()?;
-        self.write_word(nr::YIELD, arg, offset_of!(Yield, ready), 0)
+        self.write_word(nr::YIELD, arg, offset_of!(Yield, ready), ready)
     }
 
     fn abort(&mut self, arg: u64) -> Outcome {

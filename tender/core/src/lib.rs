@@ -13,6 +13,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod config;
+pub mod devices;
 pub mod hypercall;
 pub mod image;
 pub mod manifest;

@@ -5,7 +5,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use kvm_ioctls::VcpuExit;
-use oasis_abi::{DeviceKind, HVT_PORT_BASE, Platform};
+use oasis_abi::{HVT_PORT_BASE, Platform};
+use oasis_tender::devices::{self, DeviceSetupError};
 use oasis_tender::hypercall::host_wall_ns;
 use oasis_tender::memory::{self, AccessMap, BootParams};
 use oasis_tender::seccomp::{Policy, SeccompError};
@@ -41,14 +42,9 @@ pub enum HvtError {
     /// Bindings do not match the manifest.
     #[error(transparent)]
     Bind(#[from] BindError),
-    /// A declared device kind this tender cannot bind yet.
-    #[error("--{kind}:{name}: {kind} devices are not supported by the hvt tender yet")]
-    Unsupported {
-        /// `net` or `block`.
-        kind: &'static str,
-        /// The device.
-        name: String,
-    },
+    /// A bound device could not be set up.
+    #[error(transparent)]
+    Device(#[from] DeviceSetupError),
     /// KVM refused something.
     #[error(transparent)]
     Kvm(#[from] KvmError),
@@ -247,9 +243,7 @@ pub fn run(args: &TenderArgs) -> Result<std::convert::Infallible, HvtError> {
     let image = Image::parse(&file).map_err(|source| HvtError::Image { path: args.image.clone(), source })?;
     memory::check_fits(&image, args.mem)?;
     let bound = config::bind(&image.manifest, &args.bindings)?;
-    if let Some(b) = bound.first() {
-        return Err(HvtError::Unsupported { kind: b.kind.as_str(), name: b.name.clone() });
-    }
+    let backends = devices::open(&bound, &args.macs)?;
     let tables = paging::build(&image, args.mem)?;
     let seed = memory::fresh_seed().map_err(host_err("reading the host's getrandom"))?;
 
@@ -279,21 +273,20 @@ pub fn run(args: &TenderArgs) -> Result<std::convert::Infallible, HvtError> {
     };
     let sandbox = {
         use std::os::fd::AsRawFd;
-        let p = policy(machine.vcpu.as_raw_fd());
+        let p = devices::allow(policy(machine.vcpu.as_raw_fd()), &backends);
         match &memstats {
             Some(m) => m.allow(p),
             None => p,
         }
         .compile()?
     };
-    let kinds: Vec<DeviceKind> = image.manifest.devices.iter().map(|d| d.kind).collect();
     let access = AccessMap::for_image(&image, args.mem);
 
     // Monotonic zero: the guest's TSC now, and the tender's clock origin
     // taken at the same moment.
     let tsc_at_boot = machine.read_tsc()?;
     let wall_ns_at_boot = host_wall_ns();
-    let mut hypercalls = Hypercalls::new(machine.mem.clone(), access, kinds, args.timeout);
+    let mut hypercalls = Hypercalls::new(machine.mem.clone(), access, backends, args.timeout);
     hypercalls.stats.prepare(EXIT_KINDS);
     let params = BootParams {
         platform: Platform::Hvt,

@@ -3,8 +3,9 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicPtr, Ordering};
 
+use oasis_abi::Platform;
 use oasis_abi::layout::{self, BOOT_INFO_ADDR, BOOT_INFO_END, GUEST_MIN_ADDR, KERNEL_BASE, PAGE_SIZE};
-use oasis_abi::{DeviceKind, Platform};
+use oasis_tender::devices::{self, DeviceSetupError};
 use oasis_tender::memory::{self, AccessMap, BootParams};
 use oasis_tender::report;
 use oasis_tender::seccomp::{Policy, SeccompError};
@@ -40,14 +41,9 @@ pub enum SptError {
     /// Bindings do not match the manifest.
     #[error(transparent)]
     Bind(#[from] BindError),
-    /// A declared device kind this tender cannot bind yet.
-    #[error("--{kind}:{name}: {kind} devices are not supported by the spt tender yet")]
-    Unsupported {
-        /// `net` or `block`.
-        kind: &'static str,
-        /// The device.
-        name: String,
-    },
+    /// A bound device could not be set up.
+    #[error(transparent)]
+    Device(#[from] DeviceSetupError),
     /// Setting up the process failed.
     #[error("{what}: {source}")]
     Host {
@@ -177,7 +173,7 @@ fn protect_layout(image: &Image, mem: u64) -> Result<(), SptError> {
     protect(guard, guard + PAGE_SIZE, libc::PROT_NONE)
 }
 
-/// The sandbox for this guest: the base policy plus device rules.
+/// The sandbox for a guest before its devices add their rules.
 pub fn policy() -> Policy {
     Policy::base()
 }
@@ -189,9 +185,8 @@ pub fn run(args: &TenderArgs) -> Result<std::convert::Infallible, SptError> {
     let image = Image::parse(&file).map_err(|source| SptError::Image { path: args.image.clone(), source })?;
     memory::check_fits(&image, args.mem)?;
     let bound = config::bind(&image.manifest, &args.bindings)?;
-    if let Some(b) = bound.first() {
-        return Err(SptError::Unsupported { kind: b.kind.as_str(), name: b.name.clone() });
-    }
+    let backends = devices::open(&bound, &args.macs)?;
+    let device_policy = devices::allow(policy(), &backends);
     let seed = memory::fresh_seed().map_err(host("reading the host's getrandom"))?;
 
     let mem = map_guest_memory(args.mem)?;
@@ -210,9 +205,8 @@ pub fn run(args: &TenderArgs) -> Result<std::convert::Infallible, SptError> {
     memory::write_boot_info(&mem, &image, &params, &args.guest_args)?;
     protect_layout(&image, args.mem)?;
 
-    let kinds: Vec<DeviceKind> = image.manifest.devices.iter().map(|d| d.kind).collect();
     let access = AccessMap::for_image(&image, args.mem);
-    let mut state = RunState { hypercalls: Hypercalls::new(mem, access, kinds, args.timeout), stop: None };
+    let mut state = RunState { hypercalls: Hypercalls::new(mem, access, backends, args.timeout), stop: None };
     STATE.store(&mut state, Ordering::Relaxed);
 
     enter::detect_fsgsbase();
@@ -225,8 +219,8 @@ pub fn run(args: &TenderArgs) -> Result<std::convert::Infallible, SptError> {
         false => None,
     };
     let sandbox = match &memstats {
-        Some(m) => m.allow(policy()),
-        None => policy(),
+        Some(m) => m.allow(device_policy),
+        None => device_policy,
     }
     .compile()?;
     if let Some(t) = args.timeout {

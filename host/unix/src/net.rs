@@ -1,0 +1,261 @@
+//! Networking on the unix target: the host's sockets, or a TAP device
+//! under the unikernel's own stack.
+
+use std::io::{self, Read, Write};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::os::fd::AsRawFd;
+
+use oasis_devices::{DeviceError, NetDevice, NetInfo};
+use oasis_net::{NetError, Stack, TcpListener, TcpStream, UdpSocket};
+use oasis_tap::Tap;
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+
+use crate::reactor;
+
+fn net_error(e: &io::Error) -> NetError {
+    match e.kind() {
+        io::ErrorKind::AddrInUse => NetError::AddressInUse,
+        io::ErrorKind::ConnectionRefused => NetError::Refused,
+        io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionAborted => {
+            NetError::Reset
+        }
+        io::ErrorKind::TimedOut => NetError::TimedOut,
+        io::ErrorKind::AddrNotAvailable | io::ErrorKind::NetworkUnreachable | io::ErrorKind::HostUnreachable => {
+            NetError::Unreachable
+        }
+        _ => NetError::Device,
+    }
+}
+
+/// Shows IPv4 peers of a dual-stack socket as IPv4.
+fn canonical(addr: SocketAddr) -> SocketAddr {
+    SocketAddr::new(addr.ip().to_canonical(), addr.port())
+}
+
+/// The host's TCP/IP stack through ordinary sockets: no privileges, no
+/// TAP, the host's addresses. For development; the unikernel's own stack
+/// is not involved.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct HostStack;
+
+/// A listening host socket (dual-stack where the host allows).
+#[derive(Debug)]
+pub struct HostListener {
+    socket: std::net::TcpListener,
+    port: u16,
+}
+
+/// A host TCP connection.
+#[derive(Debug)]
+pub struct HostStream {
+    socket: std::net::TcpStream,
+}
+
+/// A host UDP socket.
+#[derive(Debug)]
+pub struct HostUdp {
+    socket: std::net::UdpSocket,
+    port: u16,
+}
+
+fn bind_socket(ty: Type, proto: Protocol, port: u16) -> io::Result<Socket> {
+    let dual = Socket::new(Domain::IPV6, ty, Some(proto)).and_then(|s| {
+        s.set_only_v6(false)?;
+        s.set_reuse_address(true)?;
+        s.bind(&SockAddr::from(SocketAddr::from((Ipv6Addr::UNSPECIFIED, port))))?;
+        Ok(s)
+    });
+    let socket = match dual {
+        Ok(s) => s,
+        Err(e) if e.kind() == io::ErrorKind::AddrInUse => return Err(e),
+        Err(_) => {
+            let s = Socket::new(Domain::IPV4, ty, Some(proto))?;
+            s.set_reuse_address(true)?;
+            s.bind(&SockAddr::from(SocketAddr::from((Ipv4Addr::UNSPECIFIED, port))))?;
+            s
+        }
+    };
+    socket.set_nonblocking(true)?;
+    Ok(socket)
+}
+
+impl Stack for HostStack {
+    type Listener = HostListener;
+    type Stream = HostStream;
+    type Udp = HostUdp;
+
+    async fn tcp_listen(&self, port: u16) -> Result<HostListener, NetError> {
+        let s = bind_socket(Type::STREAM, Protocol::TCP, port).map_err(|e| net_error(&e))?;
+        s.listen(1024).map_err(|e| net_error(&e))?;
+        let socket: std::net::TcpListener = s.into();
+        let port = socket.local_addr().map(|a| a.port()).unwrap_or(port);
+        Ok(HostListener { socket, port })
+    }
+
+    async fn tcp_connect(&self, remote: SocketAddr) -> Result<HostStream, NetError> {
+        let s =
+            Socket::new(Domain::for_address(remote), Type::STREAM, Some(Protocol::TCP)).map_err(|e| net_error(&e))?;
+        s.set_nonblocking(true).map_err(|e| net_error(&e))?;
+        match s.connect(&SockAddr::from(remote)) {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {
+                reactor::writable(s.as_raw_fd()).await;
+                if let Some(e) = s.take_error().map_err(|e| net_error(&e))? {
+                    return Err(net_error(&e));
+                }
+            }
+            Err(e) => return Err(net_error(&e)),
+        }
+        let _ = s.set_tcp_nodelay(true);
+        Ok(HostStream { socket: s.into() })
+    }
+
+    async fn udp_bind(&self, port: u16) -> Result<HostUdp, NetError> {
+        let s = bind_socket(Type::DGRAM, Protocol::UDP, port).map_err(|e| net_error(&e))?;
+        let socket: std::net::UdpSocket = s.into();
+        let port = socket.local_addr().map(|a| a.port()).unwrap_or(port);
+        Ok(HostUdp { socket, port })
+    }
+}
+
+impl TcpListener for HostListener {
+    type Stream = HostStream;
+
+    async fn accept(&self) -> Result<(HostStream, SocketAddr), NetError> {
+        loop {
+            match self.socket.accept() {
+                Ok((socket, addr)) => {
+                    socket.set_nonblocking(true).map_err(|e| net_error(&e))?;
+                    let _ = socket.set_nodelay(true);
+                    return Ok((HostStream { socket }, canonical(addr)));
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => reactor::readable(self.socket.as_raw_fd()).await,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted || e.kind() == io::ErrorKind::ConnectionAborted => {}
+                Err(e) => return Err(net_error(&e)),
+            }
+        }
+    }
+
+    fn local_port(&self) -> u16 {
+        self.port
+    }
+}
+
+impl TcpStream for HostStream {
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, NetError> {
+        loop {
+            match self.socket.read(buf) {
+                Ok(n) => return Ok(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => reactor::readable(self.socket.as_raw_fd()).await,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(net_error(&e)),
+            }
+        }
+    }
+
+    async fn write(&mut self, buf: &[u8]) -> Result<usize, NetError> {
+        loop {
+            match self.socket.write(buf) {
+                Ok(n) => return Ok(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => reactor::writable(self.socket.as_raw_fd()).await,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(net_error(&e)),
+            }
+        }
+    }
+
+    async fn flush(&mut self) -> Result<(), NetError> {
+        // The kernel sends what was written; there is no user-space buffer.
+        Ok(())
+    }
+
+    async fn shutdown(&mut self) -> Result<(), NetError> {
+        self.socket.shutdown(std::net::Shutdown::Write).map_err(|e| net_error(&e))
+    }
+
+    fn peer_addr(&self) -> Option<SocketAddr> {
+        self.socket.peer_addr().ok().map(canonical)
+    }
+}
+
+impl UdpSocket for HostUdp {
+    async fn recv_from(&self, buf: &mut [u8]) -> Result<(usize, SocketAddr), NetError> {
+        loop {
+            match self.socket.recv_from(buf) {
+                Ok((n, a)) => return Ok((n, canonical(a))),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => reactor::readable(self.socket.as_raw_fd()).await,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(net_error(&e)),
+            }
+        }
+    }
+
+    async fn send_to(&self, buf: &[u8], to: SocketAddr) -> Result<(), NetError> {
+        loop {
+            match self.socket.send_to(buf, to) {
+                Ok(_) => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => reactor::writable(self.socket.as_raw_fd()).await,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.raw_os_error() == Some(libc::EMSGSIZE) => return Err(NetError::TooLarge),
+                Err(e) => return Err(net_error(&e)),
+            }
+        }
+    }
+
+    fn local_port(&self) -> u16 {
+        self.port
+    }
+}
+
+/// A TAP device as the unikernel's network device on the unix target:
+/// the same stack as on hvt and spt, on a host TAP.
+#[derive(Debug)]
+pub struct TapNet {
+    tap: Tap,
+    handle: u32,
+    info: NetInfo,
+}
+
+impl TapNet {
+    /// Attaches to TAP `name` as device `handle`, with `mac` (or one derived
+    /// from the names) and the TAP's MTU; the platform then reports it
+    /// ready when frames wait.
+    pub fn open(name: &str, device: &str, handle: u32, mac: Option<[u8; 6]>) -> Result<TapNet, oasis_tap::TapError> {
+        let tap = Tap::open(name)?;
+        let mac = mac.unwrap_or_else(|| oasis_tap::derived_mac(&format!("{device}@{name}")));
+        let info = NetInfo { mac, mtu: tap.mtu() };
+        reactor::register_device(handle, tap.file().as_raw_fd());
+        Ok(TapNet { tap, handle, info })
+    }
+}
+
+impl NetDevice for TapNet {
+    fn info(&self) -> NetInfo {
+        self.info
+    }
+
+    fn handle(&self) -> u32 {
+        self.handle
+    }
+
+    fn receive(&mut self, buf: &mut [u8]) -> Result<Option<usize>, DeviceError> {
+        match (&*self.tap.file()).read(buf) {
+            Ok(n) => Ok(Some(n)),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::Interrupted => Ok(None),
+            Err(_) => Err(DeviceError),
+        }
+    }
+
+    fn transmit(&mut self, frame: &[u8]) -> Result<bool, DeviceError> {
+        match (&*self.tap.file()).write(frame) {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(false),
+            Err(_) => Err(DeviceError),
+        }
+    }
+}
+
+/// Parses a MAC address (`aa:bb:cc:dd:ee:ff`) for `--net-mac`.
+pub fn parse_mac(s: &str) -> Result<[u8; 6], String> {
+    oasis_tap::parse_mac(s)
+}
