@@ -58,7 +58,7 @@ impl NetSetup {
         #[cfg(target_os = "none")]
         {
             let device = oasis_guest::net::GuestNet::open(self.handle);
-            return Ok(oasis_net::SmolStack::new(os, device, self.config));
+            Ok(oasis_net::SmolStack::new(os, device, self.config))
         }
         #[cfg(all(not(target_os = "none"), not(feature = "unix-tap")))]
         {
@@ -69,7 +69,7 @@ impl NetSetup {
                     self.name
                 );
             }
-            return Ok(oasis_unix::net::HostStack);
+            Ok(oasis_unix::net::HostStack)
         }
         #[cfg(all(not(target_os = "none"), feature = "unix-tap"))]
         {

@@ -239,7 +239,7 @@ impl NetDevice for TapNet {
     }
 
     fn receive(&mut self, buf: &mut [u8]) -> Result<Option<usize>, DeviceError> {
-        match (&*self.tap.file()).read(buf) {
+        match self.tap.file().read(buf) {
             Ok(n) => Ok(Some(n)),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::Interrupted => Ok(None),
             Err(_) => Err(DeviceError),
@@ -247,7 +247,7 @@ impl NetDevice for TapNet {
     }
 
     fn transmit(&mut self, frame: &[u8]) -> Result<bool, DeviceError> {
-        match (&*self.tap.file()).write(frame) {
+        match self.tap.file().write(frame) {
             Ok(_) => Ok(true),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(false),
             Err(_) => Err(DeviceError),

@@ -2,8 +2,10 @@
 //!
 //! `--ipv4 ADDR/PREFIX`, `--ipv4-gateway ADDR`, `--ipv6 ADDR/PREFIX`,
 //! `--ipv6-gateway ADDR`, `--tcp-buffer SIZE` (bytes per direction per
-//! connection, default 64 KiB), `--tcp-backlog N` (connections a listener
-//! keeps ready before `accept`, default 128). Without `--ipv4` the stack
+//! connection, default 64 KiB), `--tcp-backlog N` (sockets a listener keeps
+//! listening, default 16; each costs two buffers, and a connection request
+//! arriving when all are taken is dropped, so the client retries, rather
+//! than refused). Without `--ipv4` the stack
 //! asks DHCP for an address (and renews the lease). A link-local IPv6
 //! address derived from the MAC is always configured.
 

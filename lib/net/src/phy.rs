@@ -1,6 +1,7 @@
 //! smoltcp's `Device` over an Oasis [`NetDevice`], with frame checks and
 //! counters.
 
+use alloc::collections::BTreeMap;
 use alloc::vec;
 use alloc::vec::Vec;
 use core::fmt;
@@ -28,6 +29,9 @@ pub struct NetStats {
     pub dropped_bad_checksum: u64,
     /// Received frames ignored: a protocol this stack does not speak.
     pub dropped_unsupported: u64,
+    /// Connection requests dropped because every listening socket of the
+    /// port was in use (the client retries, as with a full Linux backlog).
+    pub syn_backlog_full: u64,
     /// Device failures (host side).
     pub device_errors: u64,
 }
@@ -52,7 +56,7 @@ impl fmt::Display for NetStats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "rx {} tx {} (busy {}); dropped: truncated {}, bad length {}, bad checksum {}, unsupported {}; device errors {}",
+            "rx {} tx {} (busy {}); dropped: truncated {}, bad length {}, bad checksum {}, unsupported {}, backlog full {}; device errors {}",
             self.rx_frames,
             self.tx_frames,
             self.tx_busy,
@@ -60,6 +64,7 @@ impl fmt::Display for NetStats {
             self.dropped_bad_length,
             self.dropped_bad_checksum,
             self.dropped_unsupported,
+            self.syn_backlog_full,
             self.device_errors
         )
     }
@@ -74,6 +79,10 @@ pub(crate) struct Phy<D> {
     tx: Vec<u8>,
     mtu: usize,
     pub(crate) stats: NetStats,
+    /// Listening sockets free per listened port; a SYN to a listened port
+    /// with none free is dropped rather than answered with a reset. The
+    /// stack refreshes it after every batch of frames.
+    pub(crate) syn_gate: BTreeMap<u16, usize>,
     reported_malformed: u64,
     last_report_ms: i64,
 }
@@ -88,6 +97,7 @@ impl<D: NetDevice> Phy<D> {
             tx: vec![0; frame],
             mtu: frame,
             stats: NetStats::default(),
+            syn_gate: BTreeMap::new(),
             reported_malformed: 0,
             last_report_ms: i64::MIN / 2,
         }
@@ -154,7 +164,18 @@ impl<D: NetDevice> phy::Device for Phy<D> {
         let len = loop {
             match self.dev.receive(&mut self.rx) {
                 Ok(Some(n)) => match validate::check(&self.rx[..n]) {
-                    Ok(()) => break n,
+                    Ok(summary) => {
+                        if let Some(port) = summary.syn_to_port
+                            && let Some(free) = self.syn_gate.get_mut(&port)
+                        {
+                            if *free == 0 {
+                                self.stats.syn_backlog_full += 1;
+                                continue;
+                            }
+                            *free -= 1;
+                        }
+                        break n;
+                    }
                     Err(m) => self.stats.count(m),
                 },
                 Ok(None) => {

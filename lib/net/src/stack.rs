@@ -16,9 +16,7 @@ use slab::Slab;
 use smoltcp::iface::{Config, Interface, PollIngressSingleResult, PollResult, SocketHandle, SocketSet};
 use smoltcp::socket::{dhcpv4, tcp, udp};
 use smoltcp::time::Instant as SInstant;
-use smoltcp::wire::{
-    EthernetAddress, HardwareAddress, IpCidr, IpEndpoint, Ipv4Address, Ipv4Cidr, Ipv6Address, Ipv6Cidr,
-};
+use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, IpEndpoint, Ipv4Cidr, Ipv6Address, Ipv6Cidr};
 
 use crate::api::{NetError, Stack};
 use crate::config::NetConfig;
@@ -131,7 +129,7 @@ impl<D: NetDevice> Inner<D> {
     pub(crate) fn ephemeral_port(&mut self) -> u16 {
         for _ in 0..16384 {
             let p = self.next_port;
-            self.next_port = if p >= 65535 { 49152 } else { p + 1 };
+            self.next_port = if p == u16::MAX { 49152 } else { p + 1 };
             if !self.tcp_port_in_use(p) {
                 return p;
             }
@@ -233,6 +231,8 @@ impl<D: NetDevice> Inner<D> {
                     self.sockets.remove(h);
                 }
             }
+            let free = still.iter().filter(|&&h| self.tcp(h).state() == tcp::State::Listen).count();
+            self.phy.syn_gate.insert(port, free);
             let l = &mut self.listeners[k];
             l.listening = still;
             if woke && let Some(w) = l.waker.take() {
@@ -272,17 +272,17 @@ impl<D: NetDevice + 'static> SmolStack<D> {
         iface.update_ip_addrs(|addrs| {
             let _ = addrs.push(IpCidr::Ipv6(Ipv6Cidr::new(link_local(info.mac), 64)));
             if let Some(c) = config.ipv4 {
-                let _ = addrs.push(IpCidr::Ipv4(Ipv4Cidr::new(Ipv4Address::from(c.addr), c.prefix)));
+                let _ = addrs.push(IpCidr::Ipv4(Ipv4Cidr::new(c.addr, c.prefix)));
             }
             if let Some(c) = config.ipv6 {
-                let _ = addrs.push(IpCidr::Ipv6(Ipv6Cidr::new(Ipv6Address::from(c.addr), c.prefix)));
+                let _ = addrs.push(IpCidr::Ipv6(Ipv6Cidr::new(c.addr, c.prefix)));
             }
         });
         if let Some(g) = config.ipv4_gateway {
-            let _ = iface.routes_mut().add_default_ipv4_route(Ipv4Address::from(g));
+            let _ = iface.routes_mut().add_default_ipv4_route(g);
         }
         if let Some(g) = config.ipv6_gateway {
-            let _ = iface.routes_mut().add_default_ipv6_route(Ipv6Address::from(g));
+            let _ = iface.routes_mut().add_default_ipv6_route(g);
         }
         let mut sockets = SocketSet::new(Vec::new());
         let dhcp = config.dhcp().then(|| sockets.add(dhcpv4::Socket::new()));
@@ -322,7 +322,7 @@ impl<D: NetDevice + 'static> SmolStack<D> {
 
     /// The configured IPv4 address, once there is one.
     pub fn ipv4(&self) -> Option<core::net::Ipv4Addr> {
-        self.inner.borrow().iface.ipv4_addr().map(Into::into)
+        self.inner.borrow().iface.ipv4_addr()
     }
 
     /// Waits until the stack has an IPv4 address (static or leased).

@@ -51,6 +51,7 @@ impl<D: NetDevice> Drop for SmolListener<D> {
     fn drop(&mut self) {
         let mut inner = self.stack.borrow();
         let Some(l) = inner.listeners.try_remove(self.key) else { return };
+        inner.phy.syn_gate.remove(&l.port);
         for h in l.listening {
             inner.tcp(h).abort();
             inner.sockets.remove(h);

@@ -25,11 +25,22 @@ pub enum Malformed {
     Unsupported,
 }
 
+/// What the stack may want to know about a well-formed frame before it
+/// is processed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// For a TCP segment opening a connection (SYN without ACK): its
+    /// destination port.
+    pub syn_to_port: Option<u16>,
+}
+
 /// Checks `frame`; `Ok` when the stack should see it.
-pub fn check(frame: &[u8]) -> Result<(), Malformed> {
+pub fn check(frame: &[u8]) -> Result<Summary, Malformed> {
     let eth = EthernetFrame::new_checked(frame).map_err(|_| Malformed::Truncated)?;
     match eth.ethertype() {
-        EthernetProtocol::Arp => ArpPacket::new_checked(eth.payload()).map(|_| ()).map_err(|_| Malformed::Truncated),
+        EthernetProtocol::Arp => {
+            ArpPacket::new_checked(eth.payload()).map(|_| Summary::default()).map_err(|_| Malformed::Truncated)
+        }
         EthernetProtocol::Ipv4 => check_ipv4(eth.payload()),
         EthernetProtocol::Ipv6 => check_ipv6(eth.payload()),
         _ => Err(Malformed::Unsupported),
@@ -40,20 +51,20 @@ fn length_error(buffer_len: usize, header_len: usize) -> Malformed {
     if buffer_len < header_len { Malformed::Truncated } else { Malformed::BadLength }
 }
 
-fn check_ipv4(bytes: &[u8]) -> Result<(), Malformed> {
+fn check_ipv4(bytes: &[u8]) -> Result<Summary, Malformed> {
     let ip = Ipv4Packet::new_checked(bytes).map_err(|_| length_error(bytes.len(), 20))?;
     if !ip.verify_checksum() {
         return Err(Malformed::BadChecksum);
     }
     if ip.more_frags() || ip.frag_offset() != 0 {
         // A fragment's transport checksum covers the whole datagram.
-        return Ok(());
+        return Ok(Summary::default());
     }
     let (src, dst) = (IpAddress::Ipv4(ip.src_addr()), IpAddress::Ipv4(ip.dst_addr()));
     check_transport(ip.next_header(), ip.payload(), &src, &dst, false)
 }
 
-fn check_ipv6(bytes: &[u8]) -> Result<(), Malformed> {
+fn check_ipv6(bytes: &[u8]) -> Result<Summary, Malformed> {
     let ip = Ipv6Packet::new_checked(bytes).map_err(|_| length_error(bytes.len(), 40))?;
     let (src, dst) = (IpAddress::Ipv6(ip.src_addr()), IpAddress::Ipv6(ip.dst_addr()));
     check_transport(ip.next_header(), ip.payload(), &src, &dst, true)
@@ -65,36 +76,40 @@ fn check_transport(
     src: &IpAddress,
     dst: &IpAddress,
     v6: bool,
-) -> Result<(), Malformed> {
+) -> Result<Summary, Malformed> {
     let caps = ChecksumCapabilities::default();
+    let ok = Summary::default();
     match proto {
         IpProtocol::Tcp => {
             let tcp = TcpPacket::new_checked(payload).map_err(|_| length_error(payload.len(), 20))?;
-            tcp.verify_checksum(src, dst).then_some(()).ok_or(Malformed::BadChecksum)
+            if !tcp.verify_checksum(src, dst) {
+                return Err(Malformed::BadChecksum);
+            }
+            Ok(Summary { syn_to_port: (tcp.syn() && !tcp.ack()).then(|| tcp.dst_port()) })
         }
         IpProtocol::Udp => {
             let udp = UdpPacket::new_checked(payload).map_err(|_| length_error(payload.len(), 8))?;
             // An IPv4 UDP checksum of zero means "none".
             if !v6 && udp.checksum() == 0 {
-                return Ok(());
+                return Ok(ok);
             }
-            udp.verify_checksum(src, dst).then_some(()).ok_or(Malformed::BadChecksum)
+            udp.verify_checksum(src, dst).then_some(ok).ok_or(Malformed::BadChecksum)
         }
         IpProtocol::Icmp => {
             let icmp = Icmpv4Packet::new_checked(payload).map_err(|_| Malformed::Truncated)?;
-            (!caps.icmpv4.rx() || icmp.verify_checksum()).then_some(()).ok_or(Malformed::BadChecksum)
+            (!caps.icmpv4.rx() || icmp.verify_checksum()).then_some(ok).ok_or(Malformed::BadChecksum)
         }
         IpProtocol::Icmpv6 => {
             let icmp = Icmpv6Packet::new_checked(payload).map_err(|_| Malformed::Truncated)?;
             match (src, dst) {
                 (IpAddress::Ipv6(s), IpAddress::Ipv6(d)) => {
-                    icmp.verify_checksum(s, d).then_some(()).ok_or(Malformed::BadChecksum)
+                    icmp.verify_checksum(s, d).then_some(ok).ok_or(Malformed::BadChecksum)
                 }
                 _ => Err(Malformed::Unsupported),
             }
         }
         // IPv6 extension headers and other protocols: smoltcp decides.
-        _ => Ok(()),
+        _ => Ok(ok),
     }
 }
 
@@ -139,7 +154,7 @@ mod tests {
     #[test]
     fn good_frames_pass_and_bad_ones_are_named() {
         let good = udp_frame();
-        assert_eq!(check(&good), Ok(()));
+        assert_eq!(check(&good), Ok(Summary::default()));
         assert_eq!(check(&good[..10]), Err(Malformed::Truncated));
         assert_eq!(check(&good[..20]), Err(Malformed::Truncated));
         let mut bad = good.clone();

@@ -373,9 +373,8 @@ mod tests {
     fn server(timeout_ms: u64) -> (Hypercalls, File) {
         let mem: GuestMemoryMmap = GuestMemoryMmap::from_ranges(&[(GuestAddress(0), MEM as usize)]).unwrap();
         let null = File::options().write(true).open("/dev/null").unwrap();
-        let h =
-            Hypercalls::new(mem, AccessMap::flat(MEM), vec![DeviceKind::Net], Some(Duration::from_millis(timeout_ms)))
-                .with_console(null.as_raw_fd());
+        let h = Hypercalls::new(mem, AccessMap::flat(MEM), vec![], Some(Duration::from_millis(timeout_ms)))
+            .with_console(null.as_raw_fd());
         (h, null)
     }
 
