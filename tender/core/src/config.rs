@@ -23,6 +23,8 @@ pub const OPTIONS_HELP: &str = "\
   --stats                 print hypercall and exit counts when the guest ends
   --net:NAME=TAP          bind the image's network device NAME to a TAP device
   --net-mac:NAME=MAC      its MAC address (default: derived from NAME and TAP)
+  --net-faults:NAME=SPEC  drop, duplicate, reorder its frames, for testing:
+                          loss=5%,dup=1%,reorder=1%,seed=7
   --block:NAME=FILE       bind the image's block device NAME to a file
   -- ARGS...              everything after -- is passed to the guest";
 
@@ -52,6 +54,8 @@ pub struct TenderArgs {
     pub bindings: Vec<Binding>,
     /// MAC addresses for network devices (`--net-mac:NAME=MAC`).
     pub macs: Vec<(String, [u8; 6])>,
+    /// Faulty links (`--net-faults:NAME=loss=5%,…`).
+    pub faults: Vec<(String, crate::faults::FaultSpec)>,
     /// Arguments for the guest.
     pub guest_args: Vec<String>,
 }
@@ -150,6 +154,7 @@ impl TenderArgs {
         let mut stats = false;
         let mut bindings: Vec<Binding> = Vec::new();
         let mut macs: Vec<(String, [u8; 6])> = Vec::new();
+        let mut faults: Vec<(String, crate::faults::FaultSpec)> = Vec::new();
         let mut guest_args = Vec::new();
         let mut it =
             args.into_iter().map(|a| a.into_string().map_err(|a| ArgsError::NotUtf8(a.to_string_lossy().into_owned())));
@@ -202,6 +207,19 @@ impl TenderArgs {
                     }
                     stats = true;
                 }
+                _ if option.starts_with("--net-faults:") => {
+                    let name = &option["--net-faults:".len()..];
+                    let v = inline_value.clone().unwrap_or_default();
+                    let spec = crate::faults::FaultSpec::parse(&v).map_err(|why| ArgsError::Invalid {
+                        option: option.clone(),
+                        value: v,
+                        why,
+                    })?;
+                    if faults.iter().any(|(n, _)| n == name) {
+                        return Err(ArgsError::Repeated(option));
+                    }
+                    faults.push((name.into(), spec));
+                }
                 _ if option.starts_with("--net-mac:") => {
                     let name = &option["--net-mac:".len()..];
                     let v = inline_value.clone().unwrap_or_default();
@@ -244,9 +262,15 @@ impl TenderArgs {
                 }
             }
         }
-        if let Some((name, _)) =
-            macs.iter().find(|(n, _)| !bindings.iter().any(|b| b.kind == DeviceKind::Net && b.name == *n))
-        {
+        let unbound = |n: &String| !bindings.iter().any(|b| b.kind == DeviceKind::Net && b.name == *n);
+        if let Some((name, _)) = faults.iter().find(|(n, _)| unbound(n)) {
+            return Err(ArgsError::Invalid {
+                option: format!("--net-faults:{name}"),
+                value: String::new(),
+                why: format!("no --net:{name}=TAP binding to give it to"),
+            });
+        }
+        if let Some((name, _)) = macs.iter().find(|(n, _)| unbound(n)) {
             return Err(ArgsError::Invalid {
                 option: format!("--net-mac:{name}"),
                 value: String::new(),
@@ -260,6 +284,7 @@ impl TenderArgs {
             stats,
             bindings,
             macs,
+            faults,
             guest_args,
         })
     }

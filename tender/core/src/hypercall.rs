@@ -42,6 +42,9 @@ pub fn host_wall_ns() -> u64 {
     clock_ns(libc::CLOCK_REALTIME)
 }
 
+/// A zero timeout, for polling without sleeping.
+static ZERO: libc::timespec = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+
 /// The hypercall server of one guest.
 pub struct Hypercalls {
     mem: GuestMemoryMmap,
@@ -105,6 +108,14 @@ impl Hypercalls {
         // this server's life; ManuallyDrop keeps us from closing it.
         self.console = ManuallyDrop::new(unsafe { File::from_raw_fd(fd) });
         self
+    }
+
+    /// What the faulty links did, per device handle.
+    pub fn fault_counts(&self) -> impl Iterator<Item = (usize, crate::faults::FaultCounts)> + '_ {
+        self.devices.iter().enumerate().filter_map(|(h, d)| {
+            let Backend::Net(n) = d;
+            n.faulty.as_ref().map(|l| (h, l.faults.counts))
+        })
     }
 
     /// Host monotonic time at the guest's monotonic zero.
@@ -200,9 +211,9 @@ impl Hypercalls {
         }
     }
 
-    fn net(&self, number: u64, handle: u64) -> Result<&crate::devices::NetBackend, Stop> {
+    fn net(&mut self, number: u64, handle: u64) -> Result<&mut crate::devices::NetBackend, Stop> {
         self.check_handle(number, handle, DeviceKind::Net)?;
-        match &self.devices[handle as usize] {
+        match &mut self.devices[handle as usize] {
             Backend::Net(n) => Ok(n),
         }
     }
@@ -220,24 +231,32 @@ impl Hypercalls {
     fn net_write(&mut self, arg: u64) -> Outcome {
         let number = nr::NET_WRITE;
         let [handle, data, len] = self.read_words::<3>(number, arg)?;
-        let net = self.net(number, handle)?;
-        if len > net.max_frame() {
+        let max = self.net(number, handle)?.max_frame();
+        if len > max {
             return Err(
                 Violation::BadLength { call: number, value: len, rule: "a frame is at most MTU + 14 bytes" }.into()
             );
         }
         self.check_buffer(number, data, len, false)?;
-        let slice = self.mem.get_slice(GuestAddress(data), len as usize).map_err(|_| Violation::BadBuffer {
-            call: number,
-            addr: data,
-            len,
-        })?;
-        let result = match vm_memory::WriteVolatile::write_volatile(&mut net.file(), &slice) {
-            Ok(_) => result::OK,
-            Err(vm_memory::VolatileMemoryError::IOError(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                result::AGAIN
+        let bad = || Stop::from(Violation::BadBuffer { call: number, addr: data, len });
+        let Hypercalls { mem, devices, .. } = self;
+        let Backend::Net(net) = &mut devices[handle as usize];
+        let result = match net.faulty.as_mut() {
+            None => {
+                let slice = mem.get_slice(GuestAddress(data), len as usize).map_err(|_| bad())?;
+                match vm_memory::WriteVolatile::write_volatile(&mut net.file(), &slice) {
+                    Ok(_) => result::OK,
+                    Err(vm_memory::VolatileMemoryError::IOError(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        result::AGAIN
+                    }
+                    Err(_) => result::IO_ERROR,
+                }
             }
-            Err(_) => result::IO_ERROR,
+            Some(link) => {
+                mem.read_slice(&mut link.scratch.buffer()[..len as usize], GuestAddress(data)).map_err(|_| bad())?;
+                net.send_faulty(len as usize);
+                result::OK
+            }
         };
         self.write_word(number, arg, offset_of!(NetIo, out_len), 0)?;
         self.write_word(number, arg, offset_of!(NetIo, result), result)
@@ -246,8 +265,8 @@ impl Hypercalls {
     fn net_read(&mut self, arg: u64) -> Outcome {
         let number = nr::NET_READ;
         let [handle, data, len] = self.read_words::<3>(number, arg)?;
-        let net = self.net(number, handle)?;
-        if len < net.max_frame() {
+        let max = self.net(number, handle)?.max_frame();
+        if len < max {
             return Err(Violation::BadLength {
                 call: number,
                 value: len,
@@ -256,17 +275,27 @@ impl Hypercalls {
             .into());
         }
         self.check_buffer(number, data, len, true)?;
-        let mut slice = self.mem.get_slice(GuestAddress(data), len as usize).map_err(|_| Violation::BadBuffer {
-            call: number,
-            addr: data,
-            len,
-        })?;
-        let (got, result) = match vm_memory::ReadVolatile::read_volatile(&mut net.file(), &mut slice) {
-            Ok(n) => (n as u64, result::OK),
-            Err(vm_memory::VolatileMemoryError::IOError(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                (0, result::AGAIN)
+        let bad = || Stop::from(Violation::BadBuffer { call: number, addr: data, len });
+        let Hypercalls { mem, devices, .. } = self;
+        let Backend::Net(net) = &mut devices[handle as usize];
+        let (got, result) = match net.faulty.is_some() {
+            false => {
+                let mut slice = mem.get_slice(GuestAddress(data), len as usize).map_err(|_| bad())?;
+                match vm_memory::ReadVolatile::read_volatile(&mut net.file(), &mut slice) {
+                    Ok(n) => (n as u64, result::OK),
+                    Err(vm_memory::VolatileMemoryError::IOError(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        (0, result::AGAIN)
+                    }
+                    Err(_) => (0, result::IO_ERROR),
+                }
             }
-            Err(_) => (0, result::IO_ERROR),
+            true => match net.next_faulty_inbound() {
+                Some(frame) => {
+                    mem.write_slice(frame, GuestAddress(data)).map_err(|_| bad())?;
+                    (frame.len() as u64, result::OK)
+                }
+                None => (0, result::AGAIN),
+            },
         };
         self.write_word(number, arg, offset_of!(NetIo, out_len), got)?;
         self.write_word(number, arg, offset_of!(NetIo, result), result)
@@ -303,6 +332,15 @@ impl Hypercalls {
             tv_nsec: (wait % 1_000_000_000) as libc::c_long,
         };
         let ts_ptr = if until == u64::MAX { std::ptr::null() } else { &ts as *const libc::timespec };
+        let mut pending = 0u64;
+        for (h, d) in self.devices.iter_mut().enumerate() {
+            let Backend::Net(n) = d;
+            n.flush_faulty();
+            if n.faulty.as_ref().is_some_and(|l| l.inbound_waiting()) {
+                pending |= 1 << h;
+            }
+        }
+        let ts_ptr = if pending != 0 { &ZERO as *const libc::timespec } else { ts_ptr };
         for p in &mut self.poll_fds {
             p.revents = 0;
         }
@@ -314,7 +352,7 @@ impl Hypercalls {
                 libc::ppoll(self.poll_fds.as_mut_ptr(), self.poll_fds.len() as libc::nfds_t, ts_ptr, std::ptr::null())
             };
         }
-        let mut ready = 0u64;
+        let mut ready = pending;
         for (p, &h) in self.poll_fds.iter().zip(&self.poll_handles) {
             if p.revents != 0 {
                 ready |= 1 << h;

@@ -14,6 +14,7 @@
 
 pub mod config;
 pub mod devices;
+pub mod faults;
 pub mod hypercall;
 pub mod image;
 pub mod manifest;

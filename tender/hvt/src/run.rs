@@ -243,7 +243,7 @@ pub fn run(args: &TenderArgs) -> Result<std::convert::Infallible, HvtError> {
     let image = Image::parse(&file).map_err(|source| HvtError::Image { path: args.image.clone(), source })?;
     memory::check_fits(&image, args.mem)?;
     let bound = config::bind(&image.manifest, &args.bindings)?;
-    let backends = devices::open(&bound, &args.macs)?;
+    let backends = devices::open(&bound, &args.macs, &args.faults)?;
     let tables = paging::build(&image, args.mem)?;
     let seed = memory::fresh_seed().map_err(host_err("reading the host's getrandom"))?;
 
@@ -303,5 +303,10 @@ pub fn run(args: &TenderArgs) -> Result<std::convert::Infallible, HvtError> {
 
     let stop = vcpu_loop(&mut machine, &mut hypercalls);
     let memory = memstats.as_mut().map(|m| m.measure());
+    if args.stats {
+        for (h, counts) in hypercalls.fault_counts() {
+            report::eprint(format_args!("net-faults {h}: {counts}\n"));
+        }
+    }
     report::finish("oasis-hvt", &stop, args.stats.then_some((&hypercalls.stats, "vm-exits", memory)))
 }

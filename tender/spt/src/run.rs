@@ -185,7 +185,7 @@ pub fn run(args: &TenderArgs) -> Result<std::convert::Infallible, SptError> {
     let image = Image::parse(&file).map_err(|source| SptError::Image { path: args.image.clone(), source })?;
     memory::check_fits(&image, args.mem)?;
     let bound = config::bind(&image.manifest, &args.bindings)?;
-    let backends = devices::open(&bound, &args.macs)?;
+    let backends = devices::open(&bound, &args.macs, &args.faults)?;
     let device_policy = devices::allow(policy(), &backends);
     let seed = memory::fresh_seed().map_err(host("reading the host's getrandom"))?;
 
@@ -238,5 +238,10 @@ pub fn run(args: &TenderArgs) -> Result<std::convert::Infallible, SptError> {
         Outcome::Returned => Stop::Internal("the guest returned from its entry point"),
     };
     let memory = memstats.as_mut().map(|m| m.measure());
+    if args.stats {
+        for (h, counts) in state.hypercalls.fault_counts() {
+            report::eprint(format_args!("net-faults {h}: {counts}\n"));
+        }
+    }
     report::finish("oasis-spt", &stop, args.stats.then_some((&state.hypercalls.stats, "hypercalls", memory)))
 }
