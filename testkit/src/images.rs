@@ -25,15 +25,19 @@ impl Images {
 }
 
 /// Packages built for the tests: the test guests and every unikernel.
-const PACKAGES: &[&str] = &["oasis-test-guests", "hello"];
+const PACKAGES: &[&str] = &["oasis-test-guests", "hello", "echo"];
 
 fn cargo_build(extra: &[&str]) {
+    cargo_build_into("target/oasis", PACKAGES, extra);
+}
+
+fn cargo_build_into(dir: &str, packages: &[&str], extra: &[&str]) {
     let root = workspace_root();
     let mut cmd = Command::new(env!("CARGO"));
     // A target directory of our own: the one `cargo test` is using stays
     // locked while tests run.
-    cmd.current_dir(&root).env("CARGO_TARGET_DIR", root.join("target/oasis")).arg("build").arg("--quiet");
-    for p in PACKAGES {
+    cmd.current_dir(&root).env("CARGO_TARGET_DIR", root.join(dir)).arg("build").arg("--quiet");
+    for p in packages {
         cmd.args(["-p", p]);
     }
     cmd.args(extra);
@@ -57,6 +61,28 @@ pub fn unix_images() -> Images {
     ONCE.get_or_init(|| {
         cargo_build(&["--release"]);
         Images { dir: workspace_root().join("target/oasis/release") }
+    })
+    .clone()
+}
+
+/// The networked unikernels built for the unix target with their own stack
+/// on a TAP (`--features unix-tap`), on first use.
+pub fn unix_tap_images() -> Images {
+    static ONCE: OnceLock<Images> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        cargo_build_into("target/oasis/unix-tap", &["echo"], &["--release", "--features", "echo/unix-tap"]);
+        Images { dir: workspace_root().join("target/oasis/unix-tap/release") }
+    })
+    .clone()
+}
+
+/// The `oasis` command, built (debug) into the test target directory on
+/// first use: for test packages other than the CLI's own.
+pub fn oasis_binary() -> std::path::PathBuf {
+    static ONCE: OnceLock<std::path::PathBuf> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        cargo_build_into("target/oasis", &["oasis-cli"], &[]);
+        workspace_root().join("target/oasis/debug/oasis")
     })
     .clone()
 }

@@ -6,10 +6,14 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod guest;
 mod images;
+mod netns;
 mod process;
 
-pub use images::{Images, guest_images, unix_images, workspace_root};
+pub use guest::Running;
+pub use images::{Images, guest_images, oasis_binary, unix_images, unix_tap_images, workspace_root};
+pub use netns::{NetNs, netns_available};
 pub use process::{Outcome, run, run_with_input};
 
 /// Prints why a test is skipped, in a form that stands out in test output.

@@ -1,0 +1,1 @@
+//! The network test bed lives in `tests/network.rs`; this package only runs it.
