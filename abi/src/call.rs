@@ -47,6 +47,12 @@ pub mod nr {
     pub const NET_WRITE: u64 = 17;
     /// Receive one Ethernet frame: [`NetIo`](super::NetIo).
     pub const NET_READ: u64 = 18;
+    /// Send up to [`NET_BATCH_MAX`](super::NET_BATCH_MAX) frames in one
+    /// call: [`NetBatch`](super::NetBatch).
+    pub const NET_WRITE_BATCH: u64 = 19;
+    /// Receive up to [`NET_BATCH_MAX`](super::NET_BATCH_MAX) frames in one
+    /// call: [`NetBatch`](super::NetBatch).
+    pub const NET_READ_BATCH: u64 = 20;
     /// Block device information: [`BlockInfo`](super::BlockInfo).
     pub const BLOCK_INFO: u64 = 32;
     /// Write whole blocks: [`BlockIo`](super::BlockIo).
@@ -72,6 +78,8 @@ pub mod nr {
             NET_INFO => "net-info",
             NET_WRITE => "net-write",
             NET_READ => "net-read",
+            NET_WRITE_BATCH => "net-write-batch",
+            NET_READ_BATCH => "net-read-batch",
             BLOCK_INFO => "block-info",
             BLOCK_WRITE => "block-write",
             BLOCK_READ => "block-read",
@@ -205,6 +213,43 @@ pub struct NetIo {
     pub result: u64,
 }
 
+/// Most frames in one batch call.
+pub const NET_BATCH_MAX: u64 = 64;
+
+/// One frame of a batch: a buffer and its length.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NetFrame {
+    /// in: buffer address.
+    pub data: u64,
+    /// in: frame length (write) or buffer length, at least MTU + 14 (read);
+    /// out (read): the frame's length.
+    pub len: u64,
+}
+
+/// `NET_WRITE_BATCH` and `NET_READ_BATCH`: many frames per exit, the same
+/// rules as `NET_WRITE` and `NET_READ` applying to each frame.
+///
+/// Write: frames `0..count` are sent in order; `out_count` is how many
+/// were (fewer only when the device is busy: `result` is then `AGAIN`).
+/// Read: frames are stored in buffers `0..` until none waits or `count`
+/// are filled; `out_count` says how many, each `len` the frame's length;
+/// `result` is `AGAIN` when none waited.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NetBatch {
+    /// in: device handle.
+    pub handle: u64,
+    /// in: address of `count` [`NetFrame`]s.
+    pub frames: u64,
+    /// in: how many, at most [`NET_BATCH_MAX`].
+    pub count: u64,
+    /// out: how many were sent or received.
+    pub out_count: u64,
+    /// out: a [`result`] code.
+    pub result: u64,
+}
+
 /// `BLOCK_INFO`: geometry of block device `handle`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -264,6 +309,8 @@ assert_layout! {
     Fault => 32,
     NetInfo => 24,
     NetIo => 40,
+    NetFrame => 16,
+    NetBatch => 40,
     BlockInfo => 24,
     BlockIo => 40,
     BlockFlush => 16,

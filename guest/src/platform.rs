@@ -66,9 +66,11 @@ impl oasis_runtime::Platform for Guest {
     }
 
     fn wait(&self, deadline_ns: Option<u64>) -> u64 {
+        crate::net::flush_all();
         console::flush();
         let mut arg = Yield { deadline_ns: deadline_ns.unwrap_or(u64::MAX), ready: 0 };
         hypercall::call(nr::YIELD, &mut arg);
+        crate::net::note_ready(arg.ready);
         arg.ready
     }
 

@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use oasis_abi::layout::GUEST_MIN_ADDR;
 use oasis_abi::{
-    Abort, BlockFlush, BlockInfo, BlockIo, CONSOLE_WRITE_MAX, Clock, ConsoleWrite, DeviceKind, Exit, Fault, NetInfo,
-    NetIo, Yield, nr, result,
+    Abort, BlockFlush, BlockInfo, BlockIo, CONSOLE_WRITE_MAX, Clock, ConsoleWrite, DeviceKind, Exit, Fault,
+    NET_BATCH_MAX, NetBatch, NetFrame, NetInfo, NetIo, Yield, nr, result,
 };
 use vm_memory::{Bytes, GuestAddress, GuestMemoryBackend, GuestMemoryMmap};
 
@@ -162,6 +162,8 @@ impl Hypercalls {
             nr::NET_INFO => self.net_info(arg),
             nr::NET_WRITE => self.net_write(arg),
             nr::NET_READ => self.net_read(arg),
+            nr::NET_WRITE_BATCH => self.net_write_batch(arg),
+            nr::NET_READ_BATCH => self.net_read_batch(arg),
             nr::BLOCK_INFO | nr::BLOCK_WRITE | nr::BLOCK_READ | nr::BLOCK_FLUSH => {
                 let [handle] = self.read_words::<1>(number, arg)?;
                 self.check_handle(number, handle, DeviceKind::Block)?;
@@ -228,11 +230,11 @@ impl Hypercalls {
         self.write_word(nr::NET_INFO, arg, offset_of!(NetInfo, mtu), mtu)
     }
 
-    fn net_write(&mut self, arg: u64) -> Outcome {
-        let number = nr::NET_WRITE;
-        let [handle, data, len] = self.read_words::<3>(number, arg)?;
-        let max = self.net(number, handle)?.max_frame();
-        if len > max {
+    /// Sends one frame of `len` bytes at `data` (checked here) on `handle`
+    /// (checked by the caller); returns a result code.
+    fn send_frame(&mut self, number: u64, handle: u64, data: u64, len: u64) -> Result<u64, Stop> {
+        let Backend::Net(net) = &self.devices[handle as usize];
+        if len > net.max_frame() {
             return Err(
                 Violation::BadLength { call: number, value: len, rule: "a frame is at most MTU + 14 bytes" }.into()
             );
@@ -241,7 +243,7 @@ impl Hypercalls {
         let bad = || Stop::from(Violation::BadBuffer { call: number, addr: data, len });
         let Hypercalls { mem, devices, .. } = self;
         let Backend::Net(net) = &mut devices[handle as usize];
-        let result = match net.faulty.as_mut() {
+        Ok(match net.faulty.as_mut() {
             None => {
                 let slice = mem.get_slice(GuestAddress(data), len as usize).map_err(|_| bad())?;
                 match vm_memory::WriteVolatile::write_volatile(&mut net.file(), &slice) {
@@ -257,30 +259,29 @@ impl Hypercalls {
                 net.send_faulty(len as usize);
                 result::OK
             }
-        };
-        self.write_word(number, arg, offset_of!(NetIo, out_len), 0)?;
-        self.write_word(number, arg, offset_of!(NetIo, result), result)
+        })
     }
 
-    fn net_read(&mut self, arg: u64) -> Outcome {
-        let number = nr::NET_READ;
-        let [handle, data, len] = self.read_words::<3>(number, arg)?;
-        let max = self.net(number, handle)?.max_frame();
-        if len < max {
+    /// Receives one frame into the `cap` bytes at `data` (checked here) on
+    /// `handle` (checked by the caller); returns its length and a result
+    /// code.
+    fn receive_frame(&mut self, number: u64, handle: u64, data: u64, cap: u64) -> Result<(u64, u64), Stop> {
+        let Backend::Net(net) = &self.devices[handle as usize];
+        if cap < net.max_frame() {
             return Err(Violation::BadLength {
                 call: number,
-                value: len,
+                value: cap,
                 rule: "a read buffer holds at least MTU + 14 bytes",
             }
             .into());
         }
-        self.check_buffer(number, data, len, true)?;
-        let bad = || Stop::from(Violation::BadBuffer { call: number, addr: data, len });
+        self.check_buffer(number, data, cap, true)?;
+        let bad = || Stop::from(Violation::BadBuffer { call: number, addr: data, len: cap });
         let Hypercalls { mem, devices, .. } = self;
         let Backend::Net(net) = &mut devices[handle as usize];
-        let (got, result) = match net.faulty.is_some() {
+        Ok(match net.faulty.is_some() {
             false => {
-                let mut slice = mem.get_slice(GuestAddress(data), len as usize).map_err(|_| bad())?;
+                let mut slice = mem.get_slice(GuestAddress(data), cap as usize).map_err(|_| bad())?;
                 match vm_memory::ReadVolatile::read_volatile(&mut net.file(), &mut slice) {
                     Ok(n) => (n as u64, result::OK),
                     Err(vm_memory::VolatileMemoryError::IOError(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
@@ -296,9 +297,88 @@ impl Hypercalls {
                 }
                 None => (0, result::AGAIN),
             },
-        };
+        })
+    }
+
+    fn net_write(&mut self, arg: u64) -> Outcome {
+        let number = nr::NET_WRITE;
+        let [handle, data, len] = self.read_words::<3>(number, arg)?;
+        self.net(number, handle)?;
+        let result = self.send_frame(number, handle, data, len)?;
+        self.write_word(number, arg, offset_of!(NetIo, out_len), 0)?;
+        self.write_word(number, arg, offset_of!(NetIo, result), result)
+    }
+
+    fn net_read(&mut self, arg: u64) -> Outcome {
+        let number = nr::NET_READ;
+        let [handle, data, len] = self.read_words::<3>(number, arg)?;
+        self.net(number, handle)?;
+        let (got, result) = self.receive_frame(number, handle, data, len)?;
         self.write_word(number, arg, offset_of!(NetIo, out_len), got)?;
         self.write_word(number, arg, offset_of!(NetIo, result), result)
+    }
+
+    /// Checks a batch's frame table and returns its address and length.
+    fn batch(&mut self, number: u64, arg: u64, writable: bool) -> Result<(u64, u64, u64), Stop> {
+        let [handle, frames, count] = self.read_words::<3>(number, arg)?;
+        self.net(number, handle)?;
+        if count > NET_BATCH_MAX {
+            return Err(
+                Violation::BadLength { call: number, value: count, rule: "a batch holds at most 64 frames" }.into()
+            );
+        }
+        let table = count * size_of::<NetFrame>() as u64;
+        if !frames.is_multiple_of(8) {
+            return Err(Violation::BadArgument { call: number, addr: frames }.into());
+        }
+        self.check_buffer(number, frames, table, writable)?;
+        Ok((handle, frames, count))
+    }
+
+    fn frame_desc(&self, number: u64, at: u64) -> Result<(u64, u64), Stop> {
+        let bad = || Stop::from(Violation::BadArgument { call: number, addr: at });
+        let data = self.mem.read_obj::<u64>(GuestAddress(at)).map_err(|_| bad())?;
+        let len = self.mem.read_obj::<u64>(GuestAddress(at + 8)).map_err(|_| bad())?;
+        Ok((data, len))
+    }
+
+    fn net_write_batch(&mut self, arg: u64) -> Outcome {
+        let number = nr::NET_WRITE_BATCH;
+        let (handle, frames, count) = self.batch(number, arg, false)?;
+        let (mut sent, mut result) = (0, result::OK);
+        for i in 0..count {
+            let (data, len) = self.frame_desc(number, frames + i * size_of::<NetFrame>() as u64)?;
+            result = self.send_frame(number, handle, data, len)?;
+            if result != result::OK {
+                break;
+            }
+            sent += 1;
+        }
+        self.write_word(number, arg, offset_of!(NetBatch, out_count), sent)?;
+        self.write_word(number, arg, offset_of!(NetBatch, result), result)
+    }
+
+    fn net_read_batch(&mut self, arg: u64) -> Outcome {
+        let number = nr::NET_READ_BATCH;
+        let (handle, frames, count) = self.batch(number, arg, true)?;
+        let mut received = 0;
+        let mut result = result::AGAIN;
+        for i in 0..count {
+            let at = frames + i * size_of::<NetFrame>() as u64;
+            let (data, cap) = self.frame_desc(number, at)?;
+            let (got, r) = self.receive_frame(number, handle, data, cap)?;
+            if r != result::OK {
+                if r == result::IO_ERROR && received == 0 {
+                    result = r;
+                }
+                break;
+            }
+            self.write_word(number, at, offset_of!(NetFrame, len), got)?;
+            received += 1;
+            result = result::OK;
+        }
+        self.write_word(number, arg, offset_of!(NetBatch, out_count), received)?;
+        self.write_word(number, arg, offset_of!(NetBatch, result), result)
     }
 
     fn console_write(&mut self, arg: u64) -> Outcome {
@@ -392,6 +472,7 @@ pub fn arg_size(number: u64) -> u64 {
         nr::FAULT => size_of::<Fault>(),
         nr::NET_INFO => size_of::<NetInfo>(),
         nr::NET_WRITE | nr::NET_READ => size_of::<NetIo>(),
+        nr::NET_WRITE_BATCH | nr::NET_READ_BATCH => size_of::<NetBatch>(),
         nr::BLOCK_INFO => size_of::<BlockInfo>(),
         nr::BLOCK_WRITE | nr::BLOCK_READ => size_of::<BlockIo>(),
         nr::BLOCK_FLUSH => size_of::<BlockFlush>(),
