@@ -36,6 +36,27 @@ enum Bench {
         #[arg(long)]
         solo5: Option<PathBuf>,
     },
+    /// Networking: ping flood rate and TCP throughput against Solo5 and a
+    /// Linux namespace; hvt VM exits per frame
+    Net {
+        /// Pings in the flood
+        #[arg(long, default_value_t = 100_000)]
+        pings: u32,
+        /// MiB to echo in the throughput test
+        #[arg(long, default_value_t = 512)]
+        mib: u64,
+        /// A Solo5 build directory
+        #[arg(long)]
+        solo5: Option<PathBuf>,
+    },
+    /// (internal) A TCP echo client: sends MIB MiB to ADDR and reads them back
+    #[command(hide = true)]
+    TcpClient {
+        /// The echo server
+        addr: String,
+        /// MiB to send
+        mib: u64,
+    },
     /// Boot time and VM exits of hello on hvt, against Solo5 hvt
     Hvt {
         /// Counted runs of each command
@@ -117,28 +138,40 @@ fn print_table(rows: &[Row]) {
     }
 }
 
+mod net;
+
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
 
 /// Builds the CLI and hello (guest and unix), returning their paths.
 fn build() -> Result<(PathBuf, PathBuf, PathBuf)> {
+    let oasis = build_oasis()?;
+    Ok((
+        oasis.clone(),
+        build_image(&oasis, "unikernels/hello", "spt")?,
+        build_image(&oasis, "unikernels/hello", "unix")?,
+    ))
+}
+
+/// The static `oasis` from scripts/build-oasis.
+fn build_oasis() -> Result<PathBuf> {
     let root = workspace();
     // The static build users get from scripts/build-oasis.
     let out = Command::new(root.join("scripts/build-oasis")).output()?;
     if !out.status.success() {
         bail!("scripts/build-oasis failed: {}", String::from_utf8_lossy(&out.stderr));
     }
-    let oasis = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-    let image = |target: &str| -> Result<PathBuf> {
-        let out =
-            Command::new(&oasis).current_dir(&root).args(["build", "unikernels/hello", "--target", target]).output()?;
-        if !out.status.success() {
-            bail!("oasis build --target {target} failed: {}", String::from_utf8_lossy(&out.stderr));
-        }
-        Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).lines().last().unwrap_or_default().trim()))
-    };
-    Ok((oasis.clone(), image("spt")?, image("unix")?))
+    Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+}
+
+/// Builds unikernel `dir` for `target` with `oasis`.
+fn build_image(oasis: &Path, dir: &str, target: &str) -> Result<PathBuf> {
+    let out = Command::new(oasis).current_dir(workspace()).args(["build", dir, "--target", target]).output()?;
+    if !out.status.success() {
+        bail!("oasis build {dir} --target {target} failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).lines().last().unwrap_or_default().trim()))
 }
 
 fn stripped_size(image: &Path) -> Result<u64> {
@@ -248,5 +281,7 @@ fn main() -> Result<()> {
     match Cli::parse().bench {
         Bench::Boot { runs, solo5 } => boot(runs, solo5),
         Bench::Hvt { runs, solo5 } => hvt(runs, solo5),
+        Bench::Net { pings, mib, solo5 } => net::net(pings, mib, solo5),
+        Bench::TcpClient { addr, mib } => net::tcp_client(&addr, mib),
     }
 }

@@ -1,12 +1,28 @@
-//! `oasis run`: build, pick a tender, and hand over to it.
+//! `oasis run`: build, pick a tender, and run the unikernel on it.
+//!
+//! An image that declares net devices gets a private network namespace
+//! (`supervise`), with ports published on 127.0.0.1 (`proxy`), and this
+//! process stays to remove it all at the end. Otherwise — no net devices,
+//! TAPs of the user's own (`--net`), or the unix target — the tender or
+//! program replaces this process.
+
+mod netns;
+mod plan;
+mod proxy;
+mod publish;
+mod supervise;
 
 use std::ffi::OsString;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, anyhow, bail};
+use oasis_abi::DeviceKind;
+use oasis_tender::Image;
 
+use self::plan::{NetInputs, NetPlan, shell_line};
+use self::publish::Publish;
 use crate::build::{self, Target};
 
 /// `oasis run` arguments.
@@ -27,9 +43,25 @@ pub struct RunArgs {
     /// Print hypercall or VM-exit counts at the end (hvt, spt)
     #[arg(long)]
     stats: bool,
+    /// Forward 127.0.0.1:HOST to the guest's port GUEST (hvt, spt; repeatable)
+    #[arg(short = 'p', long = "publish", value_name = "HOST:GUEST[/tcp|/udp]")]
+    publish: Vec<Publish>,
+    /// Bind net device NAME to an existing TAP instead of a private namespace (hvt, spt; repeatable)
+    #[arg(long = "net", value_name = "NAME=TAP", value_parser = parse_net)]
+    net: Vec<(String, String)>,
+    /// Print the steps instead of taking them (the image is still built: its devices decide them)
+    #[arg(long)]
+    dry_run: bool,
     /// Arguments for the unikernel (after --)
     #[arg(last = true)]
     args: Vec<String>,
+}
+
+fn parse_net(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((name, tap)) if !name.is_empty() && !tap.is_empty() => Ok((name.into(), tap.into())),
+        _ => Err("expected NAME=TAP, e.g. service=tap0".into()),
+    }
 }
 
 /// Why `oasis run` picked a target, for the one line it prints.
@@ -53,8 +85,97 @@ pub fn pick_target() -> (Target, String) {
     }
 }
 
+/// How a run goes.
+enum Plan {
+    /// This process becomes the command.
+    Exec(Vec<OsString>),
+    /// A private namespace, supervised by this process.
+    Namespaced(NetPlan),
+}
+
+/// The net devices `image` declares, in order.
+fn declared_nets(image: &Path) -> Result<Vec<String>> {
+    let bytes = std::fs::read(image).with_context(|| format!("reading {}", image.display()))?;
+    let parsed = Image::parse(&bytes).map_err(|e| anyhow!("{}: {e}", image.display()))?;
+    Ok(parsed.manifest.devices.iter().filter(|d| d.kind == DeviceKind::Net).map(|d| d.name.to_string()).collect())
+}
+
+/// Refuses, before building, what the unix target cannot do.
+fn check_unix_args(args: &RunArgs) -> Result<()> {
+    if !args.publish.is_empty() {
+        bail!(
+            "-p applies to hvt and spt: a unix program listens on the host's own ports itself, so there is nothing to publish"
+        );
+    }
+    if !args.net.is_empty() {
+        bail!("--net applies to hvt and spt: a unix program uses the host's own sockets");
+    }
+    Ok(())
+}
+
+fn unix_plan(args: &RunArgs, image: &Path) -> Plan {
+    if args.mem.is_some() || args.timeout.is_some() || args.stats {
+        eprintln!("oasis: --mem, --timeout and --stats apply to hvt and spt; ignored for unix");
+    }
+    eprintln!("oasis: unix target: the program uses the host's own network; its ports are the host's");
+    let mut command = vec![image.as_os_str().to_owned()];
+    command.extend(args.args.iter().map(OsString::from));
+    Plan::Exec(command)
+}
+
+fn tender_plan(args: &RunArgs, target: Target, image: &Path) -> Result<Plan> {
+    let exe = std::env::current_exe().context("finding the oasis executable")?;
+    let mut tender: Vec<OsString> = vec![exe.into(), target.to_string().into(), image.into()];
+    if let Some(m) = &args.mem {
+        tender.push(format!("--mem={m}").into());
+    }
+    if let Some(t) = &args.timeout {
+        tender.push(format!("--timeout={t}").into());
+    }
+    if args.stats {
+        tender.push("--stats".into());
+    }
+    let nets = declared_nets(image)?;
+    if let Some((name, tap)) = args.net.iter().find(|(name, _)| !nets.contains(name)) {
+        bail!("--net {name}={tap}: the image declares no net device named '{name}'");
+    }
+    if nets.is_empty() || !args.net.is_empty() {
+        if nets.is_empty() && !args.publish.is_empty() {
+            bail!("-p: the image declares no net device, so it has no ports to publish");
+        }
+        if !args.publish.is_empty() {
+            bail!(
+                "-p publishes ports of the private namespace, which --net replaces: reach the guest through your TAP"
+            );
+        }
+        let unbound: Vec<&str> =
+            nets.iter().filter(|n| !args.net.iter().any(|(name, _)| name == *n)).map(String::as_str).collect();
+        if !unbound.is_empty() {
+            bail!(
+                "--net binds some net devices but not {}: bind all, or none for a private namespace",
+                unbound.join(", ")
+            );
+        }
+        tender.extend(args.net.iter().map(|(name, tap)| OsString::from(format!("--net:{name}={tap}"))));
+        tender.push("--".into());
+        tender.extend(args.args.iter().map(OsString::from));
+        return Ok(Plan::Exec(tender));
+    }
+    let pid = std::process::id();
+    let inputs = NetInputs {
+        pid,
+        stale: netns::stale(pid),
+        devices: nets,
+        tender,
+        guest_args: &args.args,
+        publish: args.publish.clone(),
+    };
+    plan::plan(inputs).map(Plan::Namespaced).map_err(anyhow::Error::msg)
+}
+
 /// `oasis run`.
 pub fn run(args: RunArgs) -> Result<()> {
+    publish::check_unique(&args.publish).map_err(anyhow::Error::msg)?;
     let target = match args.target {
         Some(t) => t,
         None => {
@@ -63,35 +184,28 @@ pub fn run(args: RunArgs) -> Result<()> {
             t
         }
     };
+    if target == Target::Unix {
+        check_unix_args(&args)?;
+    }
     let image = build::build(&args.dir, target)?;
-    let mut cmd = match target {
-        Target::Unix => {
-            if args.mem.is_some() || args.timeout.is_some() || args.stats {
-                eprintln!("oasis: --mem, --timeout and --stats apply to hvt and spt; ignored for unix");
-            }
-            let mut c = Command::new(&image);
-            c.args(&args.args);
-            c
-        }
-        Target::Spt | Target::Hvt => {
-            let mut c = Command::new(std::env::current_exe().context("finding the oasis executable")?);
-            c.arg(target.to_string()).arg(&image);
-            let mut opts: Vec<OsString> = Vec::new();
-            if let Some(m) = &args.mem {
-                opts.push(format!("--mem={m}").into());
-            }
-            if let Some(t) = &args.timeout {
-                opts.push(format!("--timeout={t}").into());
-            }
-            if args.stats {
-                opts.push("--stats".into());
-            }
-            c.args(opts).arg("--").args(&args.args);
-            c
-        }
+    let plan = match target {
+        Target::Unix => unix_plan(&args, &image),
+        Target::Spt | Target::Hvt => tender_plan(&args, target, &image)?,
     };
-    // exec: the tender (or program) becomes this process, so its exit
-    // status and signals are the user's directly.
-    let err = cmd.exec();
-    Err(err).with_context(|| format!("running {}", image.display()))
+    match plan {
+        Plan::Exec(command) if args.dry_run => println!("{}", shell_line(&command)),
+        Plan::Namespaced(plan) if args.dry_run => print!("{plan}"),
+        Plan::Exec(command) => {
+            let (program, rest) = command.split_first().context("no command to run")?;
+            // exec: the tender (or program) becomes this process, so its exit
+            // status and signals are the user's directly.
+            let err = Command::new(program).args(rest).exec();
+            return Err(err).with_context(|| format!("running {}", image.display()));
+        }
+        Plan::Namespaced(plan) => {
+            let code = supervise::run(&plan, &args.dir)?;
+            std::process::exit(code);
+        }
+    }
+    Ok(())
 }

@@ -61,7 +61,7 @@ impl Default for NetConfig {
             ipv6: None,
             ipv6_gateway: None,
             tcp_buffer: 64 * 1024,
-            tcp_backlog: 128,
+            tcp_backlog: 16,
         }
     }
 }

@@ -1,0 +1,260 @@
+//! Networking benchmarks, each side by side over the same kind of virtual
+//! link inside namespaces made for the run:
+//!
+//! - ICMP echo rate: `ping -q -f -l 32 -c N` to the echo unikernel on spt,
+//!   to Solo5's `test_net` on spt (when a Solo5 build is given), and to a
+//!   Linux namespace behind a veth pair.
+//! - TCP echo throughput: MIB MiB through one connection both ways, to
+//!   echo on spt (own stack on a TAP) and to the same echo program built
+//!   for unix (so Linux's TCP stack) in a namespace behind a veth pair;
+//!   and `iperf3` between two Linux namespaces for the link's raw capacity.
+//! - hvt: VM exits per frame under a ping flood and a bulk transfer.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use oasis_testkit::{NetNs, Running};
+
+fn ns_run(ns: &NetNs, program: &str, args: &[&str]) -> Result<String> {
+    let out = ns.command(program).args(args).output().with_context(|| format!("running {program}"))?;
+    if !out.status.success() {
+        bail!(
+            "{program} {}: {}{}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Seconds a `ping -q -f` run took, from its own summary ("time 1234ms").
+fn ping_flood(ns: &NetNs, target: &str, count: u32) -> Result<f64> {
+    let out = ns_run(ns, "ping", &["-q", "-f", "-l", "32", "-c", &count.to_string(), "-W", "2", target])?;
+    let ms: f64 = out
+        .split("time ")
+        .nth(1)
+        .and_then(|r| r.split("ms").next())
+        .and_then(|v| v.trim().parse().ok())
+        .with_context(|| format!("no time in ping's output: {out}"))?;
+    if !out.contains(&format!("{count} received")) {
+        bail!("ping lost packets: {out}");
+    }
+    Ok(ms / 1000.0)
+}
+
+/// A pair of namespaces joined by a veth: `a` at 10.9.1.1, `b` at 10.9.1.2.
+fn veth_pair() -> Result<(NetNs, NetNs)> {
+    let a = NetNs::create().map_err(anyhow::Error::msg)?;
+    let b = NetNs::create().map_err(anyhow::Error::msg)?;
+    a.ip(&["link", "add", "veth0", "type", "veth", "peer", "name", "veth1", "netns", b.name()])
+        .map_err(anyhow::Error::msg)?;
+    a.ip(&["addr", "add", "10.9.1.1/24", "dev", "veth0"]).map_err(anyhow::Error::msg)?;
+    b.ip(&["addr", "add", "10.9.1.2/24", "dev", "veth1"]).map_err(anyhow::Error::msg)?;
+    a.ip(&["link", "set", "veth0", "up"]).map_err(anyhow::Error::msg)?;
+    b.ip(&["link", "set", "veth1", "up"]).map_err(anyhow::Error::msg)?;
+    Ok((a, b))
+}
+
+/// A namespace with `tap0` at 10.0.0.1/24.
+fn tap_ns() -> Result<NetNs> {
+    let ns = NetNs::create().map_err(anyhow::Error::msg)?;
+    ns.add_tap("tap0", &["10.0.0.1/24"]).map_err(anyhow::Error::msg)?;
+    Ok(ns)
+}
+
+fn spawn(ns: &NetNs, program: &Path, args: &[&str]) -> Running {
+    let mut c = ns.command(program.to_str().unwrap_or_default());
+    c.args(args);
+    Running::spawn(&mut c)
+}
+
+/// Runs the TCP client inside `ns`; returns (seconds, Mbit/s each way).
+fn tcp_through(ns: &NetNs, addr: &str, mib: u64) -> Result<(f64, f64)> {
+    let me = std::env::current_exe()?;
+    let out = ns_run(ns, me.to_str().unwrap_or_default(), &["tcp-client", addr, &mib.to_string()])?;
+    let secs: f64 = out.trim().parse().with_context(|| format!("client said {out}"))?;
+    Ok((secs, (mib as f64 * 8.0 * 1.048_576) / secs))
+}
+
+/// The hidden `tcp-client` subcommand: prints the seconds the transfer took.
+pub fn tcp_client(addr: &str, mib: u64) -> Result<()> {
+    let total = mib << 20;
+    let mut s = None;
+    for _ in 0..100 {
+        match std::net::TcpStream::connect(addr) {
+            Ok(c) => {
+                s = Some(c);
+                break;
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
+    let s = s.with_context(|| format!("connecting to {addr}"))?;
+    s.set_nodelay(true)?;
+    let mut w = s.try_clone()?;
+    let start = Instant::now();
+    let writer = std::thread::spawn(move || -> std::io::Result<()> {
+        let block = vec![0x5au8; 256 << 10];
+        let mut left = total;
+        while left > 0 {
+            let n = left.min(block.len() as u64) as usize;
+            w.write_all(&block[..n])?;
+            left -= n as u64;
+        }
+        w.shutdown(std::net::Shutdown::Write)
+    });
+    let mut r = s;
+    let mut buf = vec![0u8; 256 << 10];
+    let mut got = 0u64;
+    while got < total {
+        let n = r.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        got += n as u64;
+    }
+    writer.join().map_err(|_| anyhow::anyhow!("writer panicked"))??;
+    if got != total {
+        bail!("echoed {got} of {total} bytes");
+    }
+    println!("{:.3}", start.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn tap_packets(ns: &NetNs) -> u64 {
+    // `ip -s link` prints RX then TX "bytes packets ..." lines.
+    let out = ns.ip_output(&["-s", "link", "show", "tap0"]);
+    let lines: Vec<&str> = out.lines().collect();
+    let mut total = 0;
+    for (i, l) in lines.iter().enumerate() {
+        if (l.trim_start().starts_with("RX:") || l.trim_start().starts_with("TX:"))
+            && let Some(next) = lines.get(i + 1)
+        {
+            total += next.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        }
+    }
+    total
+}
+
+fn hvt_exits(oasis: &Path, echo: &Path) -> Result<()> {
+    let ns = tap_ns()?;
+    let mut guest = spawn(
+        &ns,
+        oasis,
+        &[
+            "hvt",
+            echo.to_str().unwrap_or_default(),
+            "--mem=64M",
+            "--net:service=tap0",
+            "--stats",
+            "--timeout=90s",
+            "--",
+            "--ipv4",
+            "10.0.0.2/24",
+        ],
+    );
+    guest.wait_for("listening on port 7", Duration::from_secs(120));
+    let before = tap_packets(&ns);
+    let pings = 5000;
+    let secs = ping_flood(&ns, "10.0.0.2", pings)?;
+    let after_ping = tap_packets(&ns);
+    let (tcp_secs, _) = tcp_through(&ns, "10.0.0.2:7", 8)?;
+    let after_tcp = tap_packets(&ns);
+    let out = guest.wait_for("vm-exits: ", Duration::from_secs(120));
+    let exits: u64 = out.lines().find_map(|l| l.strip_prefix("vm-exits: ")).and_then(|v| v.parse().ok()).unwrap_or(0);
+    let frames = after_tcp - before;
+    println!(
+        "hvt (software-emulated KVM): {pings} pings in {secs:.2} s and 8 MiB echoed in {tcp_secs:.2} s: \
+         {frames} frames ({} ping, {} TCP), {exits} VM exits in the whole run including boot: {:.3} exits per frame",
+        after_ping - before,
+        after_tcp - after_ping,
+        exits as f64 / frames.max(1) as f64
+    );
+    Ok(())
+}
+
+/// `oasis-bench net`.
+pub fn net(pings: u32, mib: u64, solo5: Option<PathBuf>) -> Result<()> {
+    let oasis = super::build_oasis()?;
+    let echo = super::build_image(&oasis, "unikernels/echo", "spt")?;
+    let echo_unix = super::build_image(&oasis, "unikernels/echo", "unix")?;
+
+    println!("## ICMP echo: ping -q -f -l 32 -c {pings}\n");
+    println!("| peer | seconds | pings/s | time / Oasis |");
+    println!("|---|---|---|---|");
+    let oasis_secs = {
+        let ns = tap_ns()?;
+        let mut g = spawn(
+            &ns,
+            &oasis,
+            &["spt", echo.to_str().unwrap_or_default(), "--net:service=tap0", "--", "--ipv4", "10.0.0.2/24"],
+        );
+        g.wait_for("listening on port 7", Duration::from_secs(60));
+        ping_flood(&ns, "10.0.0.2", pings)?
+    };
+    let row = |name: &str, secs: f64| {
+        println!("| {name} | {secs:.2} | {:.0} | {:.2} |", pings as f64 / secs, secs / oasis_secs)
+    };
+    row("Oasis echo on spt", oasis_secs);
+    if let Some(dir) = &solo5 {
+        let tender = dir.join("tenders/spt/solo5-spt");
+        let image = dir.join("tests/test_net/test_net.spt");
+        if tender.is_file() && image.is_file() {
+            let ns = tap_ns()?;
+            let _g = spawn(&ns, &tender, &["--mem=2", "--net:service0=tap0", "--", image.to_str().unwrap_or_default()]);
+            std::thread::sleep(Duration::from_millis(500));
+            row("Solo5 test_net on spt", ping_flood(&ns, "10.0.0.2", pings)?);
+        } else {
+            eprintln!("no Solo5 spt build under {}; leaving it out", dir.display());
+        }
+    }
+    {
+        let (a, _b) = veth_pair()?;
+        row("Linux namespace (veth)", ping_flood(&a, "10.9.1.2", pings)?);
+    }
+
+    println!("\n## TCP echo: {mib} MiB both ways through one connection\n");
+    println!("| server | seconds | Mbit/s each way | vs Linux |");
+    println!("|---|---|---|---|");
+    let linux = {
+        let (a, b) = veth_pair()?;
+        let mut g = spawn(&b, &echo_unix, &["--port", "7"]);
+        g.wait_for("listening on port 7", Duration::from_secs(30));
+        tcp_through(&a, "10.9.1.2:7", mib)?
+    };
+    let ours = {
+        let ns = tap_ns()?;
+        let mut g = spawn(
+            &ns,
+            &oasis,
+            &[
+                "spt",
+                echo.to_str().unwrap_or_default(),
+                "--mem=128M",
+                "--net:service=tap0",
+                "--",
+                "--ipv4",
+                "10.0.0.2/24",
+                "--tcp-buffer",
+                "262144",
+            ],
+        );
+        g.wait_for("listening on port 7", Duration::from_secs(60));
+        tcp_through(&ns, "10.0.0.2:7", mib)?
+    };
+    println!("| Oasis echo on spt (own stack, TAP) | {:.2} | {:.0} | {:.2} |", ours.0, ours.1, ours.1 / linux.1);
+    println!("| echo on Linux's stack (unix target, veth) | {:.2} | {:.0} | 1.00 |", linux.0, linux.1);
+    {
+        let (a, b) = veth_pair()?;
+        let _server = spawn(&b, Path::new("iperf3"), &["-s", "-1"]);
+        std::thread::sleep(Duration::from_millis(300));
+        let out = ns_run(&a, "iperf3", &["-c", "10.9.1.2", "-t", "3", "-f", "m"])?;
+        let line = out.lines().rev().find(|l| l.contains("receiver")).unwrap_or_default().to_string();
+        println!("\niperf3 between two Linux namespaces (veth), for the link's capacity: {}", line.trim());
+    }
+    println!();
+    hvt_exits(&oasis, &echo)
+}
