@@ -30,6 +30,15 @@ fn ns_run(ns: &NetNs, program: &str, args: &[&str]) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// Rounds of each comparison, interleaved across peers.
+const ROUNDS: usize = 3;
+
+/// (median, min, max).
+fn stats(v: &mut [f64]) -> (f64, f64, f64) {
+    v.sort_by(f64::total_cmp);
+    (v[v.len() / 2], v[0], v[v.len() - 1])
+}
+
 /// Seconds a `ping -q -f` run took, from its own summary ("time 1234ms").
 fn ping_flood(ns: &NetNs, target: &str, count: u32) -> Result<f64> {
     let out = ns_run(ns, "ping", &["-q", "-f", "-l", "32", "-c", &count.to_string(), "-W", "2", target])?;
@@ -47,21 +56,31 @@ fn ping_flood(ns: &NetNs, target: &str, count: u32) -> Result<f64> {
 
 /// A pair of namespaces joined by a veth: `a` at 10.9.1.1, `b` at 10.9.1.2.
 fn veth_pair() -> Result<(NetNs, NetNs)> {
+    veth_pair_mtu(1500)
+}
+
+fn veth_pair_mtu(mtu: u32) -> Result<(NetNs, NetNs)> {
     let a = NetNs::create().map_err(anyhow::Error::msg)?;
     let b = NetNs::create().map_err(anyhow::Error::msg)?;
     a.ip(&["link", "add", "veth0", "type", "veth", "peer", "name", "veth1", "netns", b.name()])
         .map_err(anyhow::Error::msg)?;
     a.ip(&["addr", "add", "10.9.1.1/24", "dev", "veth0"]).map_err(anyhow::Error::msg)?;
     b.ip(&["addr", "add", "10.9.1.2/24", "dev", "veth1"]).map_err(anyhow::Error::msg)?;
-    a.ip(&["link", "set", "veth0", "up"]).map_err(anyhow::Error::msg)?;
-    b.ip(&["link", "set", "veth1", "up"]).map_err(anyhow::Error::msg)?;
+    let mtu = mtu.to_string();
+    a.ip(&["link", "set", "veth0", "mtu", &mtu, "up"]).map_err(anyhow::Error::msg)?;
+    b.ip(&["link", "set", "veth1", "mtu", &mtu, "up"]).map_err(anyhow::Error::msg)?;
     Ok((a, b))
 }
 
 /// A namespace with `tap0` at 10.0.0.1/24.
 fn tap_ns() -> Result<NetNs> {
+    tap_ns_mtu(1500)
+}
+
+fn tap_ns_mtu(mtu: u32) -> Result<NetNs> {
     let ns = NetNs::create().map_err(anyhow::Error::msg)?;
     ns.add_tap("tap0", &["10.0.0.1/24"]).map_err(anyhow::Error::msg)?;
+    ns.ip(&["link", "set", "tap0", "mtu", &mtu.to_string()]).map_err(anyhow::Error::msg)?;
     Ok(ns)
 }
 
@@ -182,71 +201,72 @@ pub fn net(pings: u32, mib: u64, solo5: Option<PathBuf>) -> Result<()> {
     let echo = super::build_image(&oasis, "unikernels/echo", "spt")?;
     let echo_unix = super::build_image(&oasis, "unikernels/echo", "unix")?;
 
-    println!("## ICMP echo: ping -q -f -l 32 -c {pings}\n");
-    println!("| peer | seconds | pings/s | time / Oasis |");
-    println!("|---|---|---|---|");
-    let oasis_secs = {
-        let ns = tap_ns()?;
-        let mut g = spawn(
-            &ns,
-            &oasis,
-            &["spt", echo.to_str().unwrap_or_default(), "--net:service=tap0", "--", "--ipv4", "10.0.0.2/24"],
-        );
-        g.wait_for("listening on port 7", Duration::from_secs(60));
-        ping_flood(&ns, "10.0.0.2", pings)?
-    };
-    let row = |name: &str, secs: f64| {
-        println!("| {name} | {secs:.2} | {:.0} | {:.2} |", pings as f64 / secs, secs / oasis_secs)
-    };
-    row("Oasis echo on spt", oasis_secs);
+    println!("## ICMP echo: ping -q -f -l 32 -c {pings}, {ROUNDS} rounds interleaved, median\n");
+    println!("| peer | seconds (median) | min–max | pings/s | time / Oasis |");
+    println!("|---|---|---|---|---|");
+    // Every peer runs for the whole test, each in its namespace.
+    let oasis_ns = tap_ns()?;
+    let mut oasis_guest =
+        spawn(&oasis_ns, &oasis, &["spt", echo.to_str().unwrap_or_default(), "--net:service=tap0", "--", "--ipv4", "10.0.0.2/24"]);
+    oasis_guest.wait_for("listening on port 7", Duration::from_secs(60));
+    let mut peers: Vec<(&str, NetNs, &str, Option<Running>)> = vec![("Oasis echo on spt", oasis_ns, "10.0.0.2", Some(oasis_guest))];
     if let Some(dir) = &solo5 {
         let tender = dir.join("tenders/spt/solo5-spt");
         let image = dir.join("tests/test_net/test_net.spt");
         if tender.is_file() && image.is_file() {
             let ns = tap_ns()?;
-            let _g = spawn(&ns, &tender, &["--mem=2", "--net:service0=tap0", "--", image.to_str().unwrap_or_default()]);
+            let g = spawn(&ns, &tender, &["--mem=2", "--net:service0=tap0", "--", image.to_str().unwrap_or_default()]);
             std::thread::sleep(Duration::from_millis(500));
-            row("Solo5 test_net on spt", ping_flood(&ns, "10.0.0.2", pings)?);
+            peers.push(("Solo5 test_net on spt", ns, "10.0.0.2", Some(g)));
         } else {
             eprintln!("no Solo5 spt build under {}; leaving it out", dir.display());
         }
     }
-    {
-        let (a, _b) = veth_pair()?;
-        row("Linux namespace (veth)", ping_flood(&a, "10.9.1.2", pings)?);
+    let (linux_a, _linux_b) = veth_pair()?;
+    peers.push(("Linux namespace (veth)", linux_a, "10.9.1.2", None));
+    let mut times: Vec<Vec<f64>> = vec![Vec::new(); peers.len()];
+    for _ in 0..ROUNDS {
+        for (i, (_, ns, addr, _)) in peers.iter().enumerate() {
+            times[i].push(ping_flood(ns, addr, pings)?);
+        }
     }
+    let medians: Vec<(f64, f64, f64)> = times.iter_mut().map(|t| stats(t)).collect();
+    for ((name, ..), (median, min, max)) in peers.iter().zip(&medians) {
+        println!("| {name} | {median:.3} | {min:.3}–{max:.3} | {:.0} | {:.2} |", pings as f64 / median, median / medians[0].0);
+    }
+    drop(peers);
 
     println!("\n## TCP echo: {mib} MiB both ways through one connection\n");
-    println!("| server | seconds | Mbit/s each way | vs Linux |");
-    println!("|---|---|---|---|");
-    let linux = {
-        let (a, b) = veth_pair()?;
-        let mut g = spawn(&b, &echo_unix, &["--port", "7"]);
-        g.wait_for("listening on port 7", Duration::from_secs(30));
-        tcp_through(&a, "10.9.1.2:7", mib)?
-    };
-    let ours = {
-        let ns = tap_ns()?;
-        let mut g = spawn(
+    println!("| server | link MTU | seconds, median (min–max) of {ROUNDS} | Mbit/s each way | vs Linux at that MTU |");
+    println!("|---|---|---|---|---|");
+    for mtu in [1500, 9000] {
+        let (a, b) = veth_pair_mtu(mtu)?;
+        let mut linux_guest = spawn(&b, &echo_unix, &["--port", "7"]);
+        linux_guest.wait_for("listening on port 7", Duration::from_secs(30));
+        let ns = tap_ns_mtu(mtu)?;
+        let mut ours_guest = spawn(
             &ns,
             &oasis,
-            &[
-                "spt",
-                echo.to_str().unwrap_or_default(),
-                "--mem=128M",
-                "--net:service=tap0",
-                "--",
-                "--ipv4",
-                "10.0.0.2/24",
-                "--tcp-buffer",
-                "262144",
-            ],
+            &["spt", echo.to_str().unwrap_or_default(), "--mem=256M", "--net:service=tap0", "--", "--ipv4", "10.0.0.2/24", "--tcp-buffer", "1048576"],
         );
-        g.wait_for("listening on port 7", Duration::from_secs(60));
-        tcp_through(&ns, "10.0.0.2:7", mib)?
-    };
-    println!("| Oasis echo on spt (own stack, TAP) | {:.2} | {:.0} | {:.2} |", ours.0, ours.1, ours.1 / linux.1);
-    println!("| echo on Linux's stack (unix target, veth) | {:.2} | {:.0} | 1.00 |", linux.0, linux.1);
+        ours_guest.wait_for("listening on port 7", Duration::from_secs(60));
+        let (mut ours, mut linux) = (Vec::new(), Vec::new());
+        for _ in 0..ROUNDS {
+            ours.push(tcp_through(&ns, "10.0.0.2:7", mib)?.0);
+            linux.push(tcp_through(&a, "10.9.1.2:7", mib)?.0);
+        }
+        let rate = |secs: f64| mib as f64 * 8.0 * 1.048_576 / secs;
+        let (o, l) = (stats(&mut ours), stats(&mut linux));
+        println!(
+            "| Oasis echo on spt (own stack, TAP, 1 MiB TCP buffers) | {mtu} | {:.2} ({:.2}–{:.2}) | {:.0} | {:.2} |",
+            o.0,
+            o.1,
+            o.2,
+            rate(o.0),
+            rate(o.0) / rate(l.0)
+        );
+        println!("| echo on Linux's stack (unix target, veth) | {mtu} | {:.2} ({:.2}–{:.2}) | {:.0} | 1.00 |", l.0, l.1, l.2, rate(l.0));
+    }
     {
         let (a, b) = veth_pair()?;
         let _server = spawn(&b, Path::new("iperf3"), &["-s", "-1"]);

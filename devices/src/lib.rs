@@ -1,4 +1,5 @@
-//! The device traits Oasis protocol code is written against, in a crate of
+//! The device traits Oasis protocol code is written against (network and
+//! block devices), in a crate of
 //! their own with no dependencies (as `embassy-net-driver` does), so a
 //! protocol crate depends on these and never on a platform.
 //!
@@ -57,4 +58,32 @@ pub trait NetDevice {
     /// Sends one frame. `Ok(false)` when the device is busy and the frame
     /// was not sent (the caller may drop it, as a full link would).
     fn transmit(&mut self, frame: &[u8]) -> Result<bool, DeviceError>;
+}
+
+/// What a block device is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlockInfo {
+    /// Capacity in bytes, a multiple of `block_size`.
+    pub capacity: u64,
+    /// Block size in bytes: a power of two, at least 512.
+    pub block_size: u32,
+}
+
+/// A block device: whole blocks at block-aligned offsets. Calls complete
+/// before they return (the hypercall ABI is synchronous); a write is
+/// durable only once a later [`BlockDevice::flush`] has returned `Ok`.
+pub trait BlockDevice {
+    /// Its geometry.
+    fn info(&self) -> BlockInfo;
+
+    /// Reads `buf.len()` bytes (a multiple of the block size) at `offset`
+    /// (block-aligned, `offset + buf.len()` within the capacity).
+    fn read(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), DeviceError>;
+
+    /// Writes `data` (whole blocks) at `offset` (block-aligned, within the
+    /// capacity). Not durable until `flush`.
+    fn write(&mut self, offset: u64, data: &[u8]) -> Result<(), DeviceError>;
+
+    /// Returns once every earlier write is durable.
+    fn flush(&mut self) -> Result<(), DeviceError>;
 }
