@@ -224,3 +224,63 @@ fn forbidden_system_calls_are_stopped_on_spt() {
             .expect_stderr(&format!("forbidden system call: {call} ({number}) at rip 0x"), &what);
     }
 }
+
+fn scratch_disk(name: &str, size: u64) -> PathBuf {
+    let dir = oasis_testkit::workspace_root().join("target/oasis/conformance-disks");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    let f = std::fs::File::create(&path).unwrap();
+    f.set_len(size).unwrap();
+    path
+}
+
+fn boot_with_disk(target: Target, name: &str, disk: &std::path::Path, args: &[&str]) -> Outcome {
+    let binding = format!("--block:storage={}", disk.display());
+    let image = image(target, name);
+    let mut cmd = match target {
+        Target::Unix => {
+            let mut c = Command::new(&image);
+            c.arg(&binding);
+            c
+        }
+        Target::Hvt | Target::Spt => {
+            let mut c = Command::new(OASIS);
+            c.arg(target.name()).arg(&image).arg(&binding).arg("--");
+            c
+        }
+    };
+    cmd.args(args);
+    let out = run(&mut cmd, LIMIT);
+    assert!(!out.timed_out, "{name} on {}: did not finish\n{out:#?}", target.name());
+    out
+}
+
+#[test]
+fn block_devices_read_back_what_was_written_and_keep_it_across_boots() {
+    for t in targets("block device") {
+        let what = format!("blk on {}", t.name());
+        let disk = scratch_disk(&format!("blk-{}.img", t.name()), 4 << 20);
+        boot_with_disk(t, "blk", &disk, &[])
+            .expect_status(0, &what)
+            .expect_stdout("blk: ok capacity=4194304 block_size=512", &what);
+        let disk = scratch_disk(&format!("blk-restart-{}.img", t.name()), 1 << 20);
+        boot_with_disk(t, "blk", &disk, &["--write-only"]).expect_status(0, &what);
+        boot_with_disk(t, "blk", &disk, &["--verify-only"]).expect_status(0, &format!("{what}, after a restart"));
+    }
+}
+
+#[test]
+fn an_unbound_block_device_is_refused_by_name() {
+    for t in targets("unbound block device") {
+        let what = format!("blk without a disk on {}", t.name());
+        let out = boot(t, "blk", &[]);
+        match t {
+            Target::Unix => out
+                .expect_status(1, &what)
+                .expect_stdout("device 'storage': bind it to a file: --block:storage=FILE", &what),
+            _ => out
+                .expect_status(253, &what)
+                .expect_stderr("declares block device 'storage' but it is not bound", &what),
+        };
+    }
+}

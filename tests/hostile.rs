@@ -170,3 +170,29 @@ fn bad_images_are_refused_before_boot() {
         expect_one_line(&out, t, 253, "needs at least 10 MiB of guest memory but --mem is 4 MiB", "big_image");
     }
 }
+
+#[test]
+fn block_contract_violations_are_stopped_and_named() {
+    let disk = scratch("hostile-disk.img");
+    std::fs::File::create(&disk).unwrap().set_len(1 << 20).unwrap();
+    let binding = format!("--block:storage={}", disk.display());
+    let cases: &[(&str, &str)] = &[
+        ("hostile_block_past_end", "block-read: 1099511627776 breaks the rule: offset + length within the capacity"),
+        ("hostile_block_unaligned", "block-write: 100 breaks the rule: offset a multiple of the block size"),
+        ("hostile_wrong_device_kind", "net-info: handle 0 is a device of another kind"),
+    ];
+    for t in tenders("block violations") {
+        for (image, needle) in cases {
+            let out = tender(t, &guest_images().path(image), &[&binding]);
+            expect_one_line(&out, t, 254, &format!("stopped: guest broke the ABI: {needle}"), image);
+        }
+        let out = tender(t, &guest_images().path("blk"), &["--block:storage=/nonexistent/disk.img"]);
+        expect_one_line(
+            &out,
+            t,
+            253,
+            "--block:storage=/nonexistent/disk.img: No such file or directory",
+            "missing disk",
+        );
+    }
+}

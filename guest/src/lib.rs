@@ -19,6 +19,8 @@
 extern crate alloc;
 
 #[cfg(target_os = "none")]
+pub mod block;
+#[cfg(target_os = "none")]
 mod boot;
 #[cfg(target_os = "none")]
 mod clock;

@@ -42,8 +42,8 @@ impl NetSetup {
         let config = NetConfig::take_from_args(args)?;
         #[cfg(all(not(target_os = "none"), feature = "unix-tap"))]
         {
-            let tap = take_prefixed(args, "--net:", name);
-            let mac = match take_prefixed(args, "--net-mac:", name) {
+            let tap = take_binding(args, "--net:", name);
+            let mac = match take_binding(args, "--net-mac:", name) {
                 None => None,
                 Some(v) => Some(oasis_tap_parse_mac(v)?),
             };
@@ -86,17 +86,63 @@ impl NetSetup {
     }
 }
 
-/// Removes `PREFIX NAME=VALUE` from `args` and returns the value.
 #[cfg(all(not(target_os = "none"), feature = "unix-tap"))]
-fn take_prefixed(args: &mut Vec<&'static str>, prefix: &str, name: &str) -> Option<&'static str> {
+fn oasis_tap_parse_mac(v: &'static str) -> Result<[u8; 6], ArgError> {
+    oasis_unix::net::parse_mac(v).map_err(|reason| ArgError::Invalid { name: "--net-mac", value: v.into(), reason })
+}
+
+/// A declared block device, from boot arguments to an open device.
+#[derive(Debug)]
+pub struct BlockSetup {
+    #[cfg_attr(not(target_os = "none"), allow(dead_code))]
+    handle: u32,
+    #[cfg_attr(target_os = "none", allow(dead_code))]
+    name: &'static str,
+    #[cfg(not(target_os = "none"))]
+    file: Option<&'static str>,
+}
+
+impl BlockSetup {
+    /// Takes this device's boot arguments (on unix: `--block:NAME=FILE`).
+    pub fn take(args: &mut Vec<&'static str>, handle: u32, name: &'static str) -> Result<BlockSetup, ArgError> {
+        #[cfg(not(target_os = "none"))]
+        {
+            let file = take_binding(args, "--block:", name);
+            Ok(BlockSetup { handle, name, file })
+        }
+        #[cfg(target_os = "none")]
+        {
+            let _ = args;
+            Ok(BlockSetup { handle, name })
+        }
+    }
+
+    /// Opens the device.
+    pub fn start(self, _os: &Os) -> Result<crate::block::Block, DeviceSetupError> {
+        #[cfg(target_os = "none")]
+        {
+            Ok(oasis_guest::block::GuestBlock::open(self.handle))
+        }
+        #[cfg(not(target_os = "none"))]
+        {
+            let Some(file) = self.file else {
+                return Err(DeviceSetupError {
+                    name: self.name,
+                    why: alloc::format!("bind it to a file: --block:{}=FILE", self.name),
+                });
+            };
+            oasis_unix::block::FileBlock::open(file)
+                .map_err(|why| DeviceSetupError { name: self.name, why: alloc::format!("{file}: {why}") })
+        }
+    }
+}
+
+/// Removes `PREFIX NAME=VALUE` from `args` and returns the value.
+#[cfg(not(target_os = "none"))]
+fn take_binding(args: &mut Vec<&'static str>, prefix: &str, name: &str) -> Option<&'static str> {
     let at = args
         .iter()
         .position(|a| a.strip_prefix(prefix).and_then(|r| r.strip_prefix(name)).is_some_and(|r| r.starts_with('=')))?;
     let arg = args.remove(at);
     arg.split_once('=').map(|(_, v)| v)
-}
-
-#[cfg(all(not(target_os = "none"), feature = "unix-tap"))]
-fn oasis_tap_parse_mac(v: &'static str) -> Result<[u8; 6], ArgError> {
-    oasis_unix::net::parse_mac(v).map_err(|reason| ArgError::Invalid { name: "--net-mac", value: v.into(), reason })
 }

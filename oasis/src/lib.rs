@@ -65,12 +65,25 @@ pub mod net {
     pub type NetStack = oasis_net::SmolStack<oasis_unix::net::TapNet>;
 }
 
+/// Block devices: the [`block::BlockDevice`] trait and the target's device.
+pub mod block {
+    pub use oasis_devices::{BlockDevice, BlockInfo, DeviceError};
+
+    /// The block device of this target: hypercalls to the tender.
+    #[cfg(target_os = "none")]
+    pub type Block = oasis_guest::block::GuestBlock;
+
+    /// The block device of this target: a file (`--block:NAME=FILE`).
+    #[cfg(not(target_os = "none"))]
+    pub type Block = oasis_unix::block::FileBlock;
+}
+
 mod glue;
 
 /// Items the `#[oasis::main]` expansion uses. Not a stable API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::glue::{DeviceSetupError, NetSetup};
+    pub use crate::glue::{BlockSetup, DeviceSetupError, NetSetup};
     #[cfg(target_os = "none")]
     pub use oasis_guest::run;
     #[cfg(not(target_os = "none"))]

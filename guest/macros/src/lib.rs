@@ -74,7 +74,8 @@ fn parse_devices(attr: TokenStream) -> syn::Result<Vec<Device>> {
 
 /// Marks the unikernel's `async fn main(os: oasis::Os, …)` and declares
 /// its devices; each declared device becomes an argument after `os`, in
-/// the order declared (`net` devices give an `impl oasis::net::Stack`).
+/// the order declared (`net` devices give an `impl oasis::net::Stack`,
+/// `block` devices an `impl oasis::block::BlockDevice`).
 /// `main` returns `()`, `u8` or a `Result` whose error is `Display`. See
 /// the crate docs.
 #[proc_macro_attribute]
@@ -114,7 +115,7 @@ pub fn main(attr: TokenStream, item: TokenStream) -> TokenStream {
         let name = &d.name;
         match d.kind {
             "Net" => quote! { ::oasis::__private::NetSetup::take(args, #handle, #name)? },
-            _ => quote! { compile_error!("block devices are not supported yet") },
+            _ => quote! { ::oasis::__private::BlockSetup::take(args, #handle, #name)? },
         }
     });
     let starts = vars.iter().map(|v| quote! { let #v = match #v.start(&os) { Ok(d) => d, Err(e) => return Err(e) }; });

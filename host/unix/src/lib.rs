@@ -15,6 +15,7 @@
 //!
 //! It is not a sandbox: the process has the rights of whoever runs it.
 
+pub mod block;
 mod fault;
 pub mod net;
 mod platform;

@@ -199,11 +199,31 @@ impl NetBackend {
     }
 }
 
+/// Block size of every block device.
+pub const BLOCK_SIZE: u64 = 512;
+
+/// A block device: a file, used whole blocks at a time.
+#[derive(Debug)]
+pub struct BlockBackend {
+    file: File,
+    /// Capacity in bytes (the file's size, rounded down to whole blocks).
+    pub capacity: u64,
+}
+
+impl BlockBackend {
+    /// The file.
+    pub fn file(&self) -> &File {
+        &self.file
+    }
+}
+
 /// The host side of one declared device, in handle order.
 #[derive(Debug)]
 pub enum Backend {
     /// A network device.
     Net(NetBackend),
+    /// A block device.
+    Block(BlockBackend),
 }
 
 impl Backend {
@@ -211,6 +231,7 @@ impl Backend {
     pub fn kind(&self) -> DeviceKind {
         match self {
             Backend::Net(_) => DeviceKind::Net,
+            Backend::Block(_) => DeviceKind::Block,
         }
     }
 
@@ -218,6 +239,7 @@ impl Backend {
     pub fn poll_fd(&self) -> Option<i32> {
         match self {
             Backend::Net(n) => Some(n.file().as_raw_fd()),
+            Backend::Block(_) => None,
         }
     }
 }
@@ -235,13 +257,15 @@ pub enum DeviceSetupError {
         /// Why not.
         source: TapError,
     },
-    /// A kind this tender does not serve yet.
-    #[error("--{kind}:{name}: {kind} devices are not supported yet")]
-    Unsupported {
-        /// The kind.
-        kind: &'static str,
+    /// The block device's file could not be used.
+    #[error("--block:{name}={path}: {why}")]
+    File {
         /// The device.
         name: String,
+        /// The file asked for.
+        path: String,
+        /// Why not.
+        why: String,
     },
 }
 
@@ -274,7 +298,23 @@ pub fn open(
                     .map(|(_, spec)| FaultyLink::new(*spec, usize::from(mtu) + 14));
                 Ok(Backend::Net(NetBackend { tap, mac, mtu, faulty }))
             }
-            DeviceKind::Block => Err(DeviceSetupError::Unsupported { kind: "block", name: b.name.clone() }),
+            DeviceKind::Block => {
+                let err = |why: String| DeviceSetupError::File { name: b.name.clone(), path: b.value.clone(), why };
+                let file = std::fs::OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .open(&b.value)
+                    .map_err(|e| err(e.to_string()))?;
+                let meta = file.metadata().map_err(|e| err(e.to_string()))?;
+                if !meta.is_file() {
+                    return Err(err("not a regular file".into()));
+                }
+                let capacity = meta.len() / BLOCK_SIZE * BLOCK_SIZE;
+                if capacity == 0 {
+                    return Err(err(format!("the file is smaller than one {BLOCK_SIZE}-byte block")));
+                }
+                Ok(Backend::Block(BlockBackend { file, capacity }))
+            }
         })
         .collect()
 }
@@ -291,6 +331,12 @@ pub fn allow(policy: Policy, backends: &[Backend]) -> Policy {
                 fd,
                 "net-write: one frame to the TAP",
             )
+        }
+        Backend::Block(b) => {
+            let fd = b.file().as_raw_fd() as u64;
+            p.allow_pinned(libc::SYS_pread64, "pread64", 0, fd, "block-read: whole blocks from the file")
+                .allow_pinned(libc::SYS_pwrite64, "pwrite64", 0, fd, "block-write: whole blocks to the file")
+                .allow_pinned(libc::SYS_fdatasync, "fdatasync", 0, fd, "block-flush: make earlier writes durable")
         }
     })
 }

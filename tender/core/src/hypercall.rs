@@ -10,7 +10,7 @@
 
 use std::fs::File;
 use std::mem::{ManuallyDrop, offset_of};
-use std::os::fd::FromRawFd;
+use std::os::fd::{AsRawFd, FromRawFd};
 use std::time::Duration;
 
 use oasis_abi::layout::GUEST_MIN_ADDR;
@@ -112,9 +112,9 @@ impl Hypercalls {
 
     /// What the faulty links did, per device handle.
     pub fn fault_counts(&self) -> impl Iterator<Item = (usize, crate::faults::FaultCounts)> + '_ {
-        self.devices.iter().enumerate().filter_map(|(h, d)| {
-            let Backend::Net(n) = d;
-            n.faulty.as_ref().map(|l| (h, l.faults.counts))
+        self.devices.iter().enumerate().filter_map(|(h, d)| match d {
+            Backend::Net(n) => n.faulty.as_ref().map(|l| (h, l.faults.counts)),
+            Backend::Block(_) => None,
         })
     }
 
@@ -164,11 +164,10 @@ impl Hypercalls {
             nr::NET_READ => self.net_read(arg),
             nr::NET_WRITE_BATCH => self.net_write_batch(arg),
             nr::NET_READ_BATCH => self.net_read_batch(arg),
-            nr::BLOCK_INFO | nr::BLOCK_WRITE | nr::BLOCK_READ | nr::BLOCK_FLUSH => {
-                let [handle] = self.read_words::<1>(number, arg)?;
-                self.check_handle(number, handle, DeviceKind::Block)?;
-                Err(Stop::Internal("block devices are not implemented by this tender"))
-            }
+            nr::BLOCK_INFO => self.block_info(arg),
+            nr::BLOCK_READ => self.block_io(nr::BLOCK_READ, arg),
+            nr::BLOCK_WRITE => self.block_io(nr::BLOCK_WRITE, arg),
+            nr::BLOCK_FLUSH => self.block_flush(arg),
             _ => Err(Violation::UnknownCall { number }.into()),
         }
     }
@@ -217,7 +216,102 @@ impl Hypercalls {
         self.check_handle(number, handle, DeviceKind::Net)?;
         match &mut self.devices[handle as usize] {
             Backend::Net(n) => Ok(n),
+            Backend::Block(_) => Err(Violation::WrongDeviceKind { call: number, handle }.into()),
         }
+    }
+
+    fn block(&self, number: u64, handle: u64) -> Result<&crate::devices::BlockBackend, Stop> {
+        self.check_handle(number, handle, DeviceKind::Block)?;
+        match &self.devices[handle as usize] {
+            Backend::Block(b) => Ok(b),
+            Backend::Net(_) => Err(Violation::WrongDeviceKind { call: number, handle }.into()),
+        }
+    }
+
+    fn block_info(&mut self, arg: u64) -> Outcome {
+        let [handle] = self.read_words::<1>(nr::BLOCK_INFO, arg)?;
+        let capacity = self.block(nr::BLOCK_INFO, handle)?.capacity;
+        self.write_word(nr::BLOCK_INFO, arg, offset_of!(BlockInfo, capacity), capacity)?;
+        self.write_word(nr::BLOCK_INFO, arg, offset_of!(BlockInfo, block_size), crate::devices::BLOCK_SIZE)
+    }
+
+    /// `BLOCK_READ` and `BLOCK_WRITE`: one `pread`/`pwrite` straight
+    /// between the file and guest memory, however many blocks.
+    fn block_io(&mut self, number: u64, arg: u64) -> Outcome {
+        let [handle, offset, data, len] = self.read_words::<4>(number, arg)?;
+        let capacity = self.block(number, handle)?.capacity;
+        let bs = crate::devices::BLOCK_SIZE;
+        if len == 0 || !len.is_multiple_of(bs) {
+            return Err(Violation::BadLength {
+                call: number,
+                value: len,
+                rule: "length a non-zero multiple of the block size",
+            }
+            .into());
+        }
+        if !offset.is_multiple_of(bs) {
+            return Err(Violation::BadLength {
+                call: number,
+                value: offset,
+                rule: "offset a multiple of the block size",
+            }
+            .into());
+        }
+        if offset.checked_add(len).is_none_or(|end| end > capacity) {
+            return Err(Violation::BadLength {
+                call: number,
+                value: offset,
+                rule: "offset + length within the capacity",
+            }
+            .into());
+        }
+        let write = number == nr::BLOCK_WRITE;
+        self.check_buffer(number, data, len, !write)?;
+        let slice = self.mem.get_slice(GuestAddress(data), len as usize).map_err(|_| Violation::BadBuffer {
+            call: number,
+            addr: data,
+            len,
+        })?;
+        let fd = self.block(number, handle)?.file().as_raw_fd();
+        let mut done = 0usize;
+        let mut result = result::OK;
+        while done < len as usize {
+            // SAFETY: `slice` is a checked view of `len` bytes of guest memory
+            // (mapped for the tender's whole life); we pass a pointer into it
+            // and the remaining length, and the file offset stays inside the
+            // capacity checked above.
+            let n = unsafe {
+                let ptr = slice.ptr_guard_mut().as_ptr().add(done);
+                let at = (offset as usize + done) as libc::off_t;
+                if write {
+                    libc::pwrite(fd, ptr.cast(), len as usize - done, at)
+                } else {
+                    libc::pread(fd, ptr.cast(), len as usize - done, at)
+                }
+            };
+            if n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            if n <= 0 {
+                result = result::IO_ERROR;
+                break;
+            }
+            done += n as usize;
+        }
+        self.write_word(number, arg, offset_of!(BlockIo, result), result)
+    }
+
+    fn block_flush(&mut self, arg: u64) -> Outcome {
+        let [handle] = self.read_words::<1>(nr::BLOCK_FLUSH, arg)?;
+        let fd = self.block(nr::BLOCK_FLUSH, handle)?.file().as_raw_fd();
+        // SAFETY: fdatasync on an open descriptor we own.
+        let ok = unsafe { libc::fdatasync(fd) } == 0;
+        self.write_word(
+            nr::BLOCK_FLUSH,
+            arg,
+            offset_of!(BlockFlush, result),
+            if ok { result::OK } else { result::IO_ERROR },
+        )
     }
 
     fn net_info(&mut self, arg: u64) -> Outcome {
@@ -233,7 +327,7 @@ impl Hypercalls {
     /// Sends one frame of `len` bytes at `data` (checked here) on `handle`
     /// (checked by the caller); returns a result code.
     fn send_frame(&mut self, number: u64, handle: u64, data: u64, len: u64) -> Result<u64, Stop> {
-        let Backend::Net(net) = &self.devices[handle as usize];
+        let Backend::Net(net) = &self.devices[handle as usize] else { return Err(Stop::Internal("not a net device")) };
         if len > net.max_frame() {
             return Err(
                 Violation::BadLength { call: number, value: len, rule: "a frame is at most MTU + 14 bytes" }.into()
@@ -242,7 +336,7 @@ impl Hypercalls {
         self.check_buffer(number, data, len, false)?;
         let bad = || Stop::from(Violation::BadBuffer { call: number, addr: data, len });
         let Hypercalls { mem, devices, .. } = self;
-        let Backend::Net(net) = &mut devices[handle as usize];
+        let Backend::Net(net) = &mut devices[handle as usize] else { return Err(Stop::Internal("not a net device")) };
         Ok(match net.faulty.as_mut() {
             None => {
                 let slice = mem.get_slice(GuestAddress(data), len as usize).map_err(|_| bad())?;
@@ -266,7 +360,7 @@ impl Hypercalls {
     /// `handle` (checked by the caller); returns its length and a result
     /// code.
     fn receive_frame(&mut self, number: u64, handle: u64, data: u64, cap: u64) -> Result<(u64, u64), Stop> {
-        let Backend::Net(net) = &self.devices[handle as usize];
+        let Backend::Net(net) = &self.devices[handle as usize] else { return Err(Stop::Internal("not a net device")) };
         if cap < net.max_frame() {
             return Err(Violation::BadLength {
                 call: number,
@@ -278,7 +372,7 @@ impl Hypercalls {
         self.check_buffer(number, data, cap, true)?;
         let bad = || Stop::from(Violation::BadBuffer { call: number, addr: data, len: cap });
         let Hypercalls { mem, devices, .. } = self;
-        let Backend::Net(net) = &mut devices[handle as usize];
+        let Backend::Net(net) = &mut devices[handle as usize] else { return Err(Stop::Internal("not a net device")) };
         Ok(match net.faulty.is_some() {
             false => {
                 let mut slice = mem.get_slice(GuestAddress(data), cap as usize).map_err(|_| bad())?;
@@ -414,7 +508,7 @@ impl Hypercalls {
         let ts_ptr = if until == u64::MAX { std::ptr::null() } else { &ts as *const libc::timespec };
         let mut pending = 0u64;
         for (h, d) in self.devices.iter_mut().enumerate() {
-            let Backend::Net(n) = d;
+            let Backend::Net(n) = d else { continue };
             n.flush_faulty();
             if n.faulty.as_ref().is_some_and(|l| l.inbound_waiting()) {
                 pending |= 1 << h;

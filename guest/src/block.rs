@@ -1,0 +1,53 @@
+//! Block devices through the `BLOCK_*` hypercalls: one call per request,
+//! however many blocks it covers.
+
+use oasis_abi::{BlockFlush, BlockInfo as BlockInfoArgs, BlockIo, nr, result};
+use oasis_devices::{BlockDevice, BlockInfo, DeviceError};
+
+use crate::hypercall;
+
+/// A declared block device.
+#[derive(Debug)]
+pub struct GuestBlock {
+    handle: u32,
+    info: BlockInfo,
+}
+
+impl GuestBlock {
+    /// The device with manifest handle `handle`. The tender stops a guest
+    /// that names a handle it did not declare.
+    pub fn open(handle: u32) -> GuestBlock {
+        let mut arg = BlockInfoArgs { handle: u64::from(handle), ..Default::default() };
+        hypercall::call(nr::BLOCK_INFO, &mut arg);
+        GuestBlock {
+            handle,
+            info: BlockInfo { capacity: arg.capacity, block_size: arg.block_size.min(u64::from(u32::MAX)) as u32 },
+        }
+    }
+
+    fn io(&mut self, number: u64, offset: u64, data: u64, len: usize) -> Result<(), DeviceError> {
+        let mut arg = BlockIo { handle: u64::from(self.handle), offset, data, len: len as u64, result: 0 };
+        hypercall::call(number, &mut arg);
+        if arg.result == result::OK { Ok(()) } else { Err(DeviceError) }
+    }
+}
+
+impl BlockDevice for GuestBlock {
+    fn info(&self) -> BlockInfo {
+        self.info
+    }
+
+    fn read(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), DeviceError> {
+        self.io(nr::BLOCK_READ, offset, buf.as_mut_ptr().addr() as u64, buf.len())
+    }
+
+    fn write(&mut self, offset: u64, data: &[u8]) -> Result<(), DeviceError> {
+        self.io(nr::BLOCK_WRITE, offset, data.as_ptr().addr() as u64, data.len())
+    }
+
+    fn flush(&mut self) -> Result<(), DeviceError> {
+        let mut arg = BlockFlush { handle: u64::from(self.handle), result: 0 };
+        hypercall::call(nr::BLOCK_FLUSH, &mut arg);
+        if arg.result == result::OK { Ok(()) } else { Err(DeviceError) }
+    }
+}
