@@ -23,6 +23,7 @@ pub mod logger;
 mod os;
 mod platform;
 pub mod random;
+pub mod sync;
 mod termination;
 pub mod time;
 
