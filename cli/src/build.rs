@@ -120,6 +120,11 @@ pub fn ensure_guest_target() -> Result<()> {
 
 /// Builds the unikernel in `dir` for `target`; returns the image path.
 pub fn build(dir: &Path, target: Target) -> Result<PathBuf> {
+    build_with_features(dir, target, &[])
+}
+
+/// [`build`] with cargo features (`oasis/unix-tap`).
+pub fn build_with_features(dir: &Path, target: Target, features: &[&str]) -> Result<PathBuf> {
     let manifest = dir.join("Cargo.toml");
     if !manifest.is_file() {
         bail!("{} has no Cargo.toml: give the unikernel's package directory", dir.display());
@@ -132,7 +137,15 @@ pub fn build(dir: &Path, target: Target) -> Result<PathBuf> {
         Some(d) => PathBuf::from(d),
         None => workspace_root(&manifest)?.join("target").join("oasis"),
     };
-    let plan = plan(&manifest, target, &target_dir);
+    let mut plan = plan(&manifest, target, &target_dir);
+    if !features.is_empty() {
+        plan.args.push("--features".into());
+        plan.args.push(features.join(","));
+        // A build with other features must not overwrite the plain one.
+        if let Some((_, dir)) = plan.env.iter_mut().find(|(k, _)| k == "CARGO_TARGET_DIR") {
+            dir.push_str(&format!("/features-{}", features.join("-").replace('/', "_")));
+        }
+    }
     let out = Command::new("cargo")
         .args(&plan.args)
         .envs(plan.env.iter().map(|(k, v)| (k, v)))

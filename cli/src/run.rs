@@ -20,6 +20,7 @@ use std::process::Command;
 use anyhow::{Context, Result, anyhow, bail};
 use oasis_abi::DeviceKind;
 use oasis_tender::Image;
+use oasis_tender::image::program_manifest;
 
 use self::plan::{NetInputs, NetPlan, shell_line};
 use self::publish::Publish;
@@ -49,12 +50,26 @@ pub struct RunArgs {
     /// Bind net device NAME to an existing TAP instead of a private namespace (hvt, spt; repeatable)
     #[arg(long = "net", value_name = "NAME=TAP", value_parser = parse_net)]
     net: Vec<(String, String)>,
+    /// unix target: `host` uses the host's sockets (no privileges); `tap`
+    /// runs the unikernel's own stack on a TAP in a private namespace, as
+    /// hvt and spt do
+    #[arg(long, value_enum, default_value_t = UnixStack::Host)]
+    unix_stack: UnixStack,
     /// Print the steps instead of taking them (the image is still built: its devices decide them)
     #[arg(long)]
     dry_run: bool,
     /// Arguments for the unikernel (after --)
     #[arg(last = true)]
     args: Vec<String>,
+}
+
+/// How a unix program reaches the network.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum UnixStack {
+    /// The host's sockets.
+    Host,
+    /// Its own stack on a TAP.
+    Tap,
 }
 
 fn parse_net(s: &str) -> Result<(String, String), String> {
@@ -93,15 +108,22 @@ enum Plan {
     Namespaced(NetPlan),
 }
 
-/// The net devices `image` declares, in order.
+/// The net devices `image` (an Oasis image or a unix program) declares,
+/// in order.
 fn declared_nets(image: &Path) -> Result<Vec<String>> {
     let bytes = std::fs::read(image).with_context(|| format!("reading {}", image.display()))?;
-    let parsed = Image::parse(&bytes).map_err(|e| anyhow!("{}: {e}", image.display()))?;
-    Ok(parsed.manifest.devices.iter().filter(|d| d.kind == DeviceKind::Net).map(|d| d.name.to_string()).collect())
+    let manifest = match Image::parse(&bytes) {
+        Ok(parsed) => parsed.manifest,
+        Err(_) => program_manifest(&bytes).map_err(|e| anyhow!("{}: {e}", image.display()))?,
+    };
+    Ok(manifest.devices.iter().filter(|d| d.kind == DeviceKind::Net).map(|d| d.name.to_string()).collect())
 }
 
 /// Refuses, before building, what the unix target cannot do.
 fn check_unix_args(args: &RunArgs) -> Result<()> {
+    if args.unix_stack == UnixStack::Tap {
+        return Ok(());
+    }
     if !args.publish.is_empty() {
         bail!(
             "-p applies to hvt and spt: a unix program listens on the host's own ports itself, so there is nothing to publish"
@@ -121,6 +143,26 @@ fn unix_plan(args: &RunArgs, image: &Path) -> Plan {
     let mut command = vec![image.as_os_str().to_owned()];
     command.extend(args.args.iter().map(OsString::from));
     Plan::Exec(command)
+}
+
+/// The unix program with its own stack: the same namespace as a tender
+/// gets, the program itself inside it.
+fn unix_tap_plan(args: &RunArgs, image: &Path) -> Result<Plan> {
+    let nets = declared_nets(image)?;
+    if nets.is_empty() {
+        bail!("--unix-stack tap: the program declares no net device");
+    }
+    let pid = std::process::id();
+    let inputs = NetInputs {
+        pid,
+        stale: netns::stale(pid),
+        devices: nets,
+        tender: vec![image.as_os_str().to_owned()],
+        separator: false,
+        guest_args: &args.args,
+        publish: args.publish.clone(),
+    };
+    plan::plan(inputs).map(Plan::Namespaced).map_err(anyhow::Error::msg)
 }
 
 fn tender_plan(args: &RunArgs, target: Target, image: &Path) -> Result<Plan> {
@@ -167,6 +209,7 @@ fn tender_plan(args: &RunArgs, target: Target, image: &Path) -> Result<Plan> {
         stale: netns::stale(pid),
         devices: nets,
         tender,
+        separator: true,
         guest_args: &args.args,
         publish: args.publish.clone(),
     };
@@ -187,8 +230,14 @@ pub fn run(args: RunArgs) -> Result<()> {
     if target == Target::Unix {
         check_unix_args(&args)?;
     }
-    let image = build::build(&args.dir, target)?;
+    let own_stack = target == Target::Unix && args.unix_stack == UnixStack::Tap;
+    let image = if own_stack {
+        build::build_with_features(&args.dir, target, &["oasis/unix-tap"])?
+    } else {
+        build::build(&args.dir, target)?
+    };
     let plan = match target {
+        Target::Unix if own_stack => unix_tap_plan(&args, &image)?,
         Target::Unix => unix_plan(&args, &image),
         Target::Spt | Target::Hvt => tender_plan(&args, target, &image)?,
     };

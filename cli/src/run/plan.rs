@@ -48,8 +48,11 @@ pub struct NetInputs<'a> {
     /// The net devices the image declares, in order.
     pub devices: Vec<String>,
     /// The tender's command up to its device options: program, tender,
-    /// image, `--mem` and the like.
+    /// image, `--mem` and the like (or a unix program).
     pub tender: Vec<OsString>,
+    /// Whether the guest's arguments follow a `--` (tenders) or directly
+    /// (a unix program, which takes its bindings as arguments too).
+    pub separator: bool,
     /// The unikernel's own arguments.
     pub guest_args: &'a [String],
     /// `-p`s.
@@ -122,7 +125,9 @@ pub fn plan(inputs: NetInputs<'_>) -> Result<NetPlan, String> {
         .collect();
     let mut command = inputs.tender;
     command.extend(taps.iter().map(|t| OsString::from(format!("--net:{}={}", t.device, t.tap))));
-    command.push("--".into());
+    if inputs.separator {
+        command.push("--".into());
+    }
     command.extend(boot.into_iter().map(OsString::from));
     command.extend(inputs.guest_args.iter().map(OsString::from));
     Ok(NetPlan {
@@ -200,6 +205,7 @@ mod tests {
             stale: vec!["oasis-run-17".into()],
             devices: vec!["service".into()],
             tender: ["/bin/oasis", "spt", "/img/echo", "--mem=64M"].map(OsString::from).to_vec(),
+            separator: true,
             guest_args,
             publish: vec!["8080:80".parse().unwrap(), "5353:53/udp".parse().unwrap()],
         }

@@ -132,7 +132,8 @@ pub fn main(attr: TokenStream, item: TokenStream) -> TokenStream {
     quote! {
         #function
 
-        #[cfg(target_os = "none")]
+        // On unix the same note is kept in the program (a section of that
+        // name), so `oasis run` can see which devices it declares.
         #[used]
         #[unsafe(link_section = ".note.oasis")]
         static __OASIS_MANIFEST: ::oasis::abi::ManifestNote<#count> = ::oasis::abi::ManifestNote::new(#manifest);

@@ -148,6 +148,23 @@ impl Image {
     }
 }
 
+/// The device manifest of any ELF program with one: an Oasis image, or a
+/// unikernel built for the unix target (which keeps the same note).
+pub fn program_manifest(bytes: &[u8]) -> Result<Manifest, ImageError> {
+    let file = ElfBytes::<LittleEndian>::minimal_parse(bytes).map_err(|e| ImageError::Elf(e.to_string()))?;
+    let phdrs = file.segments().ok_or(ImageError::NoSegments)?;
+    let mut notes: Vec<&[u8]> = Vec::new();
+    for (index, ph) in phdrs.iter().enumerate().filter(|(_, p)| p.p_type == PT_NOTE) {
+        let data = usize::try_from(ph.p_offset)
+            .ok()
+            .zip(usize::try_from(ph.p_filesz).ok())
+            .and_then(|(s, l)| bytes.get(s..s.checked_add(l)?))
+            .ok_or(ImageError::BadSegment { index, why: "note lies outside the file" })?;
+        notes.push(data);
+    }
+    Ok(Manifest::from_notes(&notes)?)
+}
+
 fn check_segment(index: usize, ph: &elf::segment::ProgramHeader, file_len: u64) -> Result<Segment, ImageError> {
     let bad = |why| ImageError::BadSegment { index, why };
     if ph.p_vaddr != ph.p_paddr {
