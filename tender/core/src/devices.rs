@@ -92,7 +92,7 @@ pub struct NetBackend {
     /// The MTU.
     pub mtu: u16,
     /// Injected faults, when asked for.
-    pub faulty: Option<FaultyLink>,
+    pub faulty: Option<Box<FaultyLink>>,
 }
 
 fn send(file: &File, frame: &[u8]) {
@@ -295,7 +295,7 @@ pub fn open(
                 let faulty = faults
                     .iter()
                     .find(|(n, _)| *n == b.name)
-                    .map(|(_, spec)| FaultyLink::new(*spec, usize::from(mtu) + 14));
+                    .map(|(_, spec)| Box::new(FaultyLink::new(*spec, usize::from(mtu) + 14)));
                 Ok(Backend::Net(NetBackend { tap, mac, mtu, faulty }))
             }
             DeviceKind::Block => {
