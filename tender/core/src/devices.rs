@@ -111,7 +111,7 @@ impl NetBackend {
     pub fn send_faulty(&mut self, len: usize) {
         let file = self.tap.file();
         let Some(link) = self.faulty.as_mut() else { return };
-        let FaultyLink { faults, scratch, outbound_held, .. } = link;
+        let FaultyLink { faults, scratch, outbound_held, .. } = &mut **link;
         let frame = &scratch.buffer()[..len];
         let fate = if faults.spec().outbound { faults.fate() } else { Fate::Pass };
         match fate {
@@ -150,7 +150,7 @@ impl NetBackend {
     pub fn next_faulty_inbound(&mut self) -> Option<&[u8]> {
         let file = self.tap.file();
         let link = self.faulty.as_mut()?;
-        let FaultyLink { faults, scratch, inbound, inbound_held, .. } = link;
+        let FaultyLink { faults, scratch, inbound, inbound_held, .. } = &mut **link;
         if let Some(slot) = inbound.iter_mut().find(|f| f.get().is_some()) {
             let frame = slot.get().unwrap_or_default();
             scratch.set(frame);
