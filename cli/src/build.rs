@@ -118,6 +118,17 @@ pub fn ensure_guest_target() -> Result<()> {
     Ok(())
 }
 
+/// Where `oasis` builds (and keeps disk images) for the package in `dir`:
+/// `$OASIS_TARGET_DIR`, else the workspace's `target/oasis`.
+pub fn target_dir(dir: &Path) -> Result<PathBuf> {
+    if let Some(d) = std::env::var_os("OASIS_TARGET_DIR") {
+        return Ok(PathBuf::from(d));
+    }
+    let manifest =
+        dir.join("Cargo.toml").canonicalize().with_context(|| format!("{} has no Cargo.toml", dir.display()))?;
+    Ok(workspace_root(&manifest)?.join("target").join("oasis"))
+}
+
 /// Builds the unikernel in `dir` for `target`; returns the image path.
 pub fn build(dir: &Path, target: Target) -> Result<PathBuf> {
     build_with_features(dir, target, &[])
@@ -133,10 +144,7 @@ pub fn build_with_features(dir: &Path, target: Target, features: &[&str]) -> Res
     if target.is_guest() {
         ensure_guest_target()?;
     }
-    let target_dir = match std::env::var_os("OASIS_TARGET_DIR") {
-        Some(d) => PathBuf::from(d),
-        None => workspace_root(&manifest)?.join("target").join("oasis"),
-    };
+    let target_dir = target_dir(dir)?;
     let mut plan = plan(&manifest, target, &target_dir);
     if !features.is_empty() {
         plan.args.push("--features".into());

@@ -50,6 +50,14 @@ pub struct RunArgs {
     /// Bind net device NAME to an existing TAP instead of a private namespace (hvt, spt; repeatable)
     #[arg(long = "net", value_name = "NAME=TAP", value_parser = parse_net)]
     net: Vec<(String, String)>,
+    /// Bind block device NAME to FILE (repeatable); unbound block devices
+    /// get a disk image of their own under target/oasis/disks, kept
+    /// between runs
+    #[arg(long = "block", value_name = "NAME=FILE", value_parser = parse_net)]
+    block: Vec<(String, String)>,
+    /// Size of disk images `run` creates, e.g. 256M
+    #[arg(long, default_value = "256M")]
+    disk_size: String,
     /// unix target: `host` uses the host's sockets (no privileges); `tap`
     /// runs the unikernel's own stack on a TAP in a private namespace, as
     /// hvt and spt do
@@ -108,15 +116,68 @@ enum Plan {
     Namespaced(NetPlan),
 }
 
-/// The net devices `image` (an Oasis image or a unix program) declares,
-/// in order.
-fn declared_nets(image: &Path) -> Result<Vec<String>> {
+/// The devices of `kind` that `image` (an Oasis image or a unix
+/// program) declares, in order.
+fn declared(image: &Path, kind: DeviceKind) -> Result<Vec<String>> {
     let bytes = std::fs::read(image).with_context(|| format!("reading {}", image.display()))?;
     let manifest = match Image::parse(&bytes) {
         Ok(parsed) => parsed.manifest,
         Err(_) => program_manifest(&bytes).map_err(|e| anyhow!("{}: {e}", image.display()))?,
     };
-    Ok(manifest.devices.iter().filter(|d| d.kind == DeviceKind::Net).map(|d| d.name.to_string()).collect())
+    Ok(manifest.devices.iter().filter(|d| d.kind == kind).map(|d| d.name.to_string()).collect())
+}
+
+/// The net devices `image` declares, in order.
+fn declared_nets(image: &Path) -> Result<Vec<String>> {
+    declared(image, DeviceKind::Net)
+}
+
+/// `--block:NAME=FILE` for every block device `image` declares: the
+/// user's file, or a disk image made for this package and device (sparse,
+/// `--disk-size`, zero-filled the first time, kept afterwards).
+fn block_bindings(args: &RunArgs, image: &Path) -> Result<Vec<OsString>> {
+    let blocks = declared(image, DeviceKind::Block)?;
+    if let Some((name, file)) = args.block.iter().find(|(name, _)| !blocks.contains(name)) {
+        bail!("--block {name}={file}: the image declares no block device named '{name}'");
+    }
+    let mut out = Vec::new();
+    for name in blocks {
+        let file = match args.block.iter().find(|(n, _)| *n == name) {
+            Some((_, file)) => PathBuf::from(file),
+            None => default_disk(args, &name)?,
+        };
+        out.push(OsString::from(format!("--block:{name}={}", file.display())));
+    }
+    Ok(out)
+}
+
+fn default_disk(args: &RunArgs, device: &str) -> Result<PathBuf> {
+    let size = oasis_tender::config::parse_size(&args.disk_size)
+        .map_err(|why| anyhow!("--disk-size {}: {why}", args.disk_size))?;
+    if size < 1 << 20 {
+        bail!("--disk-size {}: at least 1M", args.disk_size);
+    }
+    let package = args
+        .dir
+        .canonicalize()
+        .ok()
+        .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "unikernel".into());
+    let dir = build::target_dir(&args.dir)?.join("disks");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let path = dir.join(format!("{package}-{device}.img"));
+    if !path.exists() {
+        let f = std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+        f.set_len(size).with_context(|| format!("sizing {}", path.display()))?;
+        eprintln!(
+            "oasis: block device '{device}': created {} ({}), kept for later runs",
+            path.display(),
+            args.disk_size
+        );
+    } else {
+        eprintln!("oasis: block device '{device}': {}", path.display());
+    }
+    Ok(path)
 }
 
 /// Refuses, before building, what the unix target cannot do.
@@ -135,14 +196,15 @@ fn check_unix_args(args: &RunArgs) -> Result<()> {
     Ok(())
 }
 
-fn unix_plan(args: &RunArgs, image: &Path) -> Plan {
+fn unix_plan(args: &RunArgs, image: &Path) -> Result<Plan> {
     if args.mem.is_some() || args.timeout.is_some() || args.stats {
         eprintln!("oasis: --mem, --timeout and --stats apply to hvt and spt; ignored for unix");
     }
     eprintln!("oasis: unix target: the program uses the host's own network; its ports are the host's");
     let mut command = vec![image.as_os_str().to_owned()];
+    command.extend(block_bindings(args, image)?);
     command.extend(args.args.iter().map(OsString::from));
-    Plan::Exec(command)
+    Ok(Plan::Exec(command))
 }
 
 /// The unix program with its own stack: the same namespace as a tender
@@ -157,7 +219,7 @@ fn unix_tap_plan(args: &RunArgs, image: &Path) -> Result<Plan> {
         pid,
         stale: netns::stale(pid),
         devices: nets,
-        tender: vec![image.as_os_str().to_owned()],
+        tender: [vec![image.as_os_str().to_owned()], block_bindings(args, image)?].concat(),
         separator: false,
         guest_args: &args.args,
         publish: args.publish.clone(),
@@ -177,6 +239,7 @@ fn tender_plan(args: &RunArgs, target: Target, image: &Path) -> Result<Plan> {
     if args.stats {
         tender.push("--stats".into());
     }
+    tender.extend(block_bindings(args, image)?);
     let nets = declared_nets(image)?;
     if let Some((name, tap)) = args.net.iter().find(|(name, _)| !nets.contains(name)) {
         bail!("--net {name}={tap}: the image declares no net device named '{name}'");
@@ -238,7 +301,7 @@ pub fn run(args: RunArgs) -> Result<()> {
     };
     let plan = match target {
         Target::Unix if own_stack => unix_tap_plan(&args, &image)?,
-        Target::Unix => unix_plan(&args, &image),
+        Target::Unix => unix_plan(&args, &image)?,
         Target::Spt | Target::Hvt => tender_plan(&args, target, &image)?,
     };
     match plan {
