@@ -129,13 +129,29 @@ pub fn target_dir(dir: &Path) -> Result<PathBuf> {
     Ok(workspace_root(&manifest)?.join("target").join("oasis"))
 }
 
-/// Builds the unikernel in `dir` for `target`; returns the image path.
-pub fn build(dir: &Path, target: Target) -> Result<PathBuf> {
-    build_with_features(dir, target, &[])
+/// `--kv NAME=DIR`: compile DIR into the read-only store NAME.
+pub fn parse_kv(s: &str) -> Result<(String, PathBuf), String> {
+    let (name, dir) = s.split_once('=').ok_or("expected NAME=DIR, e.g. htdocs=./site")?;
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+        return Err(format!("'{name}' is not a store name (letters, digits, _ and -)"));
+    }
+    let dir = PathBuf::from(dir);
+    if !dir.is_dir() {
+        return Err(format!("{} is not a directory", dir.display()));
+    }
+    Ok((name.into(), dir))
 }
 
-/// [`build`] with cargo features (`oasis/unix-tap`).
-pub fn build_with_features(dir: &Path, target: Target, features: &[&str]) -> Result<PathBuf> {
+/// The environment variable a package's build script reads for store
+/// `name` (see `oasis-kv-build`).
+pub fn kv_env(name: &str) -> String {
+    format!("OASIS_KV_{}", name.to_ascii_uppercase().replace('-', "_"))
+}
+
+/// Builds the unikernel in `dir` for `target`, with cargo `features`
+/// (`oasis/unix-tap`) and directories compiled into read-only stores
+/// (`--kv`); returns the image path.
+pub fn build_with(dir: &Path, target: Target, features: &[&str], kv: &[(String, PathBuf)]) -> Result<PathBuf> {
     let manifest = dir.join("Cargo.toml");
     if !manifest.is_file() {
         bail!("{} has no Cargo.toml: give the unikernel's package directory", dir.display());
@@ -154,6 +170,7 @@ pub fn build_with_features(dir: &Path, target: Target, features: &[&str]) -> Res
             dir.push_str(&format!("/features-{}", features.join("-").replace('/', "_")));
         }
     }
+    add_kv_env(&mut plan, kv)?;
     let out = Command::new("cargo")
         .args(&plan.args)
         .envs(plan.env.iter().map(|(k, v)| (k, v)))
@@ -165,6 +182,15 @@ pub fn build_with_features(dir: &Path, target: Target, features: &[&str]) -> Res
         bail!("cargo build failed for {}", dir.display());
     }
     image.ok_or_else(|| anyhow!("cargo built {} but reported no executable", dir.display()))
+}
+
+/// Points each `--kv` store's build-script variable at its directory.
+fn add_kv_env(plan: &mut Plan, kv: &[(String, PathBuf)]) -> Result<()> {
+    for (name, dir) in kv {
+        let dir = dir.canonicalize().with_context(|| format!("--kv {name}={}", dir.display()))?;
+        plan.env.push((kv_env(name), dir.display().to_string()));
+    }
+    Ok(())
 }
 
 /// Picks the executable built from `manifest` out of cargo's JSON messages.
@@ -179,14 +205,16 @@ fn find_executable(json_lines: &[u8], manifest: &Path) -> Option<PathBuf> {
 }
 
 /// `oasis build`.
-pub fn build_command(dir: &Path, target: Target, dry_run: bool) -> Result<()> {
+pub fn build_command(dir: &Path, target: Target, dry_run: bool, kv: &[(String, PathBuf)]) -> Result<()> {
     if dry_run {
         let manifest = dir.join("Cargo.toml");
         let target_dir = PathBuf::from("target/oasis");
-        println!("{}", plan(&manifest, target, &target_dir));
+        let mut plan = plan(&manifest, target, &target_dir);
+        add_kv_env(&mut plan, kv)?;
+        println!("{plan}");
         return Ok(());
     }
-    let image = build(dir, target)?;
+    let image = build_with(dir, target, &[], kv)?;
     println!("{}", image.display());
     Ok(())
 }

@@ -52,6 +52,10 @@ enum Command {
         /// Print the cargo command instead of running it
         #[arg(long)]
         dry_run: bool,
+        /// Compile DIR into the unikernel's read-only store NAME instead of
+        /// the package's own directory (repeatable)
+        #[arg(long, value_name = "NAME=DIR", value_parser = build::parse_kv)]
+        kv: Vec<(String, PathBuf)>,
     },
     /// Build a unikernel and run it
     Run(run::RunArgs),
@@ -106,7 +110,7 @@ fn run_cli() -> Result<(), u8> {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::New { name, dir } => new::new(&name, &dir),
-        Command::Build { dir, target, dry_run } => build::build_command(&dir, target, dry_run),
+        Command::Build { dir, target, dry_run, kv } => build::build_command(&dir, target, dry_run, &kv),
         Command::Run(args) => run::run(args),
         Command::Inspect { image } => inspect::inspect(&image),
         Command::Spt { args } => return tender::spt_main(args),

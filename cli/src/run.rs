@@ -55,6 +55,9 @@ pub struct RunArgs {
     /// between runs
     #[arg(long = "block", value_name = "NAME=FILE", value_parser = parse_net)]
     block: Vec<(String, String)>,
+    /// Compile DIR into the unikernel's read-only store NAME (repeatable)
+    #[arg(long, value_name = "NAME=DIR", value_parser = build::parse_kv)]
+    kv: Vec<(String, PathBuf)>,
     /// Size of disk images `run` creates, e.g. 256M
     #[arg(long, default_value = "256M")]
     disk_size: String,
@@ -294,11 +297,8 @@ pub fn run(args: RunArgs) -> Result<()> {
         check_unix_args(&args)?;
     }
     let own_stack = target == Target::Unix && args.unix_stack == UnixStack::Tap;
-    let image = if own_stack {
-        build::build_with_features(&args.dir, target, &["oasis/unix-tap"])?
-    } else {
-        build::build(&args.dir, target)?
-    };
+    let features: &[&str] = if own_stack { &["oasis/unix-tap"] } else { &[] };
+    let image = build::build_with(&args.dir, target, features, &args.kv)?;
     let plan = match target {
         Target::Unix if own_stack => unix_tap_plan(&args, &image)?,
         Target::Unix => unix_plan(&args, &image)?,

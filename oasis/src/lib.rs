@@ -80,6 +80,11 @@ pub mod block {
 
 mod glue;
 
+/// Synchronisation between tasks: an async [`sync::Mutex`].
+pub mod sync {
+    pub use oasis_runtime::sync::{Mutex, MutexGuard};
+}
+
 /// Items the `#[oasis::main]` expansion uses. Not a stable API.
 #[doc(hidden)]
 pub mod __private {
