@@ -206,10 +206,14 @@ pub fn net(pings: u32, mib: u64, solo5: Option<PathBuf>) -> Result<()> {
     println!("|---|---|---|---|---|");
     // Every peer runs for the whole test, each in its namespace.
     let oasis_ns = tap_ns()?;
-    let mut oasis_guest =
-        spawn(&oasis_ns, &oasis, &["spt", echo.to_str().unwrap_or_default(), "--net:service=tap0", "--", "--ipv4", "10.0.0.2/24"]);
+    let mut oasis_guest = spawn(
+        &oasis_ns,
+        &oasis,
+        &["spt", echo.to_str().unwrap_or_default(), "--net:service=tap0", "--", "--ipv4", "10.0.0.2/24"],
+    );
     oasis_guest.wait_for("listening on port 7", Duration::from_secs(60));
-    let mut peers: Vec<(&str, NetNs, &str, Option<Running>)> = vec![("Oasis echo on spt", oasis_ns, "10.0.0.2", Some(oasis_guest))];
+    let mut peers: Vec<(&str, NetNs, &str, Option<Running>)> =
+        vec![("Oasis echo on spt", oasis_ns, "10.0.0.2", Some(oasis_guest))];
     if let Some(dir) = &solo5 {
         let tender = dir.join("tenders/spt/solo5-spt");
         let image = dir.join("tests/test_net/test_net.spt");
@@ -232,7 +236,11 @@ pub fn net(pings: u32, mib: u64, solo5: Option<PathBuf>) -> Result<()> {
     }
     let medians: Vec<(f64, f64, f64)> = times.iter_mut().map(|t| stats(t)).collect();
     for ((name, ..), (median, min, max)) in peers.iter().zip(&medians) {
-        println!("| {name} | {median:.3} | {min:.3}–{max:.3} | {:.0} | {:.2} |", pings as f64 / median, median / medians[0].0);
+        println!(
+            "| {name} | {median:.3} | {min:.3}–{max:.3} | {:.0} | {:.2} |",
+            pings as f64 / median,
+            median / medians[0].0
+        );
     }
     drop(peers);
 
@@ -247,7 +255,17 @@ pub fn net(pings: u32, mib: u64, solo5: Option<PathBuf>) -> Result<()> {
         let mut ours_guest = spawn(
             &ns,
             &oasis,
-            &["spt", echo.to_str().unwrap_or_default(), "--mem=256M", "--net:service=tap0", "--", "--ipv4", "10.0.0.2/24", "--tcp-buffer", "1048576"],
+            &[
+                "spt",
+                echo.to_str().unwrap_or_default(),
+                "--mem=256M",
+                "--net:service=tap0",
+                "--",
+                "--ipv4",
+                "10.0.0.2/24",
+                "--tcp-buffer",
+                "1048576",
+            ],
         );
         ours_guest.wait_for("listening on port 7", Duration::from_secs(60));
         let (mut ours, mut linux) = (Vec::new(), Vec::new());
@@ -265,7 +283,13 @@ pub fn net(pings: u32, mib: u64, solo5: Option<PathBuf>) -> Result<()> {
             rate(o.0),
             rate(o.0) / rate(l.0)
         );
-        println!("| echo on Linux's stack (unix target, veth) | {mtu} | {:.2} ({:.2}–{:.2}) | {:.0} | 1.00 |", l.0, l.1, l.2, rate(l.0));
+        println!(
+            "| echo on Linux's stack (unix target, veth) | {mtu} | {:.2} ({:.2}–{:.2}) | {:.0} | 1.00 |",
+            l.0,
+            l.1,
+            l.2,
+            rate(l.0)
+        );
     }
     {
         let (a, b) = veth_pair()?;

@@ -209,23 +209,29 @@ fn yield_now_lets_others_run_and_random_is_seeded() {
 #[test]
 fn an_async_mutex_can_be_held_across_awaits() {
     let p = platform();
-    let status = start(p, vec![], [0; 32], |_| Ok(()), |os: Os, ()| async move {
-        let m = Rc::new(oasis_runtime::sync::Mutex::new(Vec::new()));
-        let mut handles = Vec::new();
-        for i in 0..3u32 {
-            let (m, os2) = (m.clone(), os.clone());
-            handles.push(os.spawn(async move {
-                let mut g = m.lock().await;
-                g.push(i * 10);
-                os2.sleep(Duration::from_millis(5)).await;
-                g.push(i * 10 + 1);
-            }));
-        }
-        for h in handles {
-            h.await;
-        }
-        // Each holder finished both pushes before the next got the lock.
-        assert_eq!(*m.try_lock().unwrap(), vec![0, 1, 10, 11, 20, 21]);
-    });
+    let status = start(
+        p,
+        vec![],
+        [0; 32],
+        |_| Ok(()),
+        |os: Os, ()| async move {
+            let m = Rc::new(oasis_runtime::sync::Mutex::new(Vec::new()));
+            let mut handles = Vec::new();
+            for i in 0..3u32 {
+                let (m, os2) = (m.clone(), os.clone());
+                handles.push(os.spawn(async move {
+                    let mut g = m.lock().await;
+                    g.push(i * 10);
+                    os2.sleep(Duration::from_millis(5)).await;
+                    g.push(i * 10 + 1);
+                }));
+            }
+            for h in handles {
+                h.await;
+            }
+            // Each holder finished both pushes before the next got the lock.
+            assert_eq!(*m.try_lock().unwrap(), vec![0, 1, 10, 11, 20, 21]);
+        },
+    );
     assert_eq!(status, 0);
 }

@@ -104,7 +104,11 @@ pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, ProtocolE
 
 fn parse_array<'a>(buf: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, ProtocolError> {
     let Some((header, mut at)) = line(buf, 0) else {
-        return if buf.len() > limits.max_inline { Err(ProtocolError::MultibulkLength) } else { Ok(Parsed::Incomplete) };
+        return if buf.len() > limits.max_inline {
+            Err(ProtocolError::MultibulkLength)
+        } else {
+            Ok(Parsed::Incomplete)
+        };
     };
     let count = integer(&header[1..]).ok_or(ProtocolError::MultibulkLength)?;
     if count > limits.max_args as i64 {
