@@ -28,6 +28,14 @@ pub enum ProtocolError {
     MultibulkLength,
     /// `$` not followed by a valid length, or a length over the limit.
     BulkLength,
+    /// A bulk string longer than the limit (`Limits::max_bulk`): refused
+    /// before it is buffered.
+    BulkTooLarge {
+        /// The length the client announced.
+        len: u64,
+        /// The limit.
+        max: usize,
+    },
     /// An array element that is not a bulk string.
     ExpectedDollar(u8),
     /// An inline line longer than the limit.
@@ -43,6 +51,9 @@ impl fmt::Display for ProtocolError {
         match self {
             ProtocolError::MultibulkLength => f.write_str("Protocol error: invalid multibulk length"),
             ProtocolError::BulkLength => f.write_str("Protocol error: invalid bulk length"),
+            ProtocolError::BulkTooLarge { len, max } => {
+                write!(f, "Protocol error: a bulk string of {len} bytes is over the limit of {max}")
+            }
             ProtocolError::ExpectedDollar(c) => {
                 if c.is_ascii_graphic() {
                     write!(f, "Protocol error: expected '$', got '{}'", *c as char)
@@ -129,8 +140,11 @@ fn parse_array<'a>(buf: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, Protoco
             return if buf.len() - at > 32 { Err(ProtocolError::BulkLength) } else { Ok(Parsed::Incomplete) };
         };
         let len = integer(&len_line[1..]).ok_or(ProtocolError::BulkLength)?;
-        if len < 0 || len as usize > limits.max_bulk {
+        if len < 0 {
             return Err(ProtocolError::BulkLength);
+        }
+        if len as u64 > limits.max_bulk as u64 {
+            return Err(ProtocolError::BulkTooLarge { len: len as u64, max: limits.max_bulk });
         }
         let len = len as usize;
         let end = data_at + len;
@@ -220,7 +234,7 @@ mod tests {
         assert_eq!(parse(b"*1\r\n$1\r\nab\r\n", &l), Err(ProtocolError::MissingCrlf));
         let small = Limits { max_args: 2, max_bulk: 4, max_inline: 8 };
         assert_eq!(parse(b"*3\r\n", &small), Err(ProtocolError::MultibulkLength));
-        assert_eq!(parse(b"*1\r\n$5\r\n", &small), Err(ProtocolError::BulkLength));
+        assert_eq!(parse(b"*1\r\n$5\r\n", &small), Err(ProtocolError::BulkTooLarge { len: 5, max: 4 }));
         assert_eq!(parse(b"0123456789", &small), Err(ProtocolError::InlineTooBig));
         // A huge count never allocates for itself.
         assert_eq!(parse(b"*999999999999\r\n", &l), Err(ProtocolError::MultibulkLength));
