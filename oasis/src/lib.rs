@@ -36,7 +36,7 @@
 pub use oasis_abi as abi;
 pub use oasis_macros::main;
 pub use oasis_runtime::args::ArgParser;
-pub use oasis_runtime::time::{DeviceReady, Sleep, Timeout, YieldNow};
+pub use oasis_runtime::time::{DeviceReady, Idle, Sleep, Timeout, YieldNow};
 pub use oasis_runtime::{ArgError, Args, Console, Duration, Elapsed, Instant, JoinHandle, Os, Random, Termination};
 
 /// `alloc`, for `String`, `Vec` and `Box` in `no_std` applications.

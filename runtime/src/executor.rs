@@ -75,6 +75,10 @@ pub(crate) struct Shared {
     timers: RefCell<BTreeMap<TimerKey, Waker>>,
     timer_seq: Cell<u64>,
     device_waiters: RefCell<Slab<DeviceWaiter>>,
+    /// Tasks waiting for the executor to run out of work ([`crate::Idle`]).
+    idle_waiters: RefCell<Vec<Waker>>,
+    /// How many times it has run out of work with idle waiters.
+    idle_epoch: Cell<u64>,
     /// `main`'s exit status, once it has returned.
     status: Cell<Option<u8>>,
 }
@@ -91,6 +95,8 @@ impl Shared {
             timers: RefCell::new(BTreeMap::new()),
             timer_seq: Cell::new(0),
             device_waiters: RefCell::new(Slab::new()),
+            idle_waiters: RefCell::new(Vec::new()),
+            idle_epoch: Cell::new(0),
             status: Cell::new(None),
         }
     }
@@ -121,6 +127,26 @@ impl Shared {
 
     pub(crate) fn remove_timer(&self, key: TimerKey) {
         self.timers.borrow_mut().remove(&key);
+    }
+
+    pub(crate) fn idle_epoch(&self) -> u64 {
+        self.idle_epoch.get()
+    }
+
+    pub(crate) fn add_idle_waiter(&self, waker: &Waker) {
+        let mut waiters = self.idle_waiters.borrow_mut();
+        if !waiters.iter().any(|w| w.will_wake(waker)) {
+            waiters.push(waker.clone());
+        }
+    }
+
+    /// Wakes the idle waiters: nothing else is ready to run.
+    fn wake_idle(&self) {
+        self.idle_epoch.set(self.idle_epoch.get() + 1);
+        let waiters = core::mem::take(&mut *self.idle_waiters.borrow_mut());
+        for w in waiters {
+            w.wake();
+        }
     }
 
     pub(crate) fn add_device_waiter(&self, mask: u64, waker: Waker) -> usize {
@@ -295,6 +321,18 @@ where
             // so a busy task cannot starve input.
             let ready = platform.wait(Some(0));
             shared.wake_devices(ready);
+            continue;
+        }
+        if !shared.idle_waiters.borrow().is_empty() {
+            // Someone wants to run when nothing else can (a group commit):
+            // first take in whatever input is already there, and only if
+            // that wakes nobody, wake them.
+            let ready = platform.wait(Some(0));
+            shared.wake_devices(ready);
+            shared.fire_timers(platform.monotonic_ns());
+            if shared.queue_is_empty() {
+                shared.wake_idle();
+            }
             continue;
         }
         let deadline = shared.next_deadline();

@@ -33,4 +33,4 @@ pub use os::{Console, Os};
 pub use platform::Platform;
 pub use random::Random;
 pub use termination::Termination;
-pub use time::{DeviceReady, Duration, Elapsed, Instant, Sleep};
+pub use time::{DeviceReady, Duration, Elapsed, Idle, Instant, Sleep};

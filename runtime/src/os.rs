@@ -8,7 +8,7 @@ use core::future::Future;
 
 use crate::args::Args;
 use crate::executor::{JoinHandle, JoinState, Shared};
-use crate::time::{DeviceReady, Duration, Instant, Sleep, Timeout, YieldNow};
+use crate::time::{DeviceReady, Duration, Idle, Instant, Sleep, Timeout, YieldNow};
 
 /// The application's view of the machine: time, timers, tasks, console,
 /// randomness and boot arguments. Cheap to clone; every clone is the same
@@ -73,6 +73,15 @@ impl Os {
     /// Gives other ready tasks a turn.
     pub fn yield_now(&self) -> YieldNow {
         YieldNow::default()
+    }
+
+    /// Completes once every other task is waiting and the input already
+    /// at the devices has been taken in: the moment to do work that should
+    /// cover everything the current burst of input brought (a group
+    /// commit's flush). Unlike [`Os::yield_now`], it lets the network be
+    /// read first.
+    pub fn idle(&self) -> Idle {
+        Idle::new(self.shared.clone())
     }
 
     /// Completes once a later wait reports device `handle` ready (or
@@ -154,6 +163,13 @@ impl Console {
     /// Writes raw bytes.
     pub fn write_bytes(&self, bytes: &[u8]) {
         self.platform.console_write(bytes);
+    }
+
+    /// Hands what is buffered to the console now: for a line that must be
+    /// out before the program goes on (a progress report a test reads
+    /// while it runs).
+    pub fn flush(&self) {
+        self.platform.console_flush();
     }
 }
 

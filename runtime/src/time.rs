@@ -182,6 +182,45 @@ impl Future for YieldNow {
     }
 }
 
+/// Completes once the executor has nothing else to run: every other task
+/// is waiting, and input already at the devices has been taken in. What a
+/// group commit waits for before it flushes, so that every write the
+/// current burst of input brings shares the flush.
+pub struct Idle {
+    shared: Rc<Shared>,
+    epoch: Option<u64>,
+}
+
+impl Idle {
+    pub(crate) fn new(shared: Rc<Shared>) -> Idle {
+        Idle { shared, epoch: None }
+    }
+}
+
+impl fmt::Debug for Idle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Idle").field("epoch", &self.epoch).finish()
+    }
+}
+
+impl Future for Idle {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let now = self.shared.idle_epoch();
+        match self.epoch {
+            Some(start) if now > start => Poll::Ready(()),
+            _ => {
+                if self.epoch.is_none() {
+                    self.epoch = Some(now);
+                }
+                self.shared.add_idle_waiter(cx.waker());
+                Poll::Pending
+            }
+        }
+    }
+}
+
 /// Completes after the platform reports one of the devices in a mask ready.
 /// Dropping it before then withdraws the wait.
 pub struct DeviceReady {

@@ -235,3 +235,39 @@ fn an_async_mutex_can_be_held_across_awaits() {
     );
     assert_eq!(status, 0);
 }
+
+#[test]
+fn idle_waits_for_other_tasks_and_pending_input() {
+    let p = platform();
+    // Input already at device 0 when the program starts.
+    p.device_events.lock().unwrap().push((0, 0b1));
+    let status = start(
+        p,
+        vec![],
+        [0; 32],
+        |_| Ok(()),
+        |os: Os, ()| async move {
+            let log = Rc::new(RefCell::new(Vec::new()));
+            let (l1, os1) = (log.clone(), os.clone());
+            let _busy = os.spawn(async move {
+                for i in 0..5 {
+                    l1.borrow_mut().push(format!("busy {i}"));
+                    os1.yield_now().await;
+                }
+            });
+            let (l2, os2) = (log.clone(), os.clone());
+            let _reader = os.spawn(async move {
+                os2.device_ready(0).await;
+                l2.borrow_mut().push("input".to_string());
+            });
+            os.idle().await;
+            log.borrow_mut().push("idle".to_string());
+            let log = log.borrow();
+            assert_eq!(log.last().map(String::as_str), Some("idle"), "{log:?}");
+            assert!(log.contains(&"busy 4".to_string()) && log.contains(&"input".to_string()), "{log:?}");
+            // It never slept: idle is not a timer.
+            assert_eq!(os.now().as_nanos(), 0);
+        },
+    );
+    assert_eq!(status, 0);
+}
