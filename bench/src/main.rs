@@ -7,7 +7,7 @@
 //! not count the parent's pages from before `exec`). Runs of the compared commands are interleaved
 //! (A B C A B C …) so drift in machine speed affects all alike.
 //!
-//! Usage: `oasis-bench boot [--runs N] [--solo5 DIR]`, see `--help`.
+//! Usage: `oasis-bench boot|hvt|net|block …`, see `--help`.
 
 #![allow(clippy::unwrap_used)]
 
@@ -56,6 +56,23 @@ enum Bench {
         addr: String,
         /// MiB to send
         mib: u64,
+    },
+    /// Raw block throughput: the blockbench guest on spt against fio (or
+    /// dd) and a plain pread/pwrite loop on the same file; hvt VM exits per
+    /// block request
+    Block {
+        /// Size of the test file in MiB
+        #[arg(long, default_value_t = 256)]
+        mib: u64,
+        /// Rounds of each pattern, interleaved across peers
+        #[arg(long, default_value_t = 7)]
+        rounds: usize,
+        /// Requests in each hvt run (software-emulated KVM: keep it small)
+        #[arg(long, default_value_t = 1000)]
+        hvt_ops: u64,
+        /// Where to make the test file (default: the temporary directory)
+        #[arg(long)]
+        dir: Option<PathBuf>,
     },
     /// Boot time and VM exits of hello on hvt, against Solo5 hvt
     Hvt {
@@ -138,6 +155,7 @@ fn print_table(rows: &[Row]) {
     }
 }
 
+mod block;
 mod net;
 
 fn workspace() -> PathBuf {
@@ -282,6 +300,7 @@ fn main() -> Result<()> {
         Bench::Boot { runs, solo5 } => boot(runs, solo5),
         Bench::Hvt { runs, solo5 } => hvt(runs, solo5),
         Bench::Net { pings, mib, solo5 } => net::net(pings, mib, solo5),
+        Bench::Block { mib, rounds, hvt_ops, dir } => block::block(mib, rounds, hvt_ops, dir),
         Bench::TcpClient { addr, mib } => net::tcp_client(&addr, mib),
     }
 }
