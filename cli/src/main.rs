@@ -13,6 +13,7 @@
 
 mod build;
 mod inspect;
+mod kv;
 mod new;
 mod run;
 mod tender;
@@ -64,6 +65,10 @@ enum Command {
         /// The image file
         image: PathBuf,
     },
+    /// Make, fill, read and check the key-value store in a disk image
+    /// (the file a unikernel's block device is bound to)
+    #[command(subcommand)]
+    Kv(kv::KvCommand),
     /// The spt tender: run IMAGE in this process under seccomp
     #[command(disable_help_flag = true)]
     Spt {
@@ -113,6 +118,7 @@ fn run_cli() -> Result<(), u8> {
         Command::Build { dir, target, dry_run, kv } => build::build_command(&dir, target, dry_run, &kv),
         Command::Run(args) => run::run(args),
         Command::Inspect { image } => inspect::inspect(&image),
+        Command::Kv(command) => kv::kv(command),
         Command::Spt { args } => return tender::spt_main(args),
         Command::Hvt { args } => return tender::hvt_main(args),
     };

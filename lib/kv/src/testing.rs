@@ -15,6 +15,8 @@
 use alloc::vec;
 use alloc::vec::Vec;
 
+pub mod workload;
+
 use oasis_devices::{BlockDevice, BlockInfo, DeviceError};
 
 /// SplitMix64: small, fast, seeded, good enough for test workloads.

@@ -22,7 +22,7 @@ async fn main(os: oasis::Os, mut disk: impl BlockDevice) -> Result<(), &'static 
     let verify_only = args.flag("--verify-only").map_err(|_| "bad arguments")?;
     let info = disk.info();
     let bs = info.block_size as usize;
-    if bs < 512 || !bs.is_power_of_two() || info.capacity % bs as u64 != 0 || info.capacity < 16 * bs as u64 {
+    if bs < 512 || !bs.is_power_of_two() || !info.capacity.is_multiple_of(bs as u64) || info.capacity < 16 * bs as u64 {
         return Err("odd geometry");
     }
     let spots = [(0u64, 8 * bs), (info.capacity - 8 * bs as u64, 8 * bs), (bs as u64 * 3, bs)];
