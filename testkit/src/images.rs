@@ -25,7 +25,7 @@ impl Images {
 }
 
 /// Packages built for the tests: the test guests and every unikernel.
-const PACKAGES: &[&str] = &["oasis-test-guests", "hello", "echo"];
+const PACKAGES: &[&str] = &["oasis-test-guests", "hello", "echo", "kv"];
 
 fn cargo_build(extra: &[&str]) {
     cargo_build_into("target/oasis", PACKAGES, extra);
