@@ -78,6 +78,31 @@ pub mod block {
     pub type Block = oasis_unix::block::FileBlock;
 }
 
+/// Key-value stores (`oasis-kv`): the [`kv::KvRo`]/[`kv::KvRw`] traits,
+/// [`kv::StaticKv`] compiled into the image (see [`static_kv!`]) and
+/// [`kv::DiskKv`], the crash-safe store on a block device.
+pub mod kv {
+    pub use oasis_kv::{
+        BatchOp, CheckReport, DiskKv, Durability, EntryKind, FormatOptions, KeyError, KvError, KvRo, KvRw, OpenError,
+        OpenOptions, StaticEntry, StaticKv, StoreInfo,
+    };
+}
+
+/// The read-only store a package's `build.rs` embedded with
+/// `oasis_kv_build::embed(NAME, FILE)`: `static_kv!("htdocs.rs")` is a
+/// [`kv::StaticKv`] over `$OUT_DIR/htdocs.rs`. `oasis build --kv
+/// NAME=DIR` swaps the directory without editing the package.
+///
+/// ```ignore
+/// static HTDOCS: oasis::kv::StaticKv = oasis::static_kv!("htdocs.rs");
+/// ```
+#[macro_export]
+macro_rules! static_kv {
+    ($file:literal) => {
+        $crate::kv::StaticKv::new(include!(concat!(env!("OUT_DIR"), "/", $file)))
+    };
+}
+
 mod glue;
 
 /// Synchronisation between tasks: an async [`sync::Mutex`].
