@@ -196,20 +196,44 @@ pub async fn run<S: Store>(
         },
         _ if eq(name, "DBSIZE") => out.integer(store.len() as i64),
         _ if eq(name, "INFO") => {
-            let info = oasis::alloc::format!(
-                "# Server\r\nredis_version:7.0.0\r\nredis_mode:standalone\r\nserver:oasis-kv\r\n\r\n\
-                 # Clients\r\nconnected_clients:{}\r\n\r\n\
-                 # Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\n\r\n\
-                 # Persistence\r\nstorage:{}\r\ndurability:{}\r\n{}\r\n\
-                 # Keyspace\r\ndb0:keys={},expires=0,avg_ttl=0\r\n",
-                counters.connected,
-                counters.connections,
-                counters.commands,
-                store.describe(),
-                counters.durability,
-                store.persistence_info(),
-                store.len()
-            );
+            let sections = [
+                ("Server", String::from("redis_version:7.0.0\r\nredis_mode:standalone\r\nserver:oasis-kv\r\n")),
+                ("Clients", oasis::alloc::format!("connected_clients:{}\r\n", counters.connected)),
+                (
+                    "Stats",
+                    oasis::alloc::format!(
+                        "total_connections_received:{}\r\ntotal_commands_processed:{}\r\n",
+                        counters.connections,
+                        counters.commands
+                    ),
+                ),
+                (
+                    "Persistence",
+                    oasis::alloc::format!(
+                        "storage:{}\r\ndurability:{}\r\n{}",
+                        store.describe(),
+                        counters.durability,
+                        store.persistence_info()
+                    ),
+                ),
+                ("Keyspace", oasis::alloc::format!("db0:keys={},expires=0,avg_ttl=0\r\n", store.len())),
+            ];
+            // `INFO` and `INFO all|everything|default` give every section;
+            // `INFO persistence keyspace` just those, as Redis does.
+            let everything =
+                rest.is_empty() || rest.iter().any(|a| eq(a, "all") || eq(a, "everything") || eq(a, "default"));
+            let mut info = String::new();
+            for (title, body) in &sections {
+                if everything || rest.iter().any(|a| eq(a, title)) {
+                    if !info.is_empty() {
+                        info.push_str("\r\n");
+                    }
+                    info.push_str("# ");
+                    info.push_str(title);
+                    info.push_str("\r\n");
+                    info.push_str(body);
+                }
+            }
             out.bulk(Some(info.as_bytes()));
         }
         _ if eq(name, "SAVE") || eq(name, "BGSAVE") => match store.sync().await {
