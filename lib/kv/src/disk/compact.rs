@@ -12,13 +12,14 @@
 //! records or in the copies.
 
 use alloc::collections::VecDeque;
+use alloc::vec;
 use alloc::vec::Vec;
 
-use oasis_devices::BlockDevice;
+use oasis_devices::{BlockDevice, DeviceError};
 
 use super::format::{EncodeOp, HDR, KIND_PAD, OpKind, encode_record, record_len};
 use super::index::{Entry, cost};
-use super::log::{Geometry, Window};
+use super::log::{DeviceLog, Geometry, LogSource, Window};
 use super::recover::{Cursor, next_record};
 use super::store::Store;
 use super::superblock;
@@ -40,17 +41,39 @@ impl<D: BlockDevice> Store<D> {
         // need the dropped ones.
         self.sync_now()?;
         // Compact only what was written before this call: copies made now
-        // are not copied again.
+        // are not copied again. Win back `slack` more than needed, so the
+        // next writes do not compact again at once, but walk at most
+        // `slack` of log per run: the work (and the pause it makes) is
+        // bounded and spread over the writes, not the whole log at once
+        // when it first fills.
+        let slack = self.compaction_slack();
         let stop_at = self.head;
+        let mut first = true;
         loop {
-            let progressed = self.compact_run(stop_at)?;
-            if self.room() >= need {
+            // Each run starts with nothing unwritten: a run takes a record
+            // without live values as safe to drop, and one whose values an
+            // earlier run copied is such a record — its copies must be on
+            // the device before the tail passes it.
+            if !first {
+                self.sync_now()?;
+            }
+            first = false;
+            let walk_to = stop_at.min(self.sb.tail_pos.saturating_add(slack));
+            let progressed = self.compact_run(walk_to)?;
+            if self.room() >= need + slack {
                 return Ok(());
             }
             if !progressed || self.sb.tail_pos >= stop_at {
-                return Err(KvError::NoSpace);
+                return if self.room() >= need { Ok(()) } else { Err(KvError::NoSpace) };
             }
         }
+    }
+
+    /// How much log one compaction run walks, and how much room beyond
+    /// the need it aims to leave: a thirty-second of the log, between
+    /// 64 KiB and 4 MiB.
+    fn compaction_slack(&self) -> u64 {
+        (self.geo.log_bytes() / 32).clamp(64 << 10, 4 << 20)
     }
 
     /// One run: copies the live values of records from the tail while the
@@ -72,10 +95,13 @@ impl<D: BlockDevice> Store<D> {
         // their copies, cursor after them), one entry per copies end.
         let mut waiting: VecDeque<(u64, Cursor)> = VecDeque::new();
         let mut copies_end = 0;
+        let mut ahead =
+            ReadAhead { buf: vec![0; READ_AHEAD.div_ceil(geo.block as usize) * geo.block as usize], first: None };
         loop {
             let sb = self.sb;
             let found = {
-                let mut win = Window::new(self.source(), geo, geo.block as usize);
+                let source = AheadSource { ahead: &mut ahead, log: self.source() };
+                let mut win = Window::new(source, geo, geo.block as usize);
                 next_record(&mut win, &sb, &geo, &cursor, limit)?
             };
             let Some((pos, header)) = found else {
@@ -195,6 +221,51 @@ impl<D: BlockDevice> Store<D> {
             }
         }
         Ok(Copied::Some)
+    }
+}
+
+/// Bytes of log the compaction walk reads at a time.
+const READ_AHEAD: usize = 64 << 10;
+
+/// Log blocks read ahead of the compaction walk, which looks at every
+/// record's header: a device call per record would dominate its cost.
+///
+/// Kept only for one run, and only bytes below the run's stopping point
+/// are used as records: those were all written before the run, and the
+/// copies it appends land past that point, so the bytes it uses never go
+/// stale. (Bytes held from past the stopping point may; they are read,
+/// as a header that is then ignored, but never used.)
+struct ReadAhead {
+    buf: Vec<u8>,
+    /// The logical block at the start of `buf`, once filled.
+    first: Option<u64>,
+}
+
+struct AheadSource<'a, D> {
+    ahead: &'a mut ReadAhead,
+    log: DeviceLog<'a, D>,
+}
+
+impl<D: BlockDevice> LogSource for AheadSource<'_, D> {
+    fn read_blocks(&mut self, lblock: u64, out: &mut [u8]) -> Result<(), DeviceError> {
+        let block = self.log.geo.block;
+        let count = out.len() as u64 / block;
+        let held = self.ahead.buf.len() as u64 / block;
+        if count > held {
+            return self.log.read_blocks(lblock, out);
+        }
+        let first = match self.ahead.first {
+            Some(first) if lblock >= first && lblock + count <= first + held => first,
+            _ => {
+                self.ahead.first = None;
+                self.log.read_blocks(lblock, &mut self.ahead.buf)?;
+                self.ahead.first = Some(lblock);
+                lblock
+            }
+        };
+        let from = ((lblock - first) * block) as usize;
+        out.copy_from_slice(&self.ahead.buf[from..from + out.len()]);
+        Ok(())
     }
 }
 
