@@ -8,7 +8,9 @@
 //! durable, and writes arriving together share one flush — group commit;
 //! everysec: acknowledged at once, flushed every second, like Redis's
 //! `appendfsync everysec`), `--max-key BYTES` (1024, at most 1024),
-//! `--max-value BYTES` (1 MiB), `--max-clients N` (10000).
+//! `--max-value BYTES` (1 MiB), `--max-clients N` (10000), `--cache
+//! BYTES` (8 MiB: values kept in memory so GET need not read the device;
+//! 0 turns it off).
 //!
 //! The disk store is `oasis-kv`'s crash-safe log on the `storage` device.
 //! A blank (all-zero) device is formatted on first boot; one holding
@@ -253,6 +255,7 @@ async fn main(os: Os, net: impl Stack, disk: impl BlockDevice + 'static) -> Resu
     let max_key: usize = args.value("--max-key").map_err(Error::Args)?.unwrap_or(1024);
     let max_value: usize = args.value("--max-value").map_err(Error::Args)?.unwrap_or(1 << 20);
     let max_clients: u64 = args.value("--max-clients").map_err(Error::Args)?.unwrap_or(10_000);
+    let cache: usize = args.value("--cache").map_err(Error::Args)?.unwrap_or(8 << 20);
     args.finish().map_err(Error::Args)?;
     let durability = match durability.as_str() {
         "always" => Durability::Always,
@@ -275,7 +278,7 @@ async fn main(os: Os, net: impl Stack, disk: impl BlockDevice + 'static) -> Resu
             let mut seed = [0u8; 8];
             os.fill_random(&mut seed);
             let (store, opened) =
-                DiskStore::open(disk, u64::from_le_bytes(seed), max_value).map_err(|e| Error::Storage(e.0))?;
+                DiskStore::open(disk, u64::from_le_bytes(seed), max_value, cache).map_err(|e| Error::Storage(e.0))?;
             let info = store.info();
             oasis::log::info!(
                 "{} store: {} keys, {} of {} usable bytes live, capacity {} bytes",

@@ -158,6 +158,66 @@ pub struct DiskStore<D: BlockDevice> {
     /// Redis keys, kept sorted for KEYS and DBSIZE (the store's index is
     /// in memory too; this is the decoded view of it).
     keys: BTreeSet<Vec<u8>>,
+    cache: ValueCache,
+}
+
+/// Values kept in memory so a GET need not read the device: the ones
+/// written or read lately, up to a byte budget. A cached value is the
+/// bytes that were written, or that passed their checksum when read.
+/// Eviction goes round the keys in order from where it last stopped —
+/// cheap, and fair enough for a cache that mostly holds the working set.
+#[derive(Debug, Default)]
+struct ValueCache {
+    values: BTreeMap<Vec<u8>, Vec<u8>>,
+    bytes: usize,
+    budget: usize,
+    evict_from: Vec<u8>,
+    hits: u64,
+    misses: u64,
+}
+
+impl ValueCache {
+    fn cost(key: &[u8], value: &[u8]) -> usize {
+        key.len() + value.len() + 64
+    }
+
+    fn get(&mut self, key: &[u8]) -> Option<Vec<u8>> {
+        let found = self.values.get(key).cloned();
+        if found.is_some() {
+            self.hits += 1;
+        } else {
+            self.misses += 1;
+        }
+        found
+    }
+
+    fn remove(&mut self, key: &[u8]) {
+        if let Some(old) = self.values.remove(key) {
+            self.bytes -= Self::cost(key, &old);
+        }
+    }
+
+    fn insert(&mut self, key: &[u8], value: &[u8]) {
+        self.remove(key);
+        let cost = Self::cost(key, value);
+        // One value may take at most an eighth of the cache.
+        if cost > self.budget / 8 {
+            return;
+        }
+        while self.bytes + cost > self.budget {
+            let victim = match self.values.range(self.evict_from.clone()..).next() {
+                Some((k, _)) => k.clone(),
+                None => match self.values.keys().next() {
+                    Some(k) => k.clone(),
+                    None => break,
+                },
+            };
+            self.remove(&victim);
+            self.evict_from = victim;
+        }
+        self.bytes += cost;
+        self.values.insert(key.to_vec(), value.to_vec());
+    }
 }
 
 /// Whether `dev` looks blank, so formatting it loses nothing: its first
@@ -202,7 +262,7 @@ impl<D: BlockDevice> DiskStore<D> {
     /// Opens the store on `dev`, formatting it first when the device looks
     /// blank ([`looks_blank`]). A device holding anything else is refused,
     /// untouched.
-    pub fn open(mut dev: D, store_id: u64, max_value: usize) -> Result<(Self, Opened), StoreError> {
+    pub fn open(mut dev: D, store_id: u64, max_value: usize, cache: usize) -> Result<(Self, Opened), StoreError> {
         let options = OpenOptions { durability: Durability::Explicit, read_only: false };
         let mut opened = Opened::Existing;
         let kv = match DiskKv::open(dev, options) {
@@ -234,7 +294,8 @@ impl<D: BlockDevice> DiskStore<D> {
             Err(e) => return Err(StoreError(format!("opening the store: {e}"))),
         };
         let keys = kv.keys().into_iter().filter_map(|(path, _)| decode_key(&path)).collect();
-        Ok((DiskStore { kv, keys }, opened))
+        let cache = ValueCache { budget: cache, ..ValueCache::default() };
+        Ok((DiskStore { kv, keys, cache }, opened))
     }
 
     /// The store's numbers, for the log and INFO.
@@ -252,8 +313,14 @@ impl<D: BlockDevice> Store for DiskStore<D> {
         if !self.keys.contains(key) {
             return Ok(None);
         }
+        if let Some(v) = self.cache.get(key) {
+            return Ok(Some(v));
+        }
         match self.kv.get(&encode_key(key)).await {
-            Ok(v) => Ok(Some(v)),
+            Ok(v) => {
+                self.cache.insert(key, &v);
+                Ok(Some(v))
+            }
             Err(KvError::NotFound(_)) => Ok(None),
             Err(e) => Err(kv_error(e)),
         }
@@ -266,6 +333,7 @@ impl<D: BlockDevice> Store for DiskStore<D> {
     async fn set(&mut self, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
         self.kv.set(&encode_key(key), value).await.map_err(kv_error)?;
         self.keys.insert(key.to_vec());
+        self.cache.insert(key, value);
         Ok(())
     }
 
@@ -273,7 +341,10 @@ impl<D: BlockDevice> Store for DiskStore<D> {
         let paths: Vec<String> = pairs.iter().map(|(k, _)| encode_key(k)).collect();
         let ops: Vec<BatchOp<'_>> = paths.iter().zip(pairs).map(|(p, (_, v))| BatchOp::Set(p, v)).collect();
         self.kv.batch(&ops).await.map_err(kv_error)?;
-        self.keys.extend(pairs.iter().map(|(k, _)| k.to_vec()));
+        for (k, v) in pairs {
+            self.keys.insert(k.to_vec());
+            self.cache.insert(k, v);
+        }
         Ok(())
     }
 
@@ -289,6 +360,7 @@ impl<D: BlockDevice> Store for DiskStore<D> {
         self.kv.batch(&ops).await.map_err(kv_error)?;
         for k in &present {
             self.keys.remove(*k);
+            self.cache.remove(k);
         }
         Ok(present.len())
     }
@@ -313,8 +385,16 @@ impl<D: BlockDevice> Store for DiskStore<D> {
         let i = self.kv.info();
         format!(
             "disk_capacity:{}\r\ndisk_log_used:{}\r\ndisk_live_bytes:{}\r\ndisk_usable_bytes:{}\r\n\
-             disk_generation:{}\r\n",
-            i.capacity, i.log_used, i.live_bytes, i.usable_bytes, i.generation
+             disk_generation:{}\r\ncache_bytes:{}\r\ncache_budget:{}\r\ncache_hits:{}\r\ncache_misses:{}\r\n",
+            i.capacity,
+            i.log_used,
+            i.live_bytes,
+            i.usable_bytes,
+            i.generation,
+            self.cache.bytes,
+            self.cache.budget,
+            self.cache.hits,
+            self.cache.misses
         )
     }
 }
@@ -323,7 +403,31 @@ impl<D: BlockDevice> Store for DiskStore<D> {
 mod tests {
     use proptest::prelude::*;
 
-    use super::{decode_key, encode_key};
+    use super::{ValueCache, decode_key, encode_key};
+
+    #[test]
+    fn the_cache_keeps_to_its_budget_and_its_values_are_current() {
+        let mut cache = ValueCache { budget: 4096, ..ValueCache::default() };
+        for i in 0..1000u32 {
+            cache.insert(&i.to_be_bytes(), &[i as u8; 100]);
+            assert!(cache.bytes <= 4096);
+        }
+        assert!(cache.values.len() > 10, "it holds something");
+        let held: usize = cache.values.iter().map(|(k, v)| ValueCache::cost(k, v)).sum();
+        assert_eq!(held, cache.bytes);
+        // The newest value of a key, or nothing.
+        cache.insert(&999u32.to_be_bytes(), b"new");
+        assert_eq!(cache.get(&999u32.to_be_bytes()), Some(b"new".to_vec()));
+        cache.remove(&999u32.to_be_bytes());
+        assert_eq!(cache.get(&999u32.to_be_bytes()), None);
+        // Too large for it: not cached, and an older value is dropped.
+        cache.insert(b"k", b"small");
+        cache.insert(b"k", &[0; 1000]);
+        assert_eq!(cache.get(b"k"), None);
+        let mut off = ValueCache::default();
+        off.insert(b"k", b"v");
+        assert_eq!(off.get(b"k"), None, "a budget of 0 caches nothing");
+    }
 
     #[test]
     fn readable_keys_stay_readable() {
