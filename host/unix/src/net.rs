@@ -49,6 +49,11 @@ pub struct HostListener {
 #[derive(Debug)]
 pub struct HostStream {
     socket: std::net::TcpStream,
+    /// The last read took less than it asked for: the socket is most
+    /// likely empty, so the next read waits for the reactor to say it is
+    /// readable instead of trying first (a `recv` that would only fail
+    /// with EAGAIN, one per request on a request-reply connection).
+    drained: bool,
 }
 
 /// A host UDP socket.
@@ -107,7 +112,7 @@ impl Stack for HostStack {
             Err(e) => return Err(net_error(&e)),
         }
         let _ = s.set_tcp_nodelay(true);
-        Ok(HostStream { socket: s.into() })
+        Ok(HostStream { socket: s.into(), drained: false })
     }
 
     async fn udp_bind(&self, port: u16) -> Result<HostUdp, NetError> {
@@ -127,7 +132,7 @@ impl TcpListener for HostListener {
                 Ok((socket, addr)) => {
                     socket.set_nonblocking(true).map_err(|e| net_error(&e))?;
                     let _ = socket.set_nodelay(true);
-                    return Ok((HostStream { socket }, canonical(addr)));
+                    return Ok((HostStream { socket, drained: false }, canonical(addr)));
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => reactor::readable(self.socket.as_raw_fd()).await,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted || e.kind() == io::ErrorKind::ConnectionAborted => {}
@@ -143,9 +148,15 @@ impl TcpListener for HostListener {
 
 impl TcpStream for HostStream {
     async fn read(&mut self, buf: &mut [u8]) -> Result<usize, NetError> {
+        if self.drained && !buf.is_empty() {
+            reactor::readable(self.socket.as_raw_fd()).await;
+        }
         loop {
             match self.socket.read(buf) {
-                Ok(n) => return Ok(n),
+                Ok(n) => {
+                    self.drained = n < buf.len();
+                    return Ok(n);
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => reactor::readable(self.socket.as_raw_fd()).await,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(net_error(&e)),
