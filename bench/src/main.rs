@@ -7,7 +7,7 @@
 //! not count the parent's pages from before `exec`). Runs of the compared commands are interleaved
 //! (A B C A B C …) so drift in machine speed affects all alike.
 //!
-//! Usage: `oasis-bench boot|hvt|net|block …`, see `--help`.
+//! Usage: `oasis-bench boot|hvt|net|block|kv …`, see `--help`.
 
 #![allow(clippy::unwrap_used)]
 
@@ -71,6 +71,30 @@ enum Bench {
         #[arg(long, default_value_t = 1000)]
         hvt_ops: u64,
         /// Where to make the test file (default: the temporary directory)
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Key-value store: the kv unikernel (unix and spt) against
+    /// redis-server, durable and in memory, with redis-benchmark; hvt VM
+    /// exits per durable SET
+    Kv {
+        /// Requests per redis-benchmark test, unpipelined
+        #[arg(long, default_value_t = 100_000)]
+        requests: u64,
+        /// Requests per redis-benchmark test when pipelined
+        #[arg(long, default_value_t = 400_000)]
+        pipelined_requests: u64,
+        /// Pipeline depth of the pipelined tests (redis-benchmark -P)
+        #[arg(long, default_value_t = 16)]
+        pipeline: u32,
+        /// Rounds, interleaved across servers
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+        /// SETs against kv on hvt for exits per SET (0: no hvt run)
+        #[arg(long, default_value_t = 200)]
+        hvt_sets: u64,
+        /// Where to put the disk files and Redis's directories (default:
+        /// the temporary directory)
         #[arg(long)]
         dir: Option<PathBuf>,
     },
@@ -156,6 +180,7 @@ fn print_table(rows: &[Row]) {
 }
 
 mod block;
+mod kv;
 mod net;
 
 fn workspace() -> PathBuf {
@@ -301,6 +326,9 @@ fn main() -> Result<()> {
         Bench::Hvt { runs, solo5 } => hvt(runs, solo5),
         Bench::Net { pings, mib, solo5 } => net::net(pings, mib, solo5),
         Bench::Block { mib, rounds, hvt_ops, dir } => block::block(mib, rounds, hvt_ops, dir),
+        Bench::Kv { requests, pipelined_requests, pipeline, rounds, hvt_sets, dir } => {
+            kv::kv(requests, pipelined_requests, pipeline, rounds, hvt_sets, dir)
+        }
         Bench::TcpClient { addr, mib } => net::tcp_client(&addr, mib),
     }
 }
