@@ -286,14 +286,19 @@ fn malformed_frames_are_dropped_and_counted() {
         let out =
             bed.python("frames.py", &["malformed", "tap0", GUEST_MAC, "10.0.0.1", GUEST_IP], Duration::from_secs(60));
         bed.expect(&out, "sending malformed frames");
-        // The guest reports drops once it is idle, at most once a second.
-        let log = bed.guest.wait_for("malformed frames so far", Duration::from_secs(60));
-        let reported: u64 = log
-            .lines()
-            .filter_map(|l| l.split("dropped ").nth(1))
-            .filter_map(|r| r.split_whitespace().next()?.parse().ok())
-            .max()
-            .unwrap_or(0);
+        // The guest reports drops once it is idle, at most once a second, so
+        // the first report may come while frames are still arriving.
+        let reported = |log: &str| -> u64 {
+            log.lines()
+                .filter(|l| l.contains("malformed frames so far"))
+                .filter_map(|l| l.split("dropped ").nth(1))
+                .filter_map(|r| r.split_whitespace().next()?.parse().ok())
+                .max()
+                .unwrap_or(0)
+        };
+        let log =
+            bed.guest.wait_until("a report of 25 malformed frames", Duration::from_secs(60), |log| reported(log) >= 25);
+        let reported = reported(&log);
         // 5 kinds of broken frames, 5 times each (random frames are mostly
         // "unsupported" EtherTypes, not counted as malformed).
         assert!(reported >= 25, "only {reported} malformed frames counted on {}:\n{log}", t.name());

@@ -46,17 +46,23 @@ impl Running {
     /// Waits until the output contains `needle`; panics (with the output)
     /// after `limit` or if the program exits first.
     pub fn wait_for(&mut self, needle: &str, limit: Duration) -> String {
+        self.wait_until(&format!("{needle:?}"), limit, |out| out.contains(needle))
+    }
+
+    /// Waits until `done` holds for the output so far; panics (with the
+    /// output, naming `what`) after `limit` or if the program exits first.
+    pub fn wait_until(&mut self, what: &str, limit: Duration, done: impl Fn(&str) -> bool) -> String {
         let start = Instant::now();
         loop {
             let out = self.output();
-            if out.contains(needle) {
+            if done(&out) {
                 return out;
             }
             if let Ok(Some(status)) = self.child.try_wait() {
                 std::thread::sleep(Duration::from_millis(100));
-                panic!("exited ({status}) before printing {needle:?}:\n{}", self.output());
+                panic!("exited ({status}) before printing {what}:\n{}", self.output());
             }
-            assert!(start.elapsed() < limit, "no {needle:?} within {limit:?}:\n{out}");
+            assert!(start.elapsed() < limit, "no {what} within {limit:?}:\n{out}");
             std::thread::sleep(Duration::from_millis(20));
         }
     }

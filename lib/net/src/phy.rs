@@ -103,6 +103,16 @@ impl<D: NetDevice> Phy<D> {
         }
     }
 
+    /// How long until drops not yet logged may be, so the driver wakes for
+    /// them even when no more frames arrive; `None` when all are logged.
+    pub(crate) fn report_delay(&self, now: Instant) -> Option<smoltcp::time::Duration> {
+        if self.stats.malformed() == self.reported_malformed {
+            return None;
+        }
+        let wait = (self.last_report_ms + DROP_REPORT_INTERVAL_MS - now.total_millis()).max(0);
+        Some(smoltcp::time::Duration::from_millis(wait as u64))
+    }
+
     /// Logs dropped frames, at most once per interval.
     fn report_drops(&mut self, now: Instant) {
         let malformed = self.stats.malformed();

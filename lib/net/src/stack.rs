@@ -342,7 +342,11 @@ impl<D: NetDevice + 'static> SmolStack<D> {
                 let now = smol_now(&self.os);
                 let more = inner.poll(now);
                 let Inner { iface, sockets, .. } = &mut *inner;
-                let delay = iface.poll_delay(now, sockets);
+                let timers = iface.poll_delay(now, sockets);
+                let delay = match (timers, inner.phy.report_delay(now)) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
                 (more, delay, inner.phy.dev.handle())
             };
             if more {
