@@ -314,7 +314,7 @@ fn available(program: &str, arg: &str) -> bool {
 
 /// The file system `path` lives on and its device, from the longest
 /// mount point in `/proc/mounts` that holds it.
-fn fs_type(path: &Path) -> String {
+pub(crate) fn fs_type(path: &Path) -> String {
     let path = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
     let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
     mounts

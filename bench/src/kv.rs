@@ -22,6 +22,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use oasis_testkit::{NetNs, Running, netns_available, run};
 
+use super::block::fs_type;
+use super::net::{tap_ns, veth_pair};
 use super::s;
 
 /// How long a server may take to say it is ready.
@@ -217,45 +219,6 @@ fn available(program: &str) -> bool {
 
 fn free_port() -> Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
-fn ns_err(e: String) -> anyhow::Error {
-    anyhow::Error::msg(e)
-}
-
-/// A namespace with `tap0` at 10.0.0.1/24 (the guest takes 10.0.0.2).
-fn tap_ns() -> Result<NetNs> {
-    let ns = NetNs::create().map_err(ns_err)?;
-    ns.add_tap("tap0", &["10.0.0.1/24"]).map_err(ns_err)?;
-    Ok(ns)
-}
-
-/// Two namespaces joined by a veth pair: 10.9.1.1 and 10.9.1.2.
-fn veth_pair() -> Result<(NetNs, NetNs)> {
-    let a = NetNs::create().map_err(ns_err)?;
-    let b = NetNs::create().map_err(ns_err)?;
-    a.ip(&["link", "add", "veth0", "type", "veth", "peer", "name", "veth1", "netns", b.name()]).map_err(ns_err)?;
-    a.ip(&["addr", "add", "10.9.1.1/24", "dev", "veth0"]).map_err(ns_err)?;
-    b.ip(&["addr", "add", "10.9.1.2/24", "dev", "veth1"]).map_err(ns_err)?;
-    a.ip(&["link", "set", "veth0", "up"]).map_err(ns_err)?;
-    b.ip(&["link", "set", "veth1", "up"]).map_err(ns_err)?;
-    Ok((a, b))
-}
-
-/// The file system `path` lives on, from the longest mount point in
-/// `/proc/mounts` that holds it.
-fn fs_type(path: &Path) -> String {
-    let path = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
-    let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
-    mounts
-        .lines()
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            (f.len() > 2 && path.starts_with(f[1])).then(|| (f[1].len(), format!("{} on {}", f[2], f[0])))
-        })
-        .max_by_key(|(len, _)| *len)
-        .map(|(_, what)| what)
-        .unwrap_or_else(|| "an unknown file system".into())
 }
 
 fn load() -> String {

@@ -55,7 +55,7 @@ fn ping_flood(ns: &NetNs, target: &str, count: u32) -> Result<f64> {
 }
 
 /// A pair of namespaces joined by a veth: `a` at 10.9.1.1, `b` at 10.9.1.2.
-fn veth_pair() -> Result<(NetNs, NetNs)> {
+pub(crate) fn veth_pair() -> Result<(NetNs, NetNs)> {
     veth_pair_mtu(1500)
 }
 
@@ -73,7 +73,7 @@ fn veth_pair_mtu(mtu: u32) -> Result<(NetNs, NetNs)> {
 }
 
 /// A namespace with `tap0` at 10.0.0.1/24.
-fn tap_ns() -> Result<NetNs> {
+pub(crate) fn tap_ns() -> Result<NetNs> {
     tap_ns_mtu(1500)
 }
 
