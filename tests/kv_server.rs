@@ -285,3 +285,26 @@ fn a_corrupted_value_is_reported_not_served() {
         assert_eq!(kv.cli(&["GET", "victim"]), "new");
     }
 }
+
+#[test]
+fn a_store_in_use_is_not_opened_twice() {
+    for target in targets("a_store_in_use_is_not_opened_twice", true) {
+        let disk = disk(&format!("in-use-{target:?}.img"), 8 << 20);
+        let kv = boot(target, &disk, &[]);
+        assert_eq!(kv.cli(&["SET", "k", "v"]), "OK");
+        // A second server on the same file is refused before it boots...
+        let out = boot_expecting_exit(target, &disk, &[]);
+        assert!(!out.timed_out && out.status != Some(0), "{target:?}: {out:#?}");
+        assert!(format!("{}{}", out.stdout, out.stderr).contains("in use by another process"), "{target:?}: {out:#?}");
+        // ...and so is the host tool, even to look.
+        let mut ls = Command::new(oasis_binary());
+        ls.arg("kv").arg("ls").arg(&disk);
+        let out = run(&mut ls, LIMIT);
+        assert!(out.status != Some(0) && out.stderr.contains("in use by another process"), "{target:?}: {out:#?}");
+        assert_eq!(kv.cli(&["GET", "k"]), "v", "{target:?}: the running server was disturbed");
+        // Once it has stopped (killed outright, too), the lock is gone.
+        kv.guest.stop();
+        let out = run(&mut ls, LIMIT);
+        assert!(out.status == Some(0) && out.stdout.contains("redis/_k"), "{target:?}: {out:#?}");
+    }
+}

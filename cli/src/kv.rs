@@ -131,6 +131,15 @@ fn parse_size(s: &str) -> Result<u64, String> {
 
 /// Runs `oasis kv …`.
 pub fn kv(command: KvCommand) -> Result<()> {
+    let (file, writes) = match &command {
+        KvCommand::Format(args) => (&args.file, true),
+        KvCommand::Import { file, .. } => (file, true),
+        KvCommand::Ls { file, .. }
+        | KvCommand::Get { file, .. }
+        | KvCommand::Check { file }
+        | KvCommand::Export { file, .. } => (file, false),
+    };
+    let _lock = lock(file, writes)?;
     match command {
         KvCommand::Format(args) => format(&args),
         KvCommand::Ls { file, prefix, null } => ls(&file, &prefix, null),
@@ -142,6 +151,21 @@ pub fn kv(command: KvCommand) -> Result<()> {
 }
 
 // ---- opening -------------------------------------------------------------
+
+/// Locks `file` for the command (flock; released when the command ends):
+/// shared to look, exclusive to write. A running unikernel holds it
+/// exclusively, so its store is neither read half-written nor written
+/// twice. `None` if the file does not exist yet.
+fn lock(file: &Path, exclusive: bool) -> Result<Option<File>> {
+    let handle = match File::open(file) {
+        Ok(handle) => handle,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("cannot open {}", file.display())),
+    };
+    let locked = if exclusive { handle.try_lock() } else { handle.try_lock_shared() };
+    locked.map_err(|e| anyhow!("{}: {}", file.display(), oasis_tender::devices::lock_error(e)))?;
+    Ok(Some(handle))
+}
 
 /// The message for a store error about `file`; `io` is the device's own
 /// error behind a [`KvError::Device`].

@@ -24,6 +24,13 @@ impl FileBlock {
         if !meta.is_file() {
             return Err("not a regular file".into());
         }
+        // As the tenders do: one process at a time may use a block file.
+        file.try_lock().map_err(|e| match e {
+            std::fs::TryLockError::WouldBlock => {
+                "in use by another process (a running unikernel or `oasis kv`); stop it first".to_string()
+            }
+            std::fs::TryLockError::Error(e) => format!("cannot lock it: {e}"),
+        })?;
         let capacity = meta.len() / BLOCK_SIZE * BLOCK_SIZE;
         if capacity == 0 {
             return Err(format!("the file is smaller than one {BLOCK_SIZE}-byte block"));

@@ -309,6 +309,11 @@ pub fn open(
                 if !meta.is_file() {
                     return Err(err("not a regular file".into()));
                 }
+                // Two writers on one store would corrupt it: the lock (flock,
+                // held as long as the file is open, dropped by the kernel
+                // however the tender ends) keeps out other tenders, unix
+                // builds and `oasis kv`, which take it too.
+                file.try_lock().map_err(|e| err(lock_error(e)))?;
                 let capacity = meta.len() / BLOCK_SIZE * BLOCK_SIZE;
                 if capacity == 0 {
                     return Err(err(format!("the file is smaller than one {BLOCK_SIZE}-byte block")));
@@ -317,6 +322,16 @@ pub fn open(
             }
         })
         .collect()
+}
+
+/// Why a block file could not be locked.
+pub fn lock_error(e: std::fs::TryLockError) -> String {
+    match e {
+        std::fs::TryLockError::WouldBlock => {
+            "in use by another process (a running unikernel or `oasis kv`); stop it first".into()
+        }
+        std::fs::TryLockError::Error(e) => format!("cannot lock it: {e}"),
+    }
 }
 
 /// The sandbox rules the devices need.
