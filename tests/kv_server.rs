@@ -167,6 +167,16 @@ fn redis_cli_commands_and_the_data_survives_a_restart() {
         assert_eq!(kv.cli(&["DBSIZE"]), "3");
         let info = kv.cli(&["INFO"]);
         assert!(info.contains("durability:always") && info.contains("db0:keys=3"), "{info}");
+        // What clients use beyond the basics: locks, counters, iteration.
+        assert_eq!(kv.cli(&["SET", "lock", "me", "NX"]), "OK");
+        assert_eq!(kv.cli(&["SET", "lock", "you", "NX"]), "");
+        assert_eq!(kv.cli(&["INCR", "hits"]), "1");
+        assert_eq!(kv.cli(&["INCRBY", "hits", "41"]), "42");
+        assert_eq!(
+            kv.cli(&["--scan", "--pattern", "*"]).lines().collect::<std::collections::BTreeSet<_>>(),
+            ["a", "greeting", "hits", "lock", "user:7"].into()
+        );
+        assert_eq!(kv.cli(&["DEL", "lock", "hits"]), "2");
         // A hard stop (SIGKILL): every acknowledged write is on disk.
         let kv = kv.restart(target, &disk, args);
         assert!(kv.guest.output().contains("opened the store: 3 keys"), "{}", kv.guest.output());

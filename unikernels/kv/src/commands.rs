@@ -1,8 +1,12 @@
-//! The commands, over any [`Store`]: GET, SET, DEL, EXISTS, MGET, MSET,
-//! KEYS, PING, ECHO, INFO, DBSIZE, and the few administrative ones clients
-//! send on connecting (COMMAND, CONFIG GET, SELECT, CLIENT, HELLO, QUIT).
+//! The commands, over any [`Store`]: GET, SET (with NX, XX, GET), SETNX,
+//! GETSET, GETDEL, DEL, UNLINK, EXISTS, MGET, MSET, STRLEN, APPEND, INCR,
+//! DECR, INCRBY, DECRBY, TYPE, KEYS, SCAN, DBSIZE, FLUSHDB, PING, ECHO,
+//! INFO, SAVE; TTL and PTTL (keys never expire), and the few
+//! administrative ones clients send on connecting (COMMAND, CONFIG GET,
+//! SELECT, CLIENT, HELLO, QUIT). Commands that need expiry (EX, EXPIRE)
+//! are refused with a message saying so.
 
-use oasis::alloc::string::String;
+use oasis::alloc::string::{String, ToString};
 use oasis::alloc::vec::Vec;
 use oasis_resp::{Reply, glob_match};
 
@@ -106,18 +110,147 @@ pub async fn run<S: Store>(
             _ => wrong_args(out, name),
         },
         _ if eq(name, "SET") => match rest {
+            [key, value, options @ ..] => {
+                if let Some(options) = set_options(out, options)
+                    && check_key(out, key, limits)
+                    && check_value(out, value, limits)
+                {
+                    match set(store, key, value, options).await {
+                        Ok(done) => {
+                            effect.wrote |= done.written;
+                            match done.old {
+                                Some(old) => out.bulk(old.as_deref()),
+                                None if done.written => out.simple("OK"),
+                                None => out.bulk(None),
+                            }
+                        }
+                        Err(e) => store_error(out, e),
+                    }
+                }
+            }
+            _ => wrong_args(out, name),
+        },
+        _ if eq(name, "SETNX") => match rest {
             [key, value] if check_key(out, key, limits) && check_value(out, value, limits) => {
-                match store.set(key, value).await {
-                    Ok(()) => {
-                        effect.wrote = true;
-                        out.simple("OK");
+                let options = SetOptions { only: Some(Only::IfAbsent), get: false };
+                match set(store, key, value, options).await {
+                    Ok(done) => {
+                        effect.wrote |= done.written;
+                        out.integer(i64::from(done.written));
                     }
                     Err(e) => store_error(out, e),
                 }
             }
             [_, _] => {}
-            [_, _, ..] => out.error("ERR SET options are not supported (EX, PX, NX, XX, GET)"),
             _ => wrong_args(out, name),
+        },
+        _ if eq(name, "GETSET") => match rest {
+            [key, value] if check_key(out, key, limits) && check_value(out, value, limits) => {
+                let options = SetOptions { only: None, get: true };
+                match set(store, key, value, options).await {
+                    Ok(done) => {
+                        effect.wrote |= done.written;
+                        out.bulk(done.old.flatten().as_deref());
+                    }
+                    Err(e) => store_error(out, e),
+                }
+            }
+            [_, _] => {}
+            _ => wrong_args(out, name),
+        },
+        _ if eq(name, "GETDEL") => match rest {
+            [key] => match store.get(key).await {
+                Ok(None) => out.bulk(None),
+                Ok(Some(v)) => match store.remove_many(&[key]).await {
+                    Ok(_) => {
+                        effect.wrote = true;
+                        out.bulk(Some(&v));
+                    }
+                    Err(e) => store_error(out, e),
+                },
+                Err(e) => store_error(out, e),
+            },
+            _ => wrong_args(out, name),
+        },
+        _ if eq(name, "STRLEN") => match rest {
+            [key] => match store.get(key).await {
+                Ok(v) => out.integer(v.map_or(0, |v| v.len()) as i64),
+                Err(e) => store_error(out, e),
+            },
+            _ => wrong_args(out, name),
+        },
+        _ if eq(name, "APPEND") => match rest {
+            [key, tail] if check_key(out, key, limits) => match store.get(key).await {
+                Ok(v) => {
+                    let mut value = v.unwrap_or_default();
+                    value.extend_from_slice(tail);
+                    if check_value(out, &value, limits) {
+                        match store.set(key, &value).await {
+                            Ok(()) => {
+                                effect.wrote = true;
+                                out.integer(value.len() as i64);
+                            }
+                            Err(e) => store_error(out, e),
+                        }
+                    }
+                }
+                Err(e) => store_error(out, e),
+            },
+            [_, _] => {}
+            _ => wrong_args(out, name),
+        },
+        _ if eq(name, "INCR") || eq(name, "DECR") || eq(name, "INCRBY") || eq(name, "DECRBY") => {
+            let by = match rest {
+                [_] if eq(name, "INCR") => Some(1),
+                [_] if eq(name, "DECR") => Some(-1),
+                [_, by] if eq(name, "INCRBY") => integer(by),
+                [_, by] if eq(name, "DECRBY") => integer(by).and_then(i64::checked_neg),
+                _ => {
+                    wrong_args(out, name);
+                    return effect;
+                }
+            };
+            match by {
+                Some(by) if check_key(out, rest[0], limits) => {
+                    increment(store, rest[0], by, limits, out, &mut effect).await
+                }
+                Some(_) => {}
+                None => out.error(NOT_AN_INTEGER),
+            }
+        }
+        _ if eq(name, "TYPE") => match rest {
+            [key] => match store.contains(key).await {
+                Ok(true) => out.simple("string"),
+                Ok(false) => out.simple("none"),
+                Err(e) => store_error(out, e),
+            },
+            _ => wrong_args(out, name),
+        },
+        // Keys never expire here: -1 for a key that exists, -2 for none,
+        // as Redis answers for keys without a time to live.
+        _ if eq(name, "TTL") || eq(name, "PTTL") => match rest {
+            [key] => match store.contains(key).await {
+                Ok(true) => out.integer(-1),
+                Ok(false) => out.integer(-2),
+                Err(e) => store_error(out, e),
+            },
+            _ => wrong_args(out, name),
+        },
+        _ if eq(name, "PERSIST") => match rest {
+            [key] => match store.contains(key).await {
+                Ok(_) => out.integer(0),
+                Err(e) => store_error(out, e),
+            },
+            _ => wrong_args(out, name),
+        },
+        _ if eq(name, "EXPIRE") || eq(name, "PEXPIRE") || eq(name, "EXPIREAT") || eq(name, "PEXPIREAT") => {
+            out.error(NO_EXPIRY)
+        }
+        _ if eq(name, "SCAN") => scan(store, rest, out),
+        _ if eq(name, "FLUSHDB") || eq(name, "FLUSHALL") => match rest {
+            [] => flush_all(store, out, &mut effect).await,
+            [mode] if eq(mode, "SYNC") || eq(mode, "ASYNC") => flush_all(store, out, &mut effect).await,
+            _ => out.error("ERR syntax error"),
         },
         _ if eq(name, "MSET") => {
             if rest.is_empty() || rest.len() % 2 != 0 {
@@ -247,7 +380,7 @@ pub async fn run<S: Store>(
             _ => wrong_args(out, name),
         },
         _ if eq(name, "CLIENT") => out.simple("OK"),
-        _ if eq(name, "HELLO") => out.error("NOPROTO this server speaks RESP2 only"),
+        _ if eq(name, "HELLO") => hello(rest, out),
         _ if eq(name, "QUIT") => {
             out.simple("OK");
             effect.quit = true;
@@ -259,4 +392,333 @@ pub async fn run<S: Store>(
         }
     }
     effect
+}
+
+const NOT_AN_INTEGER: &str = "ERR value is not an integer or out of range";
+const NO_EXPIRY: &str = "ERR keys never expire on this server (no EX, PX, EXPIRE or TTLs)";
+
+/// A decimal integer as Redis reads one: no sign but `-`, no spaces, no
+/// leading `+`, within `i64`.
+fn integer(bytes: &[u8]) -> Option<i64> {
+    let text = core::str::from_utf8(bytes).ok()?;
+    if text.starts_with('+') || text.is_empty() || text.len() > 20 {
+        return None;
+    }
+    text.parse().ok()
+}
+
+/// Only set a key that is absent (NX) or present (XX).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Only {
+    IfAbsent,
+    IfPresent,
+}
+
+/// SET's options.
+#[derive(Clone, Copy, Debug, Default)]
+struct SetOptions {
+    only: Option<Only>,
+    /// Reply with the old value (GET) instead of OK.
+    get: bool,
+}
+
+/// Reads SET's options, replying with an error for what it cannot take.
+fn set_options(out: &mut Reply<'_>, options: &[&[u8]]) -> Option<SetOptions> {
+    let mut parsed = SetOptions::default();
+    for option in options {
+        let only = match () {
+            _ if eq(option, "NX") => Some(Only::IfAbsent),
+            _ if eq(option, "XX") => Some(Only::IfPresent),
+            _ if eq(option, "GET") => {
+                parsed.get = true;
+                None
+            }
+            // No key has a time to live, so keeping it changes nothing.
+            _ if eq(option, "KEEPTTL") => None,
+            _ if ["EX", "PX", "EXAT", "PXAT"].iter().any(|o| eq(option, o)) => {
+                out.error(NO_EXPIRY);
+                return None;
+            }
+            _ => {
+                out.error("ERR syntax error");
+                return None;
+            }
+        };
+        if let Some(only) = only {
+            if parsed.only.is_some_and(|o| o != only) {
+                out.error("ERR syntax error");
+                return None;
+            }
+            parsed.only = Some(only);
+        }
+    }
+    Some(parsed)
+}
+
+/// What a SET did.
+struct SetDone {
+    /// The value was written (NX or XX did not hold it back).
+    written: bool,
+    /// With GET: the value before (`None` inside if there was none).
+    old: Option<Option<Vec<u8>>>,
+}
+
+/// SET with its options. The store is the caller's alone for the whole
+/// command, so the check and the write are one step to other clients.
+async fn set<S: Store>(store: &mut S, key: &[u8], value: &[u8], options: SetOptions) -> Result<SetDone, StoreError> {
+    let old = if options.get { Some(store.get(key).await?) } else { None };
+    let written = match options.only {
+        None => true,
+        Some(only) => {
+            let exists = match &old {
+                Some(old) => old.is_some(),
+                None => store.contains(key).await?,
+            };
+            exists == (only == Only::IfPresent)
+        }
+    };
+    if written {
+        store.set(key, value).await?;
+    }
+    Ok(SetDone { written, old })
+}
+
+/// INCR, DECR, INCRBY, DECRBY: the value, a decimal integer (0 if the key
+/// is absent), plus `by`.
+async fn increment<S: Store>(
+    store: &mut S,
+    key: &[u8],
+    by: i64,
+    limits: &Limits,
+    out: &mut Reply<'_>,
+    effect: &mut Effect,
+) {
+    let now = match store.get(key).await {
+        Ok(None) => 0,
+        Ok(Some(v)) => match integer(&v) {
+            Some(n) => n,
+            None => return out.error(NOT_AN_INTEGER),
+        },
+        Err(e) => return store_error(out, e),
+    };
+    let Some(next) = now.checked_add(by) else { return out.error("ERR increment or decrement would overflow") };
+    let text = next.to_string();
+    if !check_value(out, text.as_bytes(), limits) {
+        return;
+    }
+    match store.set(key, text.as_bytes()).await {
+        Ok(()) => {
+            effect.wrote = true;
+            out.integer(next);
+        }
+        Err(e) => store_error(out, e),
+    }
+}
+
+/// `SCAN cursor [MATCH pattern] [COUNT n] [TYPE t]`. Every key comes in
+/// one reply with cursor 0 (COUNT is a hint Redis may exceed too): a full
+/// iteration in one step keeps SCAN's guarantee — a key present all along
+/// is returned — with no cursor state on the server.
+fn scan<S: Store>(store: &S, rest: &[&[u8]], out: &mut Reply<'_>) {
+    let Some((cursor, mut options)) = rest.split_first() else { return wrong_args(out, b"scan") };
+    if integer(cursor).is_none_or(|c| c < 0) {
+        return out.error("ERR invalid cursor");
+    }
+    let (mut pattern, mut strings) = (&b"*"[..], true);
+    while let [option, value, more @ ..] = options {
+        match () {
+            _ if eq(option, "MATCH") => pattern = value,
+            _ if eq(option, "COUNT") => {
+                if integer(value).is_none_or(|n| n < 1) {
+                    return out.error("ERR syntax error");
+                }
+            }
+            _ if eq(option, "TYPE") => strings = eq(value, "string"),
+            _ => return out.error("ERR syntax error"),
+        }
+        options = more;
+    }
+    if !options.is_empty() {
+        return out.error("ERR syntax error");
+    }
+    // A cursor this server never handed out: the iteration is over.
+    let keys: Vec<Vec<u8>> = if integer(cursor) == Some(0) && strings {
+        store.keys().filter(|k| glob_match(pattern, k)).collect()
+    } else {
+        Vec::new()
+    };
+    out.array(2);
+    out.bulk(Some(b"0"));
+    out.array(keys.len());
+    for k in &keys {
+        out.bulk(Some(k));
+    }
+}
+
+/// FLUSHDB: removes every key, a batch of at most 64 at a time (each batch
+/// all or nothing; a crash part-way leaves the keys of batches not yet
+/// written).
+async fn flush_all<S: Store>(store: &mut S, out: &mut Reply<'_>, effect: &mut Effect) {
+    let keys: Vec<Vec<u8>> = store.keys().collect();
+    for batch in keys.chunks(64) {
+        let batch: Vec<&[u8]> = batch.iter().map(Vec::as_slice).collect();
+        if let Err(e) = store.remove_many(&batch).await {
+            return store_error(out, e);
+        }
+        effect.wrote = true;
+    }
+    out.simple("OK");
+}
+
+/// `HELLO [2 [AUTH user pass] [SETNAME name]]`: RESP2 is all this server
+/// speaks; `HELLO 3` is refused so the client stays on RESP2.
+fn hello(rest: &[&[u8]], out: &mut Reply<'_>) {
+    match rest.first() {
+        None => {}
+        Some(v) if v == b"2" => {}
+        Some(v) if integer(v).is_some() => return out.error("NOPROTO unsupported protocol version"),
+        Some(_) => return out.error("ERR Protocol version is not an integer or out of range"),
+    }
+    let mut options = rest.get(1..).unwrap_or_default();
+    while let Some((option, more)) = options.split_first() {
+        options = match (option, more) {
+            (o, [_, _, ..]) if eq(o, "AUTH") => {
+                return out.error("ERR AUTH called without any password configured for the default user");
+            }
+            (o, [_, more @ ..]) if eq(o, "SETNAME") => more,
+            _ => return out.error("ERR syntax error"),
+        };
+    }
+    let fields: [(&str, Field); 7] = [
+        ("server", Field::Text("redis")),
+        ("version", Field::Text("7.0.0")),
+        ("proto", Field::Integer(2)),
+        ("id", Field::Integer(1)),
+        ("mode", Field::Text("standalone")),
+        ("role", Field::Text("master")),
+        ("modules", Field::Empty),
+    ];
+    out.array(fields.len() * 2);
+    for (name, value) in fields {
+        out.bulk(Some(name.as_bytes()));
+        match value {
+            Field::Text(t) => out.bulk(Some(t.as_bytes())),
+            Field::Integer(n) => out.integer(n),
+            Field::Empty => out.array(0),
+        }
+    }
+}
+
+enum Field {
+    Text(&'static str),
+    Integer(i64),
+    Empty,
+}
+
+#[cfg(test)]
+mod tests {
+    use core::pin::pin;
+    use core::task::{Context, Poll, Waker};
+
+    use super::{Counters, Effect, Limits, Reply, run};
+    use crate::store::MemStore;
+
+    const LIMITS: Limits = Limits { max_key: 64, max_value: 24 };
+
+    /// Runs `command` (split at spaces) and returns its reply as text.
+    fn exec(store: &mut MemStore, command: &str) -> (String, Effect) {
+        let args: Vec<&[u8]> = command.split(' ').map(str::as_bytes).collect();
+        let counters = Counters { commands: 0, connections: 0, connected: 0, durability: "always" };
+        let mut out = Vec::new();
+        let effect = {
+            let mut reply = Reply(&mut out);
+            let mut future = pin!(run(store, &args, &LIMITS, &counters, &mut reply));
+            // MemStore never waits.
+            let Poll::Ready(effect) = future.as_mut().poll(&mut Context::from_waker(Waker::noop())) else {
+                panic!("{command} waited")
+            };
+            effect
+        };
+        (String::from_utf8(out).unwrap(), effect)
+    }
+
+    fn reply(store: &mut MemStore, command: &str) -> String {
+        exec(store, command).0
+    }
+
+    #[test]
+    fn set_options() {
+        let mut s = MemStore::default();
+        assert_eq!(reply(&mut s, "SET k v XX"), "$-1\r\n");
+        assert!(!exec(&mut s, "SET k v XX").1.wrote);
+        assert_eq!(reply(&mut s, "SET k v NX"), "+OK\r\n");
+        assert_eq!(reply(&mut s, "SET k w NX"), "$-1\r\n");
+        assert_eq!(reply(&mut s, "GET k"), "$1\r\nv\r\n");
+        assert_eq!(reply(&mut s, "SET k w XX GET"), "$1\r\nv\r\n");
+        assert_eq!(reply(&mut s, "SET k x NX GET"), "$1\r\nw\r\n");
+        assert_eq!(reply(&mut s, "GET k"), "$1\r\nw\r\n");
+        assert_eq!(reply(&mut s, "SET n 1 GET"), "$-1\r\n");
+        assert_eq!(reply(&mut s, "SET k v nx xx"), "-ERR syntax error\r\n");
+        assert_eq!(reply(&mut s, "SET k v NX NX KEEPTTL"), "$-1\r\n");
+        assert_eq!(reply(&mut s, "SET k v BOGUS"), "-ERR syntax error\r\n");
+        assert!(reply(&mut s, "SET k v EX 10").starts_with("-ERR keys never expire"));
+        assert!(reply(&mut s, "SET k 0123456789abcdef012345678 NX").starts_with("-ERR value is 25 bytes"));
+        assert_eq!(reply(&mut s, "SETNX k z"), ":0\r\n");
+        assert_eq!(reply(&mut s, "SETNX fresh z"), ":1\r\n");
+        assert_eq!(reply(&mut s, "GETSET fresh y"), "$1\r\nz\r\n");
+        assert_eq!(reply(&mut s, "GETSET none y"), "$-1\r\n");
+        assert_eq!(reply(&mut s, "GETDEL fresh"), "$1\r\ny\r\n");
+        assert_eq!(reply(&mut s, "GETDEL fresh"), "$-1\r\n");
+        assert!(!exec(&mut s, "GETDEL fresh").1.wrote);
+    }
+
+    #[test]
+    fn counters_and_strings() {
+        let mut s = MemStore::default();
+        assert_eq!(reply(&mut s, "INCR n"), ":1\r\n");
+        assert!(exec(&mut s, "INCRBY n 41").1.wrote);
+        assert_eq!(reply(&mut s, "GET n"), "$2\r\n42\r\n");
+        assert_eq!(reply(&mut s, "DECRBY n 50"), ":-8\r\n");
+        assert_eq!(reply(&mut s, "DECR n"), ":-9\r\n");
+        assert_eq!(reply(&mut s, "INCRBY n +1"), "-ERR value is not an integer or out of range\r\n");
+        assert_eq!(reply(&mut s, "INCRBY n 1.5"), "-ERR value is not an integer or out of range\r\n");
+        assert_eq!(reply(&mut s, "DECRBY n -9223372036854775808"), "-ERR value is not an integer or out of range\r\n");
+        assert_eq!(reply(&mut s, "SET n 9223372036854775807"), "+OK\r\n");
+        assert_eq!(reply(&mut s, "INCR n"), "-ERR increment or decrement would overflow\r\n");
+        assert_eq!(reply(&mut s, "SET t hello"), "+OK\r\n");
+        assert_eq!(reply(&mut s, "INCR t"), "-ERR value is not an integer or out of range\r\n");
+        assert_eq!(reply(&mut s, "APPEND t !"), ":6\r\n");
+        assert_eq!(reply(&mut s, "APPEND new ab"), ":2\r\n");
+        assert!(reply(&mut s, "APPEND t 0123456789abcdefghij").starts_with("-ERR value is 26 bytes"));
+        assert_eq!(reply(&mut s, "GET t"), "$6\r\nhello!\r\n");
+        assert_eq!(reply(&mut s, "STRLEN t"), ":6\r\n");
+        assert_eq!(reply(&mut s, "STRLEN nothing"), ":0\r\n");
+        assert_eq!(reply(&mut s, "TYPE t"), "+string\r\n");
+        assert_eq!(reply(&mut s, "TYPE nothing"), "+none\r\n");
+        assert_eq!(reply(&mut s, "TTL t"), ":-1\r\n");
+        assert_eq!(reply(&mut s, "PTTL nothing"), ":-2\r\n");
+        assert!(reply(&mut s, "EXPIRE t 10").starts_with("-ERR keys never expire"));
+    }
+
+    #[test]
+    fn scan_flush_and_hello() {
+        let mut s = MemStore::default();
+        assert_eq!(reply(&mut s, "MSET user:1 a user:2 b other c"), "+OK\r\n");
+        assert_eq!(reply(&mut s, "SCAN 0"), "*2\r\n$1\r\n0\r\n*3\r\n$5\r\nother\r\n$6\r\nuser:1\r\n$6\r\nuser:2\r\n");
+        assert_eq!(
+            reply(&mut s, "SCAN 0 MATCH user:* COUNT 1"),
+            "*2\r\n$1\r\n0\r\n*2\r\n$6\r\nuser:1\r\n$6\r\nuser:2\r\n"
+        );
+        assert_eq!(reply(&mut s, "SCAN 0 TYPE hash"), "*2\r\n$1\r\n0\r\n*0\r\n");
+        assert_eq!(reply(&mut s, "SCAN 0 COUNT 0"), "-ERR syntax error\r\n");
+        assert_eq!(reply(&mut s, "SCAN x"), "-ERR invalid cursor\r\n");
+        assert_eq!(reply(&mut s, "SCAN 0 MATCH"), "-ERR syntax error\r\n");
+        assert_eq!(reply(&mut s, "FLUSHDB"), "+OK\r\n");
+        assert_eq!(reply(&mut s, "DBSIZE"), ":0\r\n");
+        assert!(reply(&mut s, "HELLO").starts_with("*14\r\n$6\r\nserver\r\n"));
+        assert!(reply(&mut s, "HELLO 2 SETNAME me").contains("$5\r\nproto\r\n:2\r\n"));
+        assert_eq!(reply(&mut s, "HELLO 3"), "-NOPROTO unsupported protocol version\r\n");
+        assert!(reply(&mut s, "HELLO 2 AUTH u p").starts_with("-ERR AUTH"));
+        assert_eq!(reply(&mut s, "HELLO 2 SETNAME"), "-ERR syntax error\r\n");
+    }
 }
