@@ -21,6 +21,7 @@
 extern crate alloc;
 
 pub mod api;
+mod checksum;
 pub mod config;
 mod phy;
 mod stack;

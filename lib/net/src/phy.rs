@@ -10,6 +10,9 @@ use oasis_devices::NetDevice;
 use smoltcp::phy::{self, Checksum, ChecksumCapabilities, DeviceCapabilities, Medium};
 use smoltcp::time::Instant;
 
+use smoltcp::wire::{EthernetFrame, EthernetProtocol, IpAddress, IpProtocol, Ipv4Packet, Ipv6Packet, UdpPacket};
+
+use crate::checksum;
 use crate::validate::{self, Malformed};
 
 /// What the stack has seen and done, frame by frame.
@@ -151,12 +154,48 @@ impl<D: NetDevice> phy::TxToken for Tx<'_, D> {
         // smoltcp never asks for more than the MTU it was given.
         let len = len.min(self.buf.len());
         let r = f(&mut self.buf[..len]);
+        fill_checksums(&mut self.buf[..len]);
         match self.dev.transmit(&self.buf[..len]) {
             Ok(true) => self.stats.tx_frames += 1,
             Ok(false) => self.stats.tx_busy += 1,
             Err(_) => self.stats.device_errors += 1,
         }
         r
+    }
+}
+
+/// Fills the TCP or UDP checksum of an outgoing `frame` as smoltcp built
+/// it (told to leave them to us): Ethernet, then IPv4 (unfragmented;
+/// smoltcp is built without fragmentation) or IPv6 with TCP or UDP as its
+/// next header (smoltcp puts no extension headers before either).
+fn fill_checksums(frame: &mut [u8]) {
+    let Ok(mut eth) = EthernetFrame::new_checked(&mut *frame) else { return };
+    match eth.ethertype() {
+        EthernetProtocol::Ipv4 => {
+            let Ok(mut ip) = Ipv4Packet::new_checked(eth.payload_mut()) else { return };
+            let (src, dst, proto) = (IpAddress::Ipv4(ip.src_addr()), IpAddress::Ipv4(ip.dst_addr()), ip.next_header());
+            fill_transport(proto, &src, &dst, ip.payload_mut());
+        }
+        EthernetProtocol::Ipv6 => {
+            let Ok(mut ip) = Ipv6Packet::new_checked(eth.payload_mut()) else { return };
+            let (src, dst, proto) = (IpAddress::Ipv6(ip.src_addr()), IpAddress::Ipv6(ip.dst_addr()), ip.next_header());
+            fill_transport(proto, &src, &dst, ip.payload_mut());
+        }
+        _ => {}
+    }
+}
+
+fn fill_transport(proto: IpProtocol, src: &IpAddress, dst: &IpAddress, segment: &mut [u8]) {
+    match proto {
+        // The checksum fields' offsets in the TCP and UDP headers.
+        IpProtocol::Tcp => checksum::fill(proto, src, dst, segment, 16),
+        IpProtocol::Udp => {
+            let len = UdpPacket::new_checked(&*segment).map(|udp| usize::from(udp.len())).unwrap_or(0);
+            if let Some(datagram) = segment.get_mut(..len) {
+                checksum::fill(proto, src, dst, datagram, 6);
+            }
+        }
+        _ => {}
     }
 }
 
@@ -215,11 +254,103 @@ impl<D: NetDevice> phy::Device for Phy<D> {
         // Received checksums were verified by `validate` already.
         let mut checksum = ChecksumCapabilities::default();
         checksum.ipv4 = Checksum::Tx;
-        checksum.tcp = Checksum::Tx;
-        checksum.udp = Checksum::Tx;
+        // TCP and UDP checksums are filled in by `fill_checksums`, faster.
+        checksum.tcp = Checksum::None;
+        checksum.udp = Checksum::None;
         checksum.icmpv4 = Checksum::Tx;
         checksum.icmpv6 = Checksum::Tx;
         caps.checksum = checksum;
         caps
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use smoltcp::phy::ChecksumCapabilities;
+    use smoltcp::wire::{
+        EthernetAddress, EthernetFrame, EthernetProtocol, EthernetRepr, IpAddress, IpProtocol, Ipv4Address, Ipv4Packet,
+        Ipv4Repr, Ipv6Address, Ipv6Packet, Ipv6Repr, TcpPacket, UdpPacket,
+    };
+
+    /// A frame carrying `segment` (a TCP or UDP header and payload) over
+    /// IPv4 or IPv6, with the IP header's own checksum right.
+    fn frame(v6: bool, proto: IpProtocol, segment: &[u8]) -> Vec<u8> {
+        let eth = EthernetRepr {
+            src_addr: EthernetAddress([2, 0, 0, 0, 0, 1]),
+            dst_addr: EthernetAddress([2, 0, 0, 0, 0, 2]),
+            ethertype: if v6 { EthernetProtocol::Ipv6 } else { EthernetProtocol::Ipv4 },
+        };
+        let ip_len = if v6 { 40 } else { 20 };
+        let mut buf = vec![0u8; 14 + ip_len + segment.len()];
+        let mut f = EthernetFrame::new_unchecked(&mut buf);
+        eth.emit(&mut f);
+        if v6 {
+            let ip = Ipv6Repr {
+                src_addr: Ipv6Address::new(0xfd00, 0, 0, 0, 0, 0, 0, 1),
+                dst_addr: Ipv6Address::new(0xfd00, 0, 0, 0, 0, 0, 0, 2),
+                next_header: proto,
+                payload_len: segment.len(),
+                hop_limit: 64,
+            };
+            let mut p = Ipv6Packet::new_unchecked(f.payload_mut());
+            ip.emit(&mut p);
+            p.payload_mut().copy_from_slice(segment);
+        } else {
+            let ip = Ipv4Repr {
+                src_addr: Ipv4Address::new(10, 0, 0, 1),
+                dst_addr: Ipv4Address::new(10, 0, 0, 2),
+                next_header: proto,
+                payload_len: segment.len(),
+                hop_limit: 64,
+            };
+            let mut p = Ipv4Packet::new_unchecked(f.payload_mut());
+            ip.emit(&mut p, &ChecksumCapabilities::default());
+            p.payload_mut().copy_from_slice(segment);
+        }
+        buf
+    }
+
+    /// smoltcp's own verdict on the frame's TCP or UDP checksum.
+    fn smoltcp_accepts(buf: &[u8], v6: bool, tcp: bool) -> bool {
+        let f = EthernetFrame::new_checked(buf).unwrap();
+        let (src, dst, payload): (IpAddress, IpAddress, &[u8]) = if v6 {
+            let p = Ipv6Packet::new_checked(f.payload()).unwrap();
+            (p.src_addr().into(), p.dst_addr().into(), &f.payload()[40..40 + usize::from(p.payload_len())])
+        } else {
+            let p = Ipv4Packet::new_checked(f.payload()).unwrap();
+            (p.src_addr().into(), p.dst_addr().into(), &f.payload()[20..usize::from(p.total_len())])
+        };
+        if tcp {
+            TcpPacket::new_checked(payload).unwrap().verify_checksum(&src, &dst)
+        } else {
+            UdpPacket::new_checked(payload).unwrap().verify_checksum(&src, &dst)
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn filled_checksums_are_what_smoltcp_verifies(
+            v6 in any::<bool>(),
+            tcp in any::<bool>(),
+            mut segment in proptest::collection::vec(any::<u8>(), 20..1500),
+        ) {
+            let proto = if tcp { IpProtocol::Tcp } else { IpProtocol::Udp };
+            if tcp {
+                segment[12] = 0x50; // data offset: 20 bytes of header
+            } else {
+                let len = segment.len() as u16;
+                segment[4..6].copy_from_slice(&len.to_be_bytes());
+            }
+            let mut buf = frame(v6, proto, &segment);
+            super::fill_checksums(&mut buf);
+            prop_assert!(smoltcp_accepts(&buf, v6, tcp));
+            prop_assert!(crate::validate::check(&buf).is_ok());
+            // A UDP checksum is never sent as zero: that means "none".
+            if !tcp {
+                let at = 14 + if v6 { 40 } else { 20 } + 6;
+                prop_assert_ne!(&buf[at..at + 2], &[0, 0]);
+            }
+        }
     }
 }

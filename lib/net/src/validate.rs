@@ -7,6 +7,8 @@
 //! packets). Built on smoltcp's checked wire views; never panics.
 
 use smoltcp::phy::ChecksumCapabilities;
+
+use crate::checksum;
 use smoltcp::wire::{
     ArpPacket, EthernetFrame, EthernetProtocol, Icmpv4Packet, Icmpv6Packet, IpAddress, IpProtocol, Ipv4Packet,
     Ipv6Packet, TcpPacket, UdpPacket,
@@ -82,7 +84,7 @@ fn check_transport(
     match proto {
         IpProtocol::Tcp => {
             let tcp = TcpPacket::new_checked(payload).map_err(|_| length_error(payload.len(), 20))?;
-            if !tcp.verify_checksum(src, dst) {
+            if !checksum::verify(proto, src, dst, payload) {
                 return Err(Malformed::BadChecksum);
             }
             Ok(Summary { syn_to_port: (tcp.syn() && !tcp.ack()).then(|| tcp.dst_port()) })
@@ -93,7 +95,8 @@ fn check_transport(
             if !v6 && udp.checksum() == 0 {
                 return Ok(ok);
             }
-            udp.verify_checksum(src, dst).then_some(ok).ok_or(Malformed::BadChecksum)
+            let datagram = &payload[..usize::from(udp.len())];
+            checksum::verify(proto, src, dst, datagram).then_some(ok).ok_or(Malformed::BadChecksum)
         }
         IpProtocol::Icmp => {
             let icmp = Icmpv4Packet::new_checked(payload).map_err(|_| Malformed::Truncated)?;
