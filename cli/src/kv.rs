@@ -162,8 +162,8 @@ fn lock(file: &Path, exclusive: bool) -> Result<Option<File>> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e).with_context(|| format!("cannot open {}", file.display())),
     };
-    let locked = if exclusive { handle.try_lock() } else { handle.try_lock_shared() };
-    locked.map_err(|e| anyhow!("{}: {}", file.display(), oasis_tender::devices::lock_error(e)))?;
+    let path = file.display().to_string();
+    oasis_tender::devices::lock_block_file(&handle, exclusive, &path).map_err(|why| anyhow!("{path}: {why}"))?;
     Ok(Some(handle))
 }
 
@@ -327,6 +327,7 @@ fn format(args: &FormatArgs) -> Result<()> {
         Err(e) => return Err(e).with_context(|| format!("cannot read {name}")),
     };
     // How to put the file back if formatting fails.
+    let mut new_file_lock = None;
     let undo: Box<dyn Fn()> = match existing {
         None => {
             let size = new_size("does not exist")?;
@@ -335,11 +336,16 @@ fn format(args: &FormatArgs) -> Result<()> {
                 .create_new(true)
                 .open(file)
                 .with_context(|| format!("cannot create {name}"))?;
+            // Locked from the start, as an existing file is (see `lock`);
+            // if someone took it first, the file is theirs: left alone.
+            oasis_tender::devices::lock_block_file(&created, true, &name.to_string())
+                .map_err(|why| anyhow!("{name}: {why}"))?;
             let undo = Box::new(|| drop(fs::remove_file(file)));
             if let Err(e) = created.set_len(size) {
                 undo();
                 return Err(e).with_context(|| format!("cannot size {name} to {size} bytes"));
             }
+            new_file_lock = Some(created);
             undo
         }
         Some(meta) if !meta.is_file() => bail!("{name} is not a regular file"),
@@ -373,6 +379,7 @@ fn format(args: &FormatArgs) -> Result<()> {
     if result.is_err() {
         undo();
     }
+    drop(new_file_lock);
     let info = result?;
     stdout(|out| {
         writeln!(

@@ -25,12 +25,16 @@ impl FileBlock {
             return Err("not a regular file".into());
         }
         // As the tenders do: one process at a time may use a block file.
-        file.try_lock().map_err(|e| match e {
-            std::fs::TryLockError::WouldBlock => {
-                "in use by another process (a running unikernel or `oasis kv`); stop it first".to_string()
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err("in use by another process (a running unikernel or `oasis kv`) or bound to another device too; stop it first".into());
             }
-            std::fs::TryLockError::Error(e) => format!("cannot lock it: {e}"),
-        })?;
+            // A file system that cannot lock: go on, as the tenders do.
+            Err(std::fs::TryLockError::Error(e)) => {
+                eprintln!("warning: {path}: cannot lock it ({e}); nothing keeps other processes out");
+            }
+        }
         let capacity = meta.len() / BLOCK_SIZE * BLOCK_SIZE;
         if capacity == 0 {
             return Err(format!("the file is smaller than one {BLOCK_SIZE}-byte block"));

@@ -233,6 +233,9 @@ impl<D: NetDevice> phy::Device for Phy<D> {
                 }
                 Err(_) => {
                     self.stats.device_errors += 1;
+                    // Reported here too, or a due report would wake the
+                    // driver again at once while the device keeps failing.
+                    self.report_drops(now);
                     return None;
                 }
             }

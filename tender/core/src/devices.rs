@@ -277,6 +277,7 @@ pub fn open(
     macs: &[(String, [u8; 6])],
     faults: &[(String, FaultSpec)],
 ) -> Result<Vec<Backend>, DeviceSetupError> {
+    refuse_shared_files(bound)?;
     bound
         .iter()
         .map(|b| match b.kind {
@@ -313,7 +314,7 @@ pub fn open(
                 // held as long as the file is open, dropped by the kernel
                 // however the tender ends) keeps out other tenders, unix
                 // builds and `oasis kv`, which take it too.
-                file.try_lock().map_err(|e| err(lock_error(e)))?;
+                lock_block_file(&file, true, &b.value).map_err(err)?;
                 let capacity = meta.len() / BLOCK_SIZE * BLOCK_SIZE;
                 if capacity == 0 {
                     return Err(err(format!("the file is smaller than one {BLOCK_SIZE}-byte block")));
@@ -324,14 +325,42 @@ pub fn open(
         .collect()
 }
 
-/// Why a block file could not be locked.
-pub fn lock_error(e: std::fs::TryLockError) -> String {
-    match e {
-        std::fs::TryLockError::WouldBlock => {
-            "in use by another process (a running unikernel or `oasis kv`); stop it first".into()
+/// Locks a block file (`flock`: exclusive to use it, shared to look),
+/// failing if someone else holds it. Where the file system cannot lock
+/// (some network file systems), it warns and goes on unlocked.
+pub fn lock_block_file(file: &File, exclusive: bool, path: &str) -> Result<(), String> {
+    let locked = if exclusive { file.try_lock() } else { file.try_lock_shared() };
+    match locked {
+        Ok(()) => Ok(()),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            Err("in use by another process (a running unikernel or `oasis kv`); stop it first".into())
         }
-        std::fs::TryLockError::Error(e) => format!("cannot lock it: {e}"),
+        Err(std::fs::TryLockError::Error(e)) => {
+            eprintln!("oasis: warning: {path}: cannot lock it ({e}); nothing keeps other processes out");
+            Ok(())
+        }
     }
+}
+
+/// Refuses one file bound to two block devices: each would overwrite the
+/// other's blocks.
+fn refuse_shared_files(bound: &[Binding]) -> Result<(), DeviceSetupError> {
+    use std::os::unix::fs::MetadataExt;
+    let mut seen: Vec<((u64, u64), &str)> = Vec::new();
+    for b in bound.iter().filter(|b| b.kind == DeviceKind::Block) {
+        // A file that cannot be read is reported when it is opened.
+        let Ok(meta) = std::fs::metadata(&b.value) else { continue };
+        let id = (meta.dev(), meta.ino());
+        if let Some((_, other)) = seen.iter().find(|(i, _)| *i == id) {
+            return Err(DeviceSetupError::File {
+                name: b.name.clone(),
+                path: b.value.clone(),
+                why: format!("the same file is bound to device '{other}' too"),
+            });
+        }
+        seen.push((id, &b.name));
+    }
+    Ok(())
 }
 
 /// The sandbox rules the devices need.
@@ -354,4 +383,40 @@ pub fn allow(policy: Policy, backends: &[Backend]) -> Policy {
                 .allow_pinned(libc::SYS_fdatasync, "fdatasync", 0, fd, "block-flush: make earlier writes durable")
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn block(name: &str, path: &std::path::Path) -> Binding {
+        Binding { kind: DeviceKind::Block, name: name.into(), value: path.display().to_string() }
+    }
+
+    #[test]
+    fn one_file_for_two_devices_is_refused_and_a_used_file_is_locked() {
+        let dir = std::env::temp_dir().join(format!("oasis-devices-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (a, b) = (dir.join("a.img"), dir.join("b.img"));
+        for f in [&a, &b] {
+            std::fs::File::create(f).unwrap().set_len(1 << 20).unwrap();
+        }
+        // The same file under another name is still the same file.
+        let alias = dir.join("alias.img");
+        let _ = std::fs::remove_file(&alias);
+        std::os::unix::fs::symlink(&a, &alias).unwrap();
+        let err = open(&[block("one", &a), block("two", &alias)], &[], &[]).unwrap_err();
+        assert!(err.to_string().contains("bound to device 'one' too"), "{err}");
+
+        let backends = open(&[block("one", &a), block("two", &b)], &[], &[]).unwrap();
+        // While they are open, nobody else gets them...
+        let err = open(&[block("other", &b)], &[], &[]).unwrap_err();
+        assert!(err.to_string().contains("in use by another process"), "{err}");
+        let look = std::fs::File::open(&a).unwrap();
+        assert!(lock_block_file(&look, false, "a").is_err());
+        // ...and once they are closed, the locks are gone.
+        drop(backends);
+        assert!(lock_block_file(&look, false, "a").is_ok());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -3,9 +3,13 @@
 //! DECR, INCRBY, DECRBY, TYPE, KEYS, SCAN, DBSIZE, FLUSHDB, PING, ECHO,
 //! INFO, SAVE; TTL and PTTL (keys never expire), and the few
 //! administrative ones clients send on connecting (COMMAND, CONFIG GET,
-//! SELECT, CLIENT, HELLO, QUIT). Commands that need expiry (EX, EXPIRE)
+//! SELECT, CLIENT, HELLO, AUTH, QUIT). Commands that need expiry (EX, EXPIRE)
 //! are refused with a message saying so.
 
+use core::cell::RefCell;
+use core::ops::Bound;
+
+use oasis::alloc::collections::BTreeMap;
 use oasis::alloc::string::{String, ToString};
 use oasis::alloc::vec::Vec;
 use oasis_resp::{Reply, glob_match};
@@ -84,6 +88,7 @@ fn check_value(out: &mut Reply<'_>, value: &[u8], limits: &Limits) -> bool {
 /// Runs one command, appending its reply.
 pub async fn run<S: Store>(
     store: &mut S,
+    scans: &RefCell<Scans>,
     args: &[&[u8]],
     limits: &Limits,
     counters: &Counters,
@@ -204,7 +209,13 @@ pub async fn run<S: Store>(
                 [_] if eq(name, "INCR") => Some(1),
                 [_] if eq(name, "DECR") => Some(-1),
                 [_, by] if eq(name, "INCRBY") => integer(by),
-                [_, by] if eq(name, "DECRBY") => integer(by).and_then(i64::checked_neg),
+                [_, by] if eq(name, "DECRBY") => match integer(by) {
+                    Some(i64::MIN) => {
+                        out.error("ERR decrement would overflow");
+                        return effect;
+                    }
+                    by => by.map(|by| -by),
+                },
                 _ => {
                     wrong_args(out, name);
                     return effect;
@@ -246,7 +257,7 @@ pub async fn run<S: Store>(
         _ if eq(name, "EXPIRE") || eq(name, "PEXPIRE") || eq(name, "EXPIREAT") || eq(name, "PEXPIREAT") => {
             out.error(NO_EXPIRY)
         }
-        _ if eq(name, "SCAN") => scan(store, rest, out),
+        _ if eq(name, "SCAN") => scan(store, scans, rest, out),
         _ if eq(name, "FLUSHDB") || eq(name, "FLUSHALL") => match rest {
             [] => flush_all(store, out, &mut effect).await,
             [mode] if eq(mode, "SYNC") || eq(mode, "ASYNC") => flush_all(store, out, &mut effect).await,
@@ -381,6 +392,16 @@ pub async fn run<S: Store>(
         },
         _ if eq(name, "CLIENT") => out.simple("OK"),
         _ if eq(name, "HELLO") => hello(rest, out),
+        _ if eq(name, "AUTH") => match rest {
+            [_] => out.error(
+                "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
+            ),
+            [user, _] => match auth(user) {
+                Ok(()) => out.simple("OK"),
+                Err(e) => out.error(e),
+            },
+            _ => wrong_args(out, name),
+        },
         _ if eq(name, "QUIT") => {
             out.simple("OK");
             effect.quit = true;
@@ -397,14 +418,17 @@ pub async fn run<S: Store>(
 const NOT_AN_INTEGER: &str = "ERR value is not an integer or out of range";
 const NO_EXPIRY: &str = "ERR keys never expire on this server (no EX, PX, EXPIRE or TTLs)";
 
-/// A decimal integer as Redis reads one: no sign but `-`, no spaces, no
-/// leading `+`, within `i64`.
+/// A decimal integer as Redis reads one (`string2ll`): an optional `-`,
+/// then digits with no leading zero (but `0` itself), nothing else, within
+/// `i64`. So `007`, `+1`, ` 1` and `-0` are not integers.
 fn integer(bytes: &[u8]) -> Option<i64> {
-    let text = core::str::from_utf8(bytes).ok()?;
-    if text.starts_with('+') || text.is_empty() || text.len() > 20 {
-        return None;
+    let digits = bytes.strip_prefix(b"-").unwrap_or(bytes);
+    match digits {
+        b"0" if digits.len() == bytes.len() => return Some(0),
+        [b'1'..=b'9', rest @ ..] if rest.iter().all(u8::is_ascii_digit) => {}
+        _ => return None,
     }
-    text.parse().ok()
+    core::str::from_utf8(bytes).ok()?.parse().ok()
 }
 
 /// Only set a key that is absent (NX) or present (XX).
@@ -515,24 +539,47 @@ async fn increment<S: Store>(
     }
 }
 
-/// `SCAN cursor [MATCH pattern] [COUNT n] [TYPE t]`. Every key comes in
-/// one reply with cursor 0 (COUNT is a hint Redis may exceed too): a full
-/// iteration in one step keeps SCAN's guarantee — a key present all along
-/// is returned — with no cursor state on the server.
-fn scan<S: Store>(store: &S, rest: &[&[u8]], out: &mut Reply<'_>) {
-    let Some((cursor, mut options)) = rest.split_first() else { return wrong_args(out, b"scan") };
-    if integer(cursor).is_none_or(|c| c < 0) {
-        return out.error("ERR invalid cursor");
+/// How many SCAN iterations are remembered at once; a forgotten one
+/// starts over (SCAN may return a key twice, never miss one).
+const MAX_OPEN_SCANS: usize = 1024;
+
+/// SCAN iterations under way: each cursor handed out and the last key it
+/// examined. Keys are kept sorted, so an iteration resumes after that key
+/// and returns every key present all along, whatever changed meanwhile.
+#[derive(Debug, Default)]
+pub struct Scans {
+    next: u64,
+    open: BTreeMap<u64, Vec<u8>>,
+}
+
+impl Scans {
+    /// A new cursor resuming after `last`; the least recently used one is
+    /// forgotten when too many are open.
+    fn open(&mut self, last: Vec<u8>) -> u64 {
+        self.next = self.next.wrapping_add(1).max(1);
+        self.open.insert(self.next, last);
+        if self.open.len() > MAX_OPEN_SCANS {
+            self.open.pop_first();
+        }
+        self.next
     }
-    let (mut pattern, mut strings) = (&b"*"[..], true);
+}
+
+/// `SCAN cursor [MATCH pattern] [COUNT n] [TYPE t]`: examines COUNT keys
+/// (10 by default) from where the cursor left off, in key order.
+fn scan<S: Store>(store: &S, scans: &RefCell<Scans>, rest: &[&[u8]], out: &mut Reply<'_>) {
+    let Some((cursor, mut options)) = rest.split_first() else { return wrong_args(out, b"scan") };
+    let Some(cursor) = core::str::from_utf8(cursor).ok().and_then(|c| c.parse::<u64>().ok()) else {
+        return out.error("ERR invalid cursor");
+    };
+    let (mut pattern, mut count, mut strings) = (&b"*"[..], 10, true);
     while let [option, value, more @ ..] = options {
         match () {
             _ if eq(option, "MATCH") => pattern = value,
-            _ if eq(option, "COUNT") => {
-                if integer(value).is_none_or(|n| n < 1) {
-                    return out.error("ERR syntax error");
-                }
-            }
+            _ if eq(option, "COUNT") => match integer(value) {
+                Some(n) if n >= 1 => count = usize::try_from(n).unwrap_or(usize::MAX),
+                _ => return out.error("ERR syntax error"),
+            },
             _ if eq(option, "TYPE") => strings = eq(value, "string"),
             _ => return out.error("ERR syntax error"),
         }
@@ -541,31 +588,50 @@ fn scan<S: Store>(store: &S, rest: &[&[u8]], out: &mut Reply<'_>) {
     if !options.is_empty() {
         return out.error("ERR syntax error");
     }
-    // A cursor this server never handed out: the iteration is over.
-    let keys: Vec<Vec<u8>> = if integer(cursor) == Some(0) && strings {
-        store.keys().filter(|k| glob_match(pattern, k)).collect()
-    } else {
-        Vec::new()
+    let mut scans = scans.borrow_mut();
+    // Cursor 0, or one this server does not know (forgotten, or from
+    // before a restart): from the start.
+    let after = scans.open.remove(&cursor);
+    let start = after.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
+    let mut keys = store.keys_from(start);
+    let mut found = Vec::new();
+    let mut last = None;
+    for key in keys.by_ref().take(count) {
+        if strings && glob_match(pattern, &key) {
+            found.push(key.clone());
+        }
+        last = Some(key);
+    }
+    let next = match last {
+        Some(last) if keys.next().is_some() => scans.open(last),
+        _ => 0,
     };
     out.array(2);
-    out.bulk(Some(b"0"));
-    out.array(keys.len());
-    for k in &keys {
+    out.bulk(Some(next.to_string().as_bytes()));
+    out.array(found.len());
+    for k in &found {
         out.bulk(Some(k));
     }
 }
 
-/// FLUSHDB: removes every key, a batch of at most 64 at a time (each batch
-/// all or nothing; a crash part-way leaves the keys of batches not yet
-/// written).
+/// FLUSHDB: removes every key, in batches (each all or nothing; a crash
+/// part-way leaves the keys of batches not yet written). A batch the store
+/// refuses, too large for one record, is halved until it fits.
 async fn flush_all<S: Store>(store: &mut S, out: &mut Reply<'_>, effect: &mut Effect) {
     let keys: Vec<Vec<u8>> = store.keys().collect();
-    for batch in keys.chunks(64) {
+    let mut batch_len = 64;
+    let mut rest = &keys[..];
+    while !rest.is_empty() {
+        let (batch, more) = rest.split_at(batch_len.min(rest.len()));
         let batch: Vec<&[u8]> = batch.iter().map(Vec::as_slice).collect();
-        if let Err(e) = store.remove_many(&batch).await {
-            return store_error(out, e);
+        match store.remove_many(&batch).await {
+            Ok(_) => {
+                effect.wrote = true;
+                rest = more;
+            }
+            Err(_) if batch_len > 1 => batch_len /= 2,
+            Err(e) => return store_error(out, e),
         }
-        effect.wrote = true;
     }
     out.simple("OK");
 }
@@ -582,9 +648,10 @@ fn hello(rest: &[&[u8]], out: &mut Reply<'_>) {
     let mut options = rest.get(1..).unwrap_or_default();
     while let Some((option, more)) = options.split_first() {
         options = match (option, more) {
-            (o, [_, _, ..]) if eq(o, "AUTH") => {
-                return out.error("ERR AUTH called without any password configured for the default user");
-            }
+            (o, [user, _, more @ ..]) if eq(o, "AUTH") => match auth(user) {
+                Ok(()) => more,
+                Err(e) => return out.error(e),
+            },
             (o, [_, more @ ..]) if eq(o, "SETNAME") => more,
             _ => return out.error("ERR syntax error"),
         };
@@ -609,6 +676,12 @@ fn hello(rest: &[&[u8]], out: &mut Reply<'_>) {
     }
 }
 
+/// There are no passwords: like Redis with its default user and no
+/// password set, any password for `default` is accepted.
+fn auth(user: &[u8]) -> Result<(), &'static str> {
+    if user == b"default" { Ok(()) } else { Err("WRONGPASS invalid username-password pair or user is disabled.") }
+}
+
 enum Field {
     Text(&'static str),
     Integer(i64),
@@ -620,19 +693,28 @@ mod tests {
     use core::pin::pin;
     use core::task::{Context, Poll, Waker};
 
-    use super::{Counters, Effect, Limits, Reply, run};
+    use core::cell::RefCell;
+
+    use super::{Counters, Effect, Limits, Reply, Scans, run};
     use crate::store::MemStore;
 
     const LIMITS: Limits = Limits { max_key: 64, max_value: 24 };
 
+    /// A store and the server's SCAN cursors.
+    #[derive(Default)]
+    struct Db {
+        store: MemStore,
+        scans: RefCell<Scans>,
+    }
+
     /// Runs `command` (split at spaces) and returns its reply as text.
-    fn exec(store: &mut MemStore, command: &str) -> (String, Effect) {
+    fn exec(db: &mut Db, command: &str) -> (String, Effect) {
         let args: Vec<&[u8]> = command.split(' ').map(str::as_bytes).collect();
         let counters = Counters { commands: 0, connections: 0, connected: 0, durability: "always" };
         let mut out = Vec::new();
         let effect = {
             let mut reply = Reply(&mut out);
-            let mut future = pin!(run(store, &args, &LIMITS, &counters, &mut reply));
+            let mut future = pin!(run(&mut db.store, &db.scans, &args, &LIMITS, &counters, &mut reply));
             // MemStore never waits.
             let Poll::Ready(effect) = future.as_mut().poll(&mut Context::from_waker(Waker::noop())) else {
                 panic!("{command} waited")
@@ -642,13 +724,13 @@ mod tests {
         (String::from_utf8(out).unwrap(), effect)
     }
 
-    fn reply(store: &mut MemStore, command: &str) -> String {
-        exec(store, command).0
+    fn reply(db: &mut Db, command: &str) -> String {
+        exec(db, command).0
     }
 
     #[test]
     fn set_options() {
-        let mut s = MemStore::default();
+        let mut s = Db::default();
         assert_eq!(reply(&mut s, "SET k v XX"), "$-1\r\n");
         assert!(!exec(&mut s, "SET k v XX").1.wrote);
         assert_eq!(reply(&mut s, "SET k v NX"), "+OK\r\n");
@@ -674,7 +756,7 @@ mod tests {
 
     #[test]
     fn counters_and_strings() {
-        let mut s = MemStore::default();
+        let mut s = Db::default();
         assert_eq!(reply(&mut s, "INCR n"), ":1\r\n");
         assert!(exec(&mut s, "INCRBY n 41").1.wrote);
         assert_eq!(reply(&mut s, "GET n"), "$2\r\n42\r\n");
@@ -682,7 +764,15 @@ mod tests {
         assert_eq!(reply(&mut s, "DECR n"), ":-9\r\n");
         assert_eq!(reply(&mut s, "INCRBY n +1"), "-ERR value is not an integer or out of range\r\n");
         assert_eq!(reply(&mut s, "INCRBY n 1.5"), "-ERR value is not an integer or out of range\r\n");
-        assert_eq!(reply(&mut s, "DECRBY n -9223372036854775808"), "-ERR value is not an integer or out of range\r\n");
+        assert_eq!(reply(&mut s, "DECRBY n -9223372036854775808"), "-ERR decrement would overflow\r\n");
+        // Integers as Redis reads them: no leading zeros, no "+", no "-0".
+        for bad in ["007", "-0", "+1", "-", "1x", "0x10", "99999999999999999999"] {
+            assert_eq!(reply(&mut s, &format!("INCRBY n {bad}")), "-ERR value is not an integer or out of range\r\n");
+        }
+        assert_eq!(reply(&mut s, "SET z 007"), "+OK\r\n");
+        assert_eq!(reply(&mut s, "INCR z"), "-ERR value is not an integer or out of range\r\n");
+        assert_eq!(reply(&mut s, "SET z 0"), "+OK\r\n");
+        assert_eq!(reply(&mut s, "INCRBY z -10"), ":-10\r\n");
         assert_eq!(reply(&mut s, "SET n 9223372036854775807"), "+OK\r\n");
         assert_eq!(reply(&mut s, "INCR n"), "-ERR increment or decrement would overflow\r\n");
         assert_eq!(reply(&mut s, "SET t hello"), "+OK\r\n");
@@ -702,23 +792,110 @@ mod tests {
 
     #[test]
     fn scan_flush_and_hello() {
-        let mut s = MemStore::default();
+        let mut s = Db::default();
         assert_eq!(reply(&mut s, "MSET user:1 a user:2 b other c"), "+OK\r\n");
         assert_eq!(reply(&mut s, "SCAN 0"), "*2\r\n$1\r\n0\r\n*3\r\n$5\r\nother\r\n$6\r\nuser:1\r\n$6\r\nuser:2\r\n");
-        assert_eq!(
-            reply(&mut s, "SCAN 0 MATCH user:* COUNT 1"),
-            "*2\r\n$1\r\n0\r\n*2\r\n$6\r\nuser:1\r\n$6\r\nuser:2\r\n"
-        );
+        // COUNT 1: one key examined per call, the cursor carrying on.
+        assert_eq!(reply(&mut s, "SCAN 0 MATCH user:* COUNT 1"), "*2\r\n$1\r\n1\r\n*0\r\n");
+        assert_eq!(reply(&mut s, "SCAN 1 MATCH user:* COUNT 1"), "*2\r\n$1\r\n2\r\n*1\r\n$6\r\nuser:1\r\n");
+        assert_eq!(reply(&mut s, "SCAN 2 MATCH user:* COUNT 1"), "*2\r\n$1\r\n0\r\n*1\r\n$6\r\nuser:2\r\n");
+        // A cursor it does not know starts over.
+        assert!(reply(&mut s, "SCAN 77").contains("$5\r\nother\r\n"));
         assert_eq!(reply(&mut s, "SCAN 0 TYPE hash"), "*2\r\n$1\r\n0\r\n*0\r\n");
         assert_eq!(reply(&mut s, "SCAN 0 COUNT 0"), "-ERR syntax error\r\n");
         assert_eq!(reply(&mut s, "SCAN x"), "-ERR invalid cursor\r\n");
+        assert_eq!(reply(&mut s, "SCAN -1"), "-ERR invalid cursor\r\n");
         assert_eq!(reply(&mut s, "SCAN 0 MATCH"), "-ERR syntax error\r\n");
         assert_eq!(reply(&mut s, "FLUSHDB"), "+OK\r\n");
         assert_eq!(reply(&mut s, "DBSIZE"), ":0\r\n");
         assert!(reply(&mut s, "HELLO").starts_with("*14\r\n$6\r\nserver\r\n"));
         assert!(reply(&mut s, "HELLO 2 SETNAME me").contains("$5\r\nproto\r\n:2\r\n"));
         assert_eq!(reply(&mut s, "HELLO 3"), "-NOPROTO unsupported protocol version\r\n");
-        assert!(reply(&mut s, "HELLO 2 AUTH u p").starts_with("-ERR AUTH"));
+        assert!(reply(&mut s, "HELLO 2 AUTH u p").starts_with("-WRONGPASS"));
+        assert!(reply(&mut s, "HELLO 2 AUTH default anything SETNAME me").starts_with("*14\r\n"));
+        assert!(reply(&mut s, "AUTH secret").starts_with("-ERR AUTH <password> called without any password"));
+        assert_eq!(reply(&mut s, "AUTH default secret"), "+OK\r\n");
         assert_eq!(reply(&mut s, "HELLO 2 SETNAME"), "-ERR syntax error\r\n");
+    }
+}
+
+#[cfg(test)]
+mod scan_tests {
+    use core::cell::RefCell;
+    use core::pin::pin;
+    use core::task::{Context, Poll, Waker};
+    use std::collections::BTreeSet;
+
+    use proptest::prelude::*;
+
+    use super::{Counters, Limits, Reply, Scans, run};
+    use crate::store::MemStore;
+
+    fn exec(store: &mut MemStore, scans: &RefCell<Scans>, args: &[&[u8]]) -> Vec<u8> {
+        let counters = Counters { commands: 0, connections: 0, connected: 0, durability: "always" };
+        let limits = Limits { max_key: 64, max_value: 64 };
+        let mut out = Vec::new();
+        {
+            let mut reply = Reply(&mut out);
+            let mut future = pin!(run(store, scans, args, &limits, &counters, &mut reply));
+            let Poll::Ready(_) = future.as_mut().poll(&mut Context::from_waker(Waker::noop())) else { panic!() };
+        }
+        out
+    }
+
+    /// Reads SCAN's reply: the next cursor and the keys.
+    fn parse_scan(reply: &[u8]) -> (String, Vec<Vec<u8>>) {
+        let text = reply;
+        let mut lines = text.split(|&b| b == b'\n').map(|l| l.strip_suffix(b"\r").unwrap_or(l));
+        assert_eq!(lines.next(), Some(&b"*2"[..]));
+        lines.next();
+        let cursor = String::from_utf8(lines.next().unwrap().to_vec()).unwrap();
+        let n: usize = std::str::from_utf8(&lines.next().unwrap()[1..]).unwrap().parse().unwrap();
+        let keys = (0..n).map(|_| {
+            lines.next();
+            lines.next().unwrap().to_vec()
+        });
+        (cursor, keys.collect())
+    }
+
+    proptest! {
+        /// SCAN's guarantee: every key present for the whole iteration is
+        /// returned, whatever is added and removed between the calls.
+        #[test]
+        fn scan_returns_every_key_present_throughout(
+            initial in proptest::collection::btree_set("[a-e]{1,3}", 0..40),
+            changes in proptest::collection::vec(("[a-e]{1,3}", any::<bool>()), 0..60),
+            count in 1usize..6,
+        ) {
+            let mut store = MemStore::default();
+            let scans = RefCell::new(Scans::default());
+            for k in &initial {
+                exec(&mut store, &scans, &[b"SET", k.as_bytes(), b"v"]);
+            }
+            let mut throughout: BTreeSet<Vec<u8>> = initial.iter().map(|k| k.as_bytes().to_vec()).collect();
+            let mut seen = BTreeSet::new();
+            let mut cursor = String::from("0");
+            let mut changes = changes.iter();
+            let count = count.to_string();
+            for round in 0.. {
+                prop_assert!(round < 1000, "SCAN never ended");
+                let reply = exec(&mut store, &scans, &[b"SCAN", cursor.as_bytes(), b"COUNT", count.as_bytes()]);
+                let (next, keys) = parse_scan(&reply);
+                seen.extend(keys);
+                cursor = next;
+                if cursor == "0" {
+                    break;
+                }
+                if let Some((key, add)) = changes.next() {
+                    if *add {
+                        exec(&mut store, &scans, &[b"SET", key.as_bytes(), b"v"]);
+                    } else {
+                        exec(&mut store, &scans, &[b"DEL", key.as_bytes()]);
+                        throughout.remove(key.as_bytes());
+                    }
+                }
+            }
+            prop_assert!(throughout.is_subset(&seen), "missed {:?}", throughout.difference(&seen).collect::<Vec<_>>());
+        }
     }
 }

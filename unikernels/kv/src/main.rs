@@ -40,7 +40,7 @@ use oasis::sync::Mutex;
 use oasis::{Duration, Os};
 use oasis_resp::{Parsed, Reply};
 
-use crate::commands::{Counters, Limits};
+use crate::commands::{Counters, Limits, Scans};
 use crate::store::{DiskStore, MemStore, Opened, Store};
 
 /// Group commit: writes get increasing numbers; a connection whose reply
@@ -57,6 +57,7 @@ struct Syncer {
 struct Server<S> {
     os: Os,
     store: Box<Mutex<S>>,
+    scans: RefCell<Scans>,
     limits: Limits,
     protocol: oasis_resp::Limits,
     counters: RefCell<Counters>,
@@ -155,9 +156,15 @@ impl<S: Store> Server<S> {
                                 c.commands += 1;
                                 c.clone()
                             };
-                            let effect =
-                                commands::run(&mut *store, &args, &self.limits, &counters, &mut Reply(&mut output))
-                                    .await;
+                            let effect = commands::run(
+                                &mut *store,
+                                &self.scans,
+                                &args,
+                                &self.limits,
+                                &counters,
+                                &mut Reply(&mut output),
+                            )
+                            .await;
                             if effect.wrote {
                                 self.syncer.written.set(self.syncer.written.get() + 1);
                                 wrote = true;
@@ -331,6 +338,7 @@ async fn serve<S: Store + 'static, N: Stack>(
     let server = Rc::new(Server {
         os: os.clone(),
         store: Box::new(Mutex::new(store)),
+        scans: RefCell::new(Scans::default()),
         limits,
         protocol,
         counters: RefCell::new(Counters {

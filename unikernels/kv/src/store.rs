@@ -3,6 +3,7 @@
 #![allow(async_fn_in_trait)]
 
 use core::fmt;
+use core::ops::Bound;
 
 use oasis::alloc::collections::{BTreeMap, BTreeSet};
 use oasis::alloc::format;
@@ -34,8 +35,12 @@ pub trait Store {
     async fn set_many(&mut self, pairs: &[(&[u8], &[u8])]) -> Result<(), StoreError>;
     /// Removes the keys that exist, all or nothing; returns how many.
     async fn remove_many(&mut self, keys: &[&[u8]]) -> Result<usize, StoreError>;
-    /// Every key.
-    fn keys(&self) -> impl Iterator<Item = Vec<u8>> + '_;
+    /// Every key, in order.
+    fn keys(&self) -> impl Iterator<Item = Vec<u8>> + '_ {
+        self.keys_from(Bound::Unbounded)
+    }
+    /// The keys from `start` on, in order.
+    fn keys_from(&self, start: Bound<&[u8]>) -> impl Iterator<Item = Vec<u8>> + '_;
     /// How many keys.
     fn len(&self) -> usize;
     /// Makes every earlier write durable.
@@ -79,8 +84,8 @@ impl Store for MemStore {
         Ok(keys.iter().filter(|k| self.map.remove(**k).is_some()).count())
     }
 
-    fn keys(&self) -> impl Iterator<Item = Vec<u8>> + '_ {
-        self.map.keys().cloned()
+    fn keys_from(&self, start: Bound<&[u8]>) -> impl Iterator<Item = Vec<u8>> + '_ {
+        self.map.range::<[u8], _>((start, Bound::Unbounded)).map(|(k, _)| k.clone())
     }
 
     fn len(&self) -> usize {
@@ -365,8 +370,8 @@ impl<D: BlockDevice> Store for DiskStore<D> {
         Ok(present.len())
     }
 
-    fn keys(&self) -> impl Iterator<Item = Vec<u8>> + '_ {
-        self.keys.iter().cloned()
+    fn keys_from(&self, start: Bound<&[u8]>) -> impl Iterator<Item = Vec<u8>> + '_ {
+        self.keys.range::<[u8], _>((start, Bound::Unbounded)).cloned()
     }
 
     fn len(&self) -> usize {
