@@ -817,70 +817,41 @@ mod tests {
         assert_eq!(reply(&mut s, "AUTH default secret"), "+OK\r\n");
         assert_eq!(reply(&mut s, "HELLO 2 SETNAME"), "-ERR syntax error\r\n");
     }
-}
-
-#[cfg(test)]
-mod scan_tests {
-    use core::cell::RefCell;
-    use core::pin::pin;
-    use core::task::{Context, Poll, Waker};
-    use std::collections::BTreeSet;
-
-    use proptest::prelude::*;
-
-    use super::{Counters, Limits, Reply, Scans, run};
-    use crate::store::MemStore;
-
-    fn exec(store: &mut MemStore, scans: &RefCell<Scans>, args: &[&[u8]]) -> Vec<u8> {
-        let counters = Counters { commands: 0, connections: 0, connected: 0, durability: "always" };
-        let limits = Limits { max_key: 64, max_value: 64 };
-        let mut out = Vec::new();
-        {
-            let mut reply = Reply(&mut out);
-            let mut future = pin!(run(store, scans, args, &limits, &counters, &mut reply));
-            let Poll::Ready(_) = future.as_mut().poll(&mut Context::from_waker(Waker::noop())) else { panic!() };
-        }
-        out
-    }
 
     /// Reads SCAN's reply: the next cursor and the keys.
-    fn parse_scan(reply: &[u8]) -> (String, Vec<Vec<u8>>) {
-        let text = reply;
-        let mut lines = text.split(|&b| b == b'\n').map(|l| l.strip_suffix(b"\r").unwrap_or(l));
-        assert_eq!(lines.next(), Some(&b"*2"[..]));
+    fn parse_scan(reply: &str) -> (String, Vec<String>) {
+        let mut lines = reply.split("\r\n");
+        assert_eq!(lines.next(), Some("*2"), "{reply}");
         lines.next();
-        let cursor = String::from_utf8(lines.next().unwrap().to_vec()).unwrap();
-        let n: usize = std::str::from_utf8(&lines.next().unwrap()[1..]).unwrap().parse().unwrap();
+        let cursor = lines.next().unwrap().to_string();
+        let n: usize = lines.next().unwrap()[1..].parse().unwrap();
         let keys = (0..n).map(|_| {
             lines.next();
-            lines.next().unwrap().to_vec()
+            lines.next().unwrap().to_string()
         });
         (cursor, keys.collect())
     }
 
-    proptest! {
+    proptest::proptest! {
         /// SCAN's guarantee: every key present for the whole iteration is
         /// returned, whatever is added and removed between the calls.
         #[test]
         fn scan_returns_every_key_present_throughout(
             initial in proptest::collection::btree_set("[a-e]{1,3}", 0..40),
-            changes in proptest::collection::vec(("[a-e]{1,3}", any::<bool>()), 0..60),
+            changes in proptest::collection::vec(("[a-e]{1,3}", proptest::prelude::any::<bool>()), 0..60),
             count in 1usize..6,
         ) {
-            let mut store = MemStore::default();
-            let scans = RefCell::new(Scans::default());
+            let mut db = Db::default();
             for k in &initial {
-                exec(&mut store, &scans, &[b"SET", k.as_bytes(), b"v"]);
+                reply(&mut db, &format!("SET {k} v"));
             }
-            let mut throughout: BTreeSet<Vec<u8>> = initial.iter().map(|k| k.as_bytes().to_vec()).collect();
-            let mut seen = BTreeSet::new();
+            let mut throughout = initial.clone();
+            let mut seen = std::collections::BTreeSet::new();
             let mut cursor = String::from("0");
             let mut changes = changes.iter();
-            let count = count.to_string();
             for round in 0.. {
-                prop_assert!(round < 1000, "SCAN never ended");
-                let reply = exec(&mut store, &scans, &[b"SCAN", cursor.as_bytes(), b"COUNT", count.as_bytes()]);
-                let (next, keys) = parse_scan(&reply);
+                proptest::prop_assert!(round < 1000, "SCAN never ended");
+                let (next, keys) = parse_scan(&reply(&mut db, &format!("SCAN {cursor} COUNT {count}")));
                 seen.extend(keys);
                 cursor = next;
                 if cursor == "0" {
@@ -888,14 +859,18 @@ mod scan_tests {
                 }
                 if let Some((key, add)) = changes.next() {
                     if *add {
-                        exec(&mut store, &scans, &[b"SET", key.as_bytes(), b"v"]);
+                        reply(&mut db, &format!("SET {key} v"));
                     } else {
-                        exec(&mut store, &scans, &[b"DEL", key.as_bytes()]);
-                        throughout.remove(key.as_bytes());
+                        reply(&mut db, &format!("DEL {key}"));
+                        throughout.remove(key);
                     }
                 }
             }
-            prop_assert!(throughout.is_subset(&seen), "missed {:?}", throughout.difference(&seen).collect::<Vec<_>>());
+            proptest::prop_assert!(
+                throughout.is_subset(&seen),
+                "missed {:?}",
+                throughout.difference(&seen).collect::<Vec<_>>()
+            );
         }
     }
 }
