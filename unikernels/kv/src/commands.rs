@@ -384,7 +384,8 @@ pub async fn run<S: Store>(
             Ok(()) => out.simple(if eq(name, "SAVE") { "OK" } else { "Background saving started" }),
             Err(e) => store_error(out, e),
         },
-        _ if eq(name, "COMMAND") || eq(name, "CONFIG") => out.array(0),
+        _ if eq(name, "COMMAND") => out.array(0),
+        _ if eq(name, "CONFIG") => config(store, counters, rest, out),
         _ if eq(name, "SELECT") => match rest {
             [b"0"] => out.simple("OK"),
             [_] => out.error("ERR DB index is out of range"),
@@ -676,6 +677,41 @@ fn hello(rest: &[&[u8]], out: &mut Reply<'_>) {
     }
 }
 
+/// `CONFIG GET pattern…`: the few parameters clients look at (what
+/// `redis-benchmark` asks before it starts), as name/value pairs; nothing
+/// can be changed at run time.
+fn config<S: Store>(store: &S, counters: &Counters, rest: &[&[u8]], out: &mut Reply<'_>) {
+    match rest.split_first() {
+        Some((sub, patterns)) if eq(sub, "GET") && !patterns.is_empty() => {
+            let disk = store.describe() != "memory";
+            let params = [
+                ("appendonly", if disk { "yes" } else { "no" }),
+                ("appendfsync", if disk { counters.durability } else { "no" }),
+                ("save", ""),
+                ("databases", "1"),
+                ("maxmemory", "0"),
+            ];
+            let found: Vec<_> =
+                params.iter().filter(|(n, _)| patterns.iter().any(|p| glob_match(p, n.as_bytes()))).collect();
+            out.array(found.len() * 2);
+            for (name, value) in found {
+                out.bulk(Some(name.as_bytes()));
+                out.bulk(Some(value.as_bytes()));
+            }
+        }
+        Some((sub, [])) if eq(sub, "RESETSTAT") => out.simple("OK"),
+        Some((sub, _)) if eq(sub, "SET") || eq(sub, "REWRITE") => {
+            out.error("ERR this server's configuration is set by its boot arguments")
+        }
+        Some((sub, _)) => {
+            let shown: String =
+                String::from_utf8_lossy(&sub[..sub.len().min(64)]).chars().filter(|c| !c.is_control()).collect();
+            out.error(&oasis::alloc::format!("ERR unknown subcommand '{shown}'"));
+        }
+        None => wrong_args(out, b"config"),
+    }
+}
+
 /// There are no passwords: like Redis with its default user and no
 /// password set, any password for `default` is accepted.
 fn auth(user: &[u8]) -> Result<(), &'static str> {
@@ -815,6 +851,12 @@ mod tests {
         assert!(reply(&mut s, "HELLO 2 AUTH default anything SETNAME me").starts_with("*14\r\n"));
         assert!(reply(&mut s, "AUTH secret").starts_with("-ERR AUTH <password> called without any password"));
         assert_eq!(reply(&mut s, "AUTH default secret"), "+OK\r\n");
+        assert_eq!(reply(&mut s, "CONFIG GET save"), "*2\r\n$4\r\nsave\r\n$0\r\n\r\n");
+        assert_eq!(
+            reply(&mut s, "CONFIG GET append* nothing"),
+            "*4\r\n$10\r\nappendonly\r\n$2\r\nno\r\n$11\r\nappendfsync\r\n$2\r\nno\r\n"
+        );
+        assert!(reply(&mut s, "CONFIG SET save x").starts_with("-ERR"));
         assert_eq!(reply(&mut s, "HELLO 2 SETNAME"), "-ERR syntax error\r\n");
     }
 
