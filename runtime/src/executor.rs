@@ -84,6 +84,20 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// Drops every task and waker. Tasks hold `Os` handles, which hold
+    /// this: without this the cycle would keep it all alive.
+    fn free_all(&self) {
+        // Taken out first: a task's destructor may reach back in here.
+        let tasks = core::mem::take(&mut *self.tasks.borrow_mut());
+        drop(tasks);
+        let timers = core::mem::take(&mut *self.timers.borrow_mut());
+        drop(timers);
+        let waiters = core::mem::take(&mut *self.device_waiters.borrow_mut());
+        drop(waiters);
+        let idle = core::mem::take(&mut *self.idle_waiters.borrow_mut());
+        drop(idle);
+    }
+
     pub(crate) fn new(platform: &'static dyn Platform, args: Args, seed: [u8; 32]) -> Shared {
         Shared {
             platform,
@@ -312,7 +326,14 @@ where
         if let Some(code) = shared.status.get() {
             // The program ends here: freeing every task and buffer one by one
             // would be wasted work (and on emulated hardware, real time).
-            core::mem::forget(shared);
+            // Fuzz targets start many programs in one process, so there
+            // everything is freed.
+            if cfg!(fuzzing) {
+                shared.free_all();
+                drop(shared);
+            } else {
+                core::mem::forget(shared);
+            }
             return code;
         }
         shared.fire_timers(platform.monotonic_ns());

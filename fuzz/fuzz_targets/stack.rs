@@ -1,0 +1,140 @@
+//! Hostile frames through the whole receive path: the frame checks, then
+//! smoltcp with a TCP echo listener and a UDP echo socket, as the echo
+//! unikernel runs them, on a fake platform whose clock jumps to each
+//! deadline. Nothing panics, no frame sent is over the MTU, and every frame
+//! sent passes our own frame checks. (Checksums of sent frames are checked
+//! by `lib/net`'s property tests: here, as below, they are not verified.)
+//!
+//! Input: frames, each a little-endian u16 length and that many bytes.
+//! Checksums are not verified under `cfg(fuzzing)` (ours or smoltcp's),
+//! so the fuzzer reaches TCP and UDP without forging them.
+#![no_main]
+
+use std::collections::VecDeque;
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::sync::Mutex;
+
+use libfuzzer_sys::fuzz_target;
+use oasis_devices::{DeviceError, NetDevice, NetInfo};
+use oasis_net::config::Cidr;
+use oasis_net::{NetConfig, SmolStack, Stack, TcpListener, TcpStream, UdpSocket};
+use oasis_runtime::{Duration, Os, Platform, start};
+
+/// Frames still to deliver, and every frame sent.
+static RX: Mutex<VecDeque<Vec<u8>>> = Mutex::new(VecDeque::new());
+static TX: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+static NOW: Mutex<u64> = Mutex::new(0);
+
+struct FakePlatform;
+
+impl Platform for FakePlatform {
+    fn name(&self) -> &'static str {
+        "fuzz"
+    }
+    fn monotonic_ns(&self) -> u64 {
+        *NOW.lock().unwrap()
+    }
+    fn wall_ns(&self) -> u64 {
+        self.monotonic_ns()
+    }
+    fn console_write(&self, _: &[u8]) {}
+    fn console_flush(&self) {}
+    fn wait(&self, deadline: Option<u64>) -> u64 {
+        let mut now = NOW.lock().unwrap();
+        // A frame arrives a millisecond later, unless a timer is due first.
+        if !RX.lock().unwrap().is_empty() {
+            let next = *now + 1_000_000;
+            *now = deadline.map_or(next, |d| d.min(next)).max(*now);
+            return 1;
+        }
+        // Main's sleep always leaves a deadline.
+        *now = deadline.unwrap_or(*now).max(*now);
+        0
+    }
+    fn exit(&self, status: u8) -> ! {
+        panic!("exit {status}")
+    }
+    fn abort(&self, message: &str) -> ! {
+        panic!("abort: {message}")
+    }
+}
+
+static PLATFORM: FakePlatform = FakePlatform;
+
+struct FakeNet;
+
+impl NetDevice for FakeNet {
+    fn info(&self) -> NetInfo {
+        NetInfo { mac: [2, 0, 0, 0, 0, 2], mtu: 1500 }
+    }
+    fn handle(&self) -> u32 {
+        0
+    }
+    fn receive(&mut self, buf: &mut [u8]) -> Result<Option<usize>, DeviceError> {
+        let Some(frame) = RX.lock().unwrap().pop_front() else { return Ok(None) };
+        let n = frame.len().min(buf.len());
+        buf[..n].copy_from_slice(&frame[..n]);
+        Ok(Some(n))
+    }
+    fn transmit(&mut self, frame: &[u8]) -> Result<bool, DeviceError> {
+        assert!(frame.len() <= 1514, "a frame over the MTU: {} bytes", frame.len());
+        TX.lock().unwrap().push(frame.to_vec());
+        Ok(true)
+    }
+}
+
+async fn serve(os: Os) -> u8 {
+    let config = NetConfig {
+        ipv4: Some(Cidr { addr: Ipv4Addr::new(10, 0, 0, 2), prefix: 24 }),
+        ipv6: Some(Cidr { addr: Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 2), prefix: 64 }),
+        tcp_buffer: 4096,
+        tcp_backlog: 4,
+        ..NetConfig::default()
+    };
+    let stack = SmolStack::new(&os, FakeNet, config);
+    let listener = stack.tcp_listen(7).await.unwrap();
+    let os2 = os.clone();
+    os.spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            os2.spawn(async move {
+                let mut buf = [0u8; 512];
+                while let Ok(n @ 1..) = stream.read(&mut buf).await {
+                    if stream.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+                let _ = stream.shutdown().await;
+            });
+        }
+    });
+    let udp = stack.udp_bind(7).await.unwrap();
+    os.spawn(async move {
+        let mut buf = [0u8; 1500];
+        while let Ok((n, from)) = udp.recv_from(&mut buf).await {
+            let _ = udp.send_to(&buf[..n], from).await;
+        }
+    });
+    // Long enough for retransmissions and timeouts to run.
+    os.sleep(Duration::from_secs(120)).await;
+    0
+}
+
+fuzz_target!(|data: &[u8]| {
+    {
+        let mut rx = RX.lock().unwrap();
+        rx.clear();
+        let mut rest = data;
+        while let [lo, hi, more @ ..] = rest {
+            let len = usize::from(u16::from_le_bytes([*lo, *hi])).min(more.len());
+            rx.push_back(more[..len].to_vec());
+            rest = &more[len..];
+        }
+    }
+    TX.lock().unwrap().clear();
+    *NOW.lock().unwrap() = 0;
+    let status = start(&PLATFORM, vec!["--log", "off"], [7; 32], |_| Ok(()), |os: Os, ()| serve(os));
+    assert_eq!(status, 0);
+    for frame in TX.lock().unwrap().iter() {
+        assert!(oasis_net::validate::check(frame).is_ok(), "the stack sent a frame our checks refuse: {frame:02x?}");
+    }
+});
