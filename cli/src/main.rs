@@ -8,6 +8,9 @@
 //! argv to std's init hook).
 
 #![cfg_attr(not(test), no_main)]
+// The OS calls the tenders and `oasis run` need are wrapped in
+// `oasis_tender::host`; the one exception is the C `main` symbol below.
+#![deny(unsafe_code)]
 #![cfg_attr(test, allow(dead_code))]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
@@ -86,6 +89,9 @@ enum Command {
 }
 
 #[cfg(not(test))]
+// SAFETY: `main` is this binary's one C entry point (`no_main` leaves the
+// symbol to us) and nothing else in the program defines it.
+#[allow(unsafe_code)]
 #[unsafe(no_mangle)]
 extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
     match run_cli() {
@@ -110,8 +116,7 @@ fn run_cli() -> Result<(), u8> {
     }
     // Rust's start-up would have ignored SIGPIPE; keep that for the
     // commands that print.
-    // SAFETY: setting a signal to SIG_IGN has no preconditions.
-    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+    oasis_tender::host::ignore_sigpipe();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::New { name, dir } => new::new(&name, &dir),

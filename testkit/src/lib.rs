@@ -4,6 +4,7 @@
 //!
 //! It is test code: it panics with a description when something is wrong.
 
+#![forbid(unsafe_code)]
 #![allow(clippy::unwrap_used)]
 
 mod guest;

@@ -7,7 +7,6 @@
 
 use std::fs::File;
 use std::io;
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -153,13 +152,5 @@ impl Drop for Namespace {
     }
 }
 
-/// Moves the calling thread into the network namespace `ns`; sockets it
-/// makes from then on belong there. Other threads are unaffected.
-pub fn enter(ns: &File) -> io::Result<()> {
-    // SAFETY: setns only reads the descriptor, which `ns` keeps open, and
-    // changes nothing but this thread's network namespace.
-    if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
-}
+/// Moves the calling thread into the network namespace `ns`.
+pub use oasis_tender::host::enter_netns as enter;

@@ -1,0 +1,125 @@
+//! Safe wrappers for the few process-level system calls the `oasis`
+//! command makes around the tenders: signal dispositions and masks,
+//! network namespaces, and killing a child. They live here, with the
+//! tenders, so that the CLI needs no `unsafe` of its own.
+
+use std::fs::File;
+use std::io;
+use std::mem::MaybeUninit;
+use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command};
+use std::time::Duration;
+
+/// Ignores SIGPIPE, as Rust's start-up would have (the `oasis` binary has
+/// its own C `main`): a write to a closed pipe fails instead of killing.
+pub fn ignore_sigpipe() {
+    // SAFETY: setting a signal to SIG_IGN has no preconditions.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+}
+
+/// Whether `signal` was ignored when this process started, as shells do
+/// for background jobs and `nohup` for SIGHUP.
+pub fn is_ignored(signal: libc::c_int) -> bool {
+    let mut old = MaybeUninit::<libc::sigaction>::zeroed();
+    // SAFETY: with a null new action, sigaction only writes the current one
+    // into `old`, which is large enough and zero-initialised.
+    let rc = unsafe { libc::sigaction(signal, std::ptr::null(), old.as_mut_ptr()) };
+    // SAFETY: zeroed is a valid sigaction, and the call may have filled it in.
+    rc == 0 && unsafe { old.assume_init() }.sa_sigaction == libc::SIG_IGN
+}
+
+/// Signals blocked in the calling thread (and the threads it starts
+/// later), to be collected synchronously with [`BlockedSignals::next`].
+pub struct BlockedSignals {
+    set: libc::sigset_t,
+}
+
+impl BlockedSignals {
+    /// Blocks `signals` and SIGCHLD (restored to its default action first:
+    /// inherited as ignored, the kernel would reap children before their
+    /// status could be read).
+    pub fn block(signals: &[libc::c_int]) -> io::Result<BlockedSignals> {
+        // SAFETY: restoring the default action has no preconditions.
+        unsafe { libc::signal(libc::SIGCHLD, libc::SIG_DFL) };
+        let mut set = MaybeUninit::<libc::sigset_t>::uninit();
+        // SAFETY: sigemptyset initialises the set it is given; sigaddset
+        // only writes into that initialised set.
+        let set = unsafe {
+            libc::sigemptyset(set.as_mut_ptr());
+            for s in signals.iter().copied().chain([libc::SIGCHLD]) {
+                libc::sigaddset(set.as_mut_ptr(), s);
+            }
+            set.assume_init()
+        };
+        // SAFETY: `set` is a valid, initialised set; no old mask is asked for.
+        let rc = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
+        if rc != 0 {
+            return Err(io::Error::from_raw_os_error(rc));
+        }
+        Ok(BlockedSignals { set })
+    }
+
+    /// The next pending signal of the set, waiting at most `timeout`.
+    pub fn next(&self, timeout: Duration) -> Option<libc::c_int> {
+        let ts = libc::timespec {
+            tv_sec: libc::time_t::try_from(timeout.as_secs()).unwrap_or(libc::time_t::MAX),
+            tv_nsec: timeout.subsec_nanos() as libc::c_long,
+        };
+        // SAFETY: `set` and `ts` are valid for the call; no siginfo is asked for.
+        let s = unsafe { libc::sigtimedwait(&self.set, std::ptr::null_mut(), &ts) };
+        (s > 0).then_some(s)
+    }
+}
+
+/// Sends `signal` to `child`, which has not been waited for.
+pub fn kill(child: &Child, signal: libc::c_int) {
+    if let Ok(pid) = libc::pid_t::try_from(child.id()) {
+        // SAFETY: kill has no memory effects; `pid` is our unreaped child,
+        // so it cannot name another process.
+        unsafe { libc::kill(pid, signal) };
+    }
+}
+
+/// Moves the calling thread into the network namespace `ns`; sockets it
+/// makes from then on belong there. Other threads are unaffected.
+pub fn enter_netns(ns: &File) -> io::Result<()> {
+    // SAFETY: setns only reads the descriptor, which `ns` keeps open, and
+    // changes nothing but this thread's network namespace.
+    if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Makes `cmd`'s child start in the network namespace `ns`, with no
+/// signals blocked, and die with SIGKILL when this process does (nothing
+/// would be left to stop it otherwise). `ns` must stay open until the
+/// child is spawned.
+pub fn child_in_netns(cmd: &mut Command, ns: &File) {
+    let ns_fd = ns.as_raw_fd();
+    let parent = std::process::id();
+    // SAFETY: the closure runs in the forked child before exec and makes
+    // only async-signal-safe system calls (setns, prctl, getppid,
+    // pthread_sigmask on a set built on its stack); the descriptor is
+    // open in the child, inherited from this process.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::setns(ns_fd, libc::CLONE_NEWNET) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            // The parent may have died before PDEATHSIG was set.
+            if libc::getppid() as u32 != parent {
+                return Err(io::Error::from_raw_os_error(libc::ESRCH));
+            }
+            // Blocked signals are inherited; the child must be stoppable.
+            let mut empty = MaybeUninit::<libc::sigset_t>::uninit();
+            libc::sigemptyset(empty.as_mut_ptr());
+            libc::pthread_sigmask(libc::SIG_SETMASK, empty.as_ptr(), std::ptr::null_mut());
+            Ok(())
+        })
+    };
+}
