@@ -23,6 +23,7 @@ pub mod memory;
 pub mod memstat;
 pub mod report;
 pub mod seccomp;
+pub mod setup;
 pub mod stats;
 pub mod stop;
 
@@ -31,4 +32,5 @@ pub use hypercall::Hypercalls;
 pub use image::{Image, ImageError};
 pub use manifest::{Manifest, ManifestError};
 pub use memory::LoadError;
+pub use setup::{Prepared, SetupError};
 pub use stop::{Stop, Violation};

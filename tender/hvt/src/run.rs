@@ -1,17 +1,17 @@
 //! Setting up the VM and running the vCPU loop.
 
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use kvm_ioctls::VcpuExit;
 use oasis_abi::{HVT_PORT_BASE, Platform};
-use oasis_tender::devices::{self, DeviceSetupError};
+use oasis_tender::devices;
 use oasis_tender::hypercall::host_wall_ns;
 use oasis_tender::memory::{self, AccessMap, BootParams};
 use oasis_tender::seccomp::{Policy, SeccompError};
+use oasis_tender::setup::{self, Prepared, SetupError};
 use oasis_tender::stop::{Fault, FaultKind};
-use oasis_tender::{BindError, Hypercalls, Image, ImageError, LoadError, Stop, TenderArgs, Violation, config, report};
+use oasis_tender::{Hypercalls, LoadError, Stop, TenderArgs, Violation, report};
 
 use crate::paging::{self, PagingError};
 use crate::vm::{KvmError, Machine};
@@ -20,48 +20,27 @@ use crate::vm::{KvmError, Machine};
 /// `oasis_abi::exit::REFUSED` after printing it.
 #[derive(Debug, thiserror::Error)]
 pub enum HvtError {
-    /// The image file could not be read.
-    #[error("cannot read {path}: {source}")]
-    Read {
-        /// The path given.
-        path: PathBuf,
-        /// What the OS said.
-        source: std::io::Error,
-    },
-    /// The image is not a valid Oasis image.
-    #[error("{path}: {source}")]
-    Image {
-        /// The path given.
-        path: PathBuf,
-        /// What is wrong with it.
-        source: ImageError,
-    },
-    /// The image, its arguments or its memory do not fit.
+    /// What every tender can fail at.
     #[error(transparent)]
-    Load(#[from] LoadError),
-    /// Bindings do not match the manifest.
-    #[error(transparent)]
-    Bind(#[from] BindError),
-    /// A bound device could not be set up.
-    #[error(transparent)]
-    Device(#[from] DeviceSetupError),
+    Setup(#[from] SetupError),
     /// KVM refused something.
     #[error(transparent)]
     Kvm(#[from] KvmError),
     /// The page tables could not be built.
     #[error(transparent)]
     Paging(#[from] PagingError),
-    /// Setting up the process failed.
-    #[error("{what}: {source}")]
-    Host {
-        /// The step.
-        what: &'static str,
-        /// What the OS said.
-        source: std::io::Error,
-    },
-    /// The sandbox could not be built or installed.
-    #[error(transparent)]
-    Seccomp(#[from] SeccompError),
+}
+
+impl From<LoadError> for HvtError {
+    fn from(e: LoadError) -> HvtError {
+        HvtError::Setup(e.into())
+    }
+}
+
+impl From<SeccompError> for HvtError {
+    fn from(e: SeccompError) -> HvtError {
+        HvtError::Setup(e.into())
+    }
 }
 
 /// Set by the `--timeout` alarm; the interrupted `KVM_RUN` returns and the
@@ -233,17 +212,13 @@ fn vcpu_loop(machine: &mut Machine, hypercalls: &mut Hypercalls) -> Stop {
 }
 
 fn host_err(what: &'static str) -> impl FnOnce(std::io::Error) -> HvtError {
-    move |source| HvtError::Host { what, source }
+    move |source| SetupError::Host { what, source }.into()
 }
 
 /// Runs the guest the arguments describe, then exits the process with its
 /// status. Returns only when the guest cannot be started.
 pub fn run(args: &TenderArgs) -> Result<std::convert::Infallible, HvtError> {
-    let file = std::fs::read(&args.image).map_err(|source| HvtError::Read { path: args.image.clone(), source })?;
-    let image = Image::parse(&file).map_err(|source| HvtError::Image { path: args.image.clone(), source })?;
-    memory::check_fits(&image, args.mem)?;
-    let bound = config::bind(&image.manifest, &args.bindings)?;
-    let backends = devices::open(&bound, &args.macs, &args.faults)?;
+    let Prepared { file, image, backends } = setup::prepare(args)?;
     let tables = paging::build(&image, args.mem)?;
     let seed = memory::fresh_seed().map_err(host_err("reading the host's getrandom"))?;
 
@@ -260,10 +235,8 @@ pub fn run(args: &TenderArgs) -> Result<std::convert::Infallible, HvtError> {
     install_signals(args.timeout).map_err(host_err("installing signal handlers"))?;
     let mut memstats = match args.stats {
         true => {
-            let host =
-                vm_memory::GuestMemoryBackend::get_host_address(&machine.mem, vm_memory::GuestAddress(0)).map_err(
-                    |_| HvtError::Host { what: "finding guest memory", source: std::io::Error::other("unmapped") },
-                )?;
+            let host = vm_memory::GuestMemoryBackend::get_host_address(&machine.mem, vm_memory::GuestAddress(0))
+                .map_err(|_| host_err("finding guest memory")(std::io::Error::other("unmapped")))?;
             Some(
                 oasis_tender::memstat::MemoryStats::open(host as usize, args.mem as usize)
                     .map_err(host_err("opening /proc/self/status for --stats"))?,

@@ -1,61 +1,22 @@
 //! Setting up a guest in this process and running it to the end.
 
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicPtr, Ordering};
 
 use oasis_abi::Platform;
 use oasis_abi::layout::{self, BOOT_INFO_ADDR, BOOT_INFO_END, GUEST_MIN_ADDR, KERNEL_BASE, PAGE_SIZE};
-use oasis_tender::devices::{self, DeviceSetupError};
+use oasis_tender::devices;
 use oasis_tender::memory::{self, AccessMap, BootParams};
 use oasis_tender::report;
 use oasis_tender::seccomp::{Policy, SeccompError};
-use oasis_tender::{BindError, Hypercalls, Image, ImageError, LoadError, Stop, TenderArgs, config};
+use oasis_tender::setup::{self, Prepared, SetupError, host_error as host};
+use oasis_tender::{Hypercalls, Image, Stop, TenderArgs};
 use vm_memory::{GuestAddress, GuestMemoryMmap, GuestRegionMmap, MmapRegion};
 
 use crate::enter::{self, Outcome, oasis_spt_hypercall};
 use crate::signals;
 
-/// Why a guest could not be started. Each message is one line naming the
-/// cause; the tender exits with `oasis_abi::exit::REFUSED`.
-#[derive(Debug, thiserror::Error)]
-pub enum SptError {
-    /// The image file could not be read.
-    #[error("cannot read {path}: {source}")]
-    Read {
-        /// The path given.
-        path: PathBuf,
-        /// What the OS said.
-        source: std::io::Error,
-    },
-    /// The image is not a valid Oasis image.
-    #[error("{path}: {source}")]
-    Image {
-        /// The path given.
-        path: PathBuf,
-        /// What is wrong with it.
-        source: ImageError,
-    },
-    /// The image, its arguments or its memory do not fit.
-    #[error(transparent)]
-    Load(#[from] LoadError),
-    /// Bindings do not match the manifest.
-    #[error(transparent)]
-    Bind(#[from] BindError),
-    /// A bound device could not be set up.
-    #[error(transparent)]
-    Device(#[from] DeviceSetupError),
-    /// Setting up the process failed.
-    #[error("{what}: {source}")]
-    Host {
-        /// The step.
-        what: &'static str,
-        /// What the OS said.
-        source: std::io::Error,
-    },
-    /// The sandbox could not be built or installed.
-    #[error(transparent)]
-    Seccomp(#[from] SeccompError),
-}
+/// Why a guest could not be started: the errors every tender shares.
+pub type SptError = SetupError;
 
 struct RunState {
     hypercalls: Hypercalls,
@@ -89,10 +50,6 @@ pub(crate) extern "sysv64" fn handle_hypercall(number: u64, arg: u64) -> u64 {
             Outcome::Stopped as u64
         }
     }
-}
-
-fn host(what: &'static str) -> impl FnOnce(std::io::Error) -> SptError {
-    move |source| SptError::Host { what, source }
 }
 
 /// Maps `GUEST_MIN_ADDR..mem` at those very addresses.
@@ -181,11 +138,7 @@ pub fn policy() -> Policy {
 /// Runs the guest the arguments describe, then exits the process with its
 /// status. Returns only when the guest cannot be started.
 pub fn run(args: &TenderArgs) -> Result<std::convert::Infallible, SptError> {
-    let file = std::fs::read(&args.image).map_err(|source| SptError::Read { path: args.image.clone(), source })?;
-    let image = Image::parse(&file).map_err(|source| SptError::Image { path: args.image.clone(), source })?;
-    memory::check_fits(&image, args.mem)?;
-    let bound = config::bind(&image.manifest, &args.bindings)?;
-    let backends = devices::open(&bound, &args.macs, &args.faults)?;
+    let Prepared { file, image, backends } = setup::prepare(args)?;
     let device_policy = devices::allow(policy(), &backends);
     let seed = memory::fresh_seed().map_err(host("reading the host's getrandom"))?;
 

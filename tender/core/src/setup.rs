@@ -1,0 +1,81 @@
+//! The start both tenders share: read and check the image, see that it
+//! fits the memory asked for, bind its devices and open them; and the
+//! errors of setting up a guest, whichever tender it is.
+
+use std::path::PathBuf;
+
+use crate::config::{self, BindError, TenderArgs};
+use crate::devices::{self, Backend, DeviceSetupError};
+use crate::image::{Image, ImageError};
+use crate::memory::{self, LoadError};
+use crate::seccomp::SeccompError;
+
+/// Why a guest could not be started. Each message is one line naming the
+/// cause; the tender exits with `oasis_abi::exit::REFUSED`.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// The image file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The path given.
+        path: PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// The image is not a valid Oasis image.
+    #[error("{path}: {source}")]
+    Image {
+        /// The path given.
+        path: PathBuf,
+        /// What is wrong with it.
+        source: ImageError,
+    },
+    /// The image, its arguments or its memory do not fit.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// Bindings do not match the manifest.
+    #[error(transparent)]
+    Bind(#[from] BindError),
+    /// A bound device could not be set up.
+    #[error(transparent)]
+    Device(#[from] DeviceSetupError),
+    /// Setting up the process failed.
+    #[error("{what}: {source}")]
+    Host {
+        /// The step.
+        what: &'static str,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// The sandbox could not be built or installed.
+    #[error(transparent)]
+    Seccomp(#[from] SeccompError),
+}
+
+/// Turns an OS error of the step `what` into a [`SetupError`].
+pub fn host_error(what: &'static str) -> impl FnOnce(std::io::Error) -> SetupError {
+    move |source| SetupError::Host { what, source }
+}
+
+/// An image ready to load: its file, what was parsed from it, and its
+/// devices, open.
+#[derive(Debug)]
+pub struct Prepared {
+    /// The image file's bytes (segments are loaded from them).
+    pub file: Vec<u8>,
+    /// The parsed image.
+    pub image: Image,
+    /// The host side of each declared device, in handle order.
+    pub backends: Vec<Backend>,
+}
+
+/// Reads and checks `args.image`, checks it fits `args.mem`, binds its
+/// devices as `args` says and opens them.
+pub fn prepare(args: &TenderArgs) -> Result<Prepared, SetupError> {
+    let file = std::fs::read(&args.image).map_err(|source| SetupError::Read { path: args.image.clone(), source })?;
+    let image = Image::parse(&file).map_err(|source| SetupError::Image { path: args.image.clone(), source })?;
+    memory::check_fits(&image, args.mem)?;
+    let bound = config::bind(&image.manifest, &args.bindings)?;
+    let backends = devices::open(&bound, &args.macs, &args.faults)?;
+    Ok(Prepared { file, image, backends })
+}
