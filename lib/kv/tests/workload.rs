@@ -71,3 +71,27 @@ fn matching_prefix_finds_the_prefix() {
     other.insert("w/k0".into(), b"not from the workload".to_vec());
     assert_eq!(matching_prefix(&start, 5, 0, 1000, &other), None);
 }
+
+/// A batch the store refused as too large would end a crash run early: every
+/// batch stays within the budget, and a batch of the most keys at the budget
+/// fits a store formatted as the crash tests format theirs.
+#[test]
+fn every_batch_fits_the_crash_test_store() {
+    use oasis_kv::testing::workload::{BATCH_VALUE_BUDGET, Op};
+    for seed in (0..300).chain([1_795_838_240_376_876_742]) {
+        for op in Workload::new(seed).take(1000) {
+            if let Op::Batch(steps) = op {
+                let bytes: usize = steps.iter().map(|(_, v)| v.as_ref().map_or(0, Vec::len)).sum();
+                assert!(bytes <= BATCH_VALUE_BUDGET, "seed {seed}: a batch of {bytes} value bytes");
+            }
+        }
+    }
+    let mut dev = MemDevice::new(1 << 20, 512);
+    DiskKv::format(&mut dev, &FormatOptions { max_value_len: 32 << 10, ..FormatOptions::new(9) }).unwrap();
+    let options = OpenOptions { durability: Durability::Explicit, read_only: false };
+    let kv = DiskKv::open(dev, options).unwrap();
+    let big = vec![b'v'; BATCH_VALUE_BUDGET / 7];
+    let keys: Vec<String> = (0..7).map(|i| format!("w/k{}", 40 + i)).collect();
+    let ops: Vec<oasis_kv::BatchOp<'_>> = keys.iter().map(|k| oasis_kv::BatchOp::Set(k, &big)).collect();
+    block_on(oasis_kv::KvRw::batch(&kv, &ops)).unwrap();
+}

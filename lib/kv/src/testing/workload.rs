@@ -17,6 +17,12 @@ use crate::traits::{BatchOp, KvRw};
 /// values are overwritten and removed often.
 pub const KEYS: u64 = 48;
 
+/// The most value bytes one batch carries, so a batch always fits the
+/// record limit of a store formatted with values up to 32 KiB (its default
+/// limit is about two such values): a batch the store refuses as too large
+/// would end a crash run early and test nothing.
+pub const BATCH_VALUE_BUDGET: usize = 48 << 10;
+
 /// One operation of the workload.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Op {
@@ -54,13 +60,15 @@ impl Workload {
     /// A value that names the workload, the operation and its own length,
     /// so a torn or misplaced value cannot pass for the right one: mostly
     /// small, some spanning many blocks, a few empty.
-    fn value(&mut self, part: u64) -> Vec<u8> {
+    /// At most `max` bytes long.
+    fn value(&mut self, part: u64, max: usize) -> Vec<u8> {
         let len = match self.rng.below(100) {
             0..=4 => 0,
             5..=69 => self.rng.below(200) as usize,
             70..=94 => 200 + self.rng.below(3000) as usize,
             _ => 3200 + self.rng.below(20_000) as usize,
-        };
+        }
+        .min(max);
         let tag = format!("{}:{}:{}:{}|", self.seed, self.index, part, len);
         let mut value: Vec<u8> = tag.into_bytes();
         let mut fill = Rng::new(self.seed.wrapping_mul(31).wrapping_add(self.index * 7 + part));
@@ -79,7 +87,7 @@ impl Iterator for Workload {
         let op = match self.rng.below(100) {
             0..=54 => {
                 let key = self.key();
-                Op::Set(key, self.value(0))
+                Op::Set(key, self.value(0, usize::MAX))
             }
             55..=69 => Op::Remove(self.key()),
             70..=77 => {
@@ -90,9 +98,11 @@ impl Iterator for Workload {
             _ => {
                 let n = 2 + self.rng.below(6);
                 let mut steps = Vec::new();
+                let mut budget = BATCH_VALUE_BUDGET;
                 for part in 0..n {
                     let key = self.key();
-                    let value = if self.rng.chance(3, 4) { Some(self.value(part)) } else { None };
+                    let value = if self.rng.chance(3, 4) { Some(self.value(part, budget)) } else { None };
+                    budget -= value.as_ref().map_or(0, Vec::len);
                     steps.push((key, value));
                 }
                 Op::Batch(steps)
