@@ -177,12 +177,25 @@ fn redis_cli_commands_and_the_data_survives_a_restart() {
             ["a", "greeting", "hits", "lock", "user:7"].into()
         );
         assert_eq!(kv.cli(&["DEL", "lock", "hits"]), "2");
+        // Times to live: a key past its deadline is gone, and a deadline
+        // outlives a restart.
+        assert_eq!(kv.cli(&["SET", "session", "token", "EX", "1000"]), "OK");
+        let ttl = |kv: &Kv| kv.cli(&["TTL", "session"]).parse::<i64>().unwrap();
+        assert!((990..=1000).contains(&ttl(&kv)), "TTL {}", ttl(&kv));
+        assert_eq!(kv.cli(&["SET", "flash", "gone", "PX", "300"]), "OK");
+        assert_eq!(kv.cli(&["GET", "flash"]), "gone");
+        std::thread::sleep(std::time::Duration::from_millis(600));
+        assert_eq!(kv.cli(&["GET", "flash"]), "");
+        assert_eq!(kv.cli(&["EXISTS", "flash"]), "0");
         // A hard stop (SIGKILL): every acknowledged write is on disk.
         let kv = kv.restart(target, &disk, args);
-        assert!(kv.guest.output().contains("opened the store: 3 keys"), "{}", kv.guest.output());
+        assert!(kv.guest.output().contains("opened the store: 4 keys"), "{}", kv.guest.output());
         assert_eq!(kv.cli(&["GET", "greeting"]), "hello world", "after a restart on {target:?}");
         assert_eq!(kv.cli(&["MGET", "a", "b", "user:7"]), "1\n\nseven");
-        assert_eq!(kv.cli(&["DBSIZE"]), "3");
+        assert_eq!(kv.cli(&["DBSIZE"]), "4");
+        assert!((900..=1000).contains(&ttl(&kv)), "TTL after a restart {}", ttl(&kv));
+        assert_eq!(kv.cli(&["PERSIST", "session"]), "1");
+        assert_eq!(kv.cli(&["TTL", "session"]), "-1");
     }
 }
 

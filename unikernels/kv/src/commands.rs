@@ -1,10 +1,12 @@
-//! The commands, over any [`Store`]: GET, SET (with NX, XX, GET), SETNX,
-//! GETSET, GETDEL, DEL, UNLINK, EXISTS, MGET, MSET, STRLEN, APPEND, INCR,
-//! DECR, INCRBY, DECRBY, TYPE, KEYS, SCAN, DBSIZE, FLUSHDB, PING, ECHO,
-//! INFO, SAVE; TTL and PTTL (keys never expire), and the few
-//! administrative ones clients send on connecting (COMMAND, CONFIG GET,
-//! SELECT, CLIENT, HELLO, AUTH, QUIT). Commands that need expiry (EX, EXPIRE)
-//! are refused with a message saying so.
+//! The commands, over any [`Store`]: GET, SET (with NX, XX, GET, EX, PX,
+//! EXAT, PXAT, KEEPTTL), SETNX, SETEX, PSETEX, GETSET, GETDEL, GETEX, DEL,
+//! UNLINK, EXISTS, MGET, MSET, STRLEN, APPEND, INCR, DECR, INCRBY, DECRBY,
+//! TYPE, EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT (with NX, XX, GT, LT), TTL,
+//! PTTL, EXPIRETIME, PEXPIRETIME, PERSIST, KEYS, SCAN, DBSIZE, FLUSHDB,
+//! PING, ECHO, INFO, SAVE, and the few administrative ones clients send on
+//! connecting (COMMAND, CONFIG GET, SELECT, CLIENT, HELLO, AUTH, QUIT).
+//! Times to live follow Redis: a deadline in Unix milliseconds, kept
+//! across restarts; a key past it is gone to every command.
 
 use core::cell::RefCell;
 use core::ops::Bound;
@@ -14,7 +16,7 @@ use oasis::alloc::string::{String, ToString};
 use oasis::alloc::vec::Vec;
 use oasis_resp::{Reply, glob_match};
 
-use crate::store::{Store, StoreError};
+use crate::store::{Deadline, Store, StoreError, Ttl};
 
 /// Limits on what one command may ask for.
 #[derive(Clone, Copy, Debug)]
@@ -85,17 +87,19 @@ fn check_value(out: &mut Reply<'_>, value: &[u8], limits: &Limits) -> bool {
     true
 }
 
-/// Runs one command, appending its reply.
+/// Runs one command at `now` (Unix milliseconds), appending its reply.
 pub async fn run<S: Store>(
     store: &mut S,
     scans: &RefCell<Scans>,
     args: &[&[u8]],
     limits: &Limits,
     counters: &Counters,
+    now: Deadline,
     out: &mut Reply<'_>,
 ) -> Effect {
     let Some((&name, rest)) = args.split_first() else { return Effect::default() };
     let mut effect = Effect::default();
+    store.set_now(now);
     match () {
         _ if eq(name, "PING") => match rest {
             [] => out.simple("PONG"),
@@ -116,7 +120,7 @@ pub async fn run<S: Store>(
         },
         _ if eq(name, "SET") => match rest {
             [key, value, options @ ..] => {
-                if let Some(options) = set_options(out, options)
+                if let Some(options) = set_options(out, options, now)
                     && check_key(out, key, limits)
                     && check_value(out, value, limits)
                 {
@@ -137,7 +141,7 @@ pub async fn run<S: Store>(
         },
         _ if eq(name, "SETNX") => match rest {
             [key, value] if check_key(out, key, limits) && check_value(out, value, limits) => {
-                let options = SetOptions { only: Some(Only::IfAbsent), get: false };
+                let options = SetOptions { only: Some(Only::IfAbsent), get: false, ttl: Ttl::Clear };
                 match set(store, key, value, options).await {
                     Ok(done) => {
                         effect.wrote |= done.written;
@@ -151,7 +155,7 @@ pub async fn run<S: Store>(
         },
         _ if eq(name, "GETSET") => match rest {
             [key, value] if check_key(out, key, limits) && check_value(out, value, limits) => {
-                let options = SetOptions { only: None, get: true };
+                let options = SetOptions { only: None, get: true, ttl: Ttl::Clear };
                 match set(store, key, value, options).await {
                     Ok(done) => {
                         effect.wrote |= done.written;
@@ -161,6 +165,29 @@ pub async fn run<S: Store>(
                 }
             }
             [_, _] => {}
+            _ => wrong_args(out, name),
+        },
+        _ if eq(name, "SETEX") || eq(name, "PSETEX") => match rest {
+            [key, time, value] => {
+                let unit = if eq(name, "SETEX") { 1000 } else { 1 };
+                let command = if eq(name, "SETEX") { "setex" } else { "psetex" };
+                if let Some(at) = positive_deadline(out, time, unit, now, command)
+                    && check_key(out, key, limits)
+                    && check_value(out, value, limits)
+                {
+                    match store.set(key, value, Ttl::At(at)).await {
+                        Ok(()) => {
+                            effect.wrote = true;
+                            out.simple("OK");
+                        }
+                        Err(e) => store_error(out, e),
+                    }
+                }
+            }
+            _ => wrong_args(out, name),
+        },
+        _ if eq(name, "GETEX") => match rest {
+            [key, options @ ..] => getex(store, key, options, now, out, &mut effect).await,
             _ => wrong_args(out, name),
         },
         _ if eq(name, "GETDEL") => match rest {
@@ -190,7 +217,7 @@ pub async fn run<S: Store>(
                     let mut value = v.unwrap_or_default();
                     value.extend_from_slice(tail);
                     if check_value(out, &value, limits) {
-                        match store.set(key, &value).await {
+                        match store.set(key, &value, Ttl::Keep).await {
                             Ok(()) => {
                                 effect.wrote = true;
                                 out.integer(value.len() as i64);
@@ -237,25 +264,42 @@ pub async fn run<S: Store>(
             },
             _ => wrong_args(out, name),
         },
-        // Keys never expire here: -1 for a key that exists, -2 for none,
-        // as Redis answers for keys without a time to live.
-        _ if eq(name, "TTL") || eq(name, "PTTL") => match rest {
+        // -2 for no key, -1 for a key without a time to live, as Redis.
+        _ if eq(name, "TTL") || eq(name, "PTTL") || eq(name, "EXPIRETIME") || eq(name, "PEXPIRETIME") => match rest {
             [key] => match store.contains(key).await {
-                Ok(true) => out.integer(-1),
                 Ok(false) => out.integer(-2),
+                Ok(true) => match store.expiry(key) {
+                    None => out.integer(-1),
+                    Some(at) => {
+                        let left = at.saturating_sub(now);
+                        out.integer(clamp_i64(match () {
+                            _ if eq(name, "TTL") => left.saturating_add(500) / 1000,
+                            _ if eq(name, "PTTL") => left,
+                            _ if eq(name, "EXPIRETIME") => at / 1000,
+                            _ => at,
+                        }))
+                    }
+                },
                 Err(e) => store_error(out, e),
             },
             _ => wrong_args(out, name),
         },
         _ if eq(name, "PERSIST") => match rest {
-            [key] => match store.contains(key).await {
-                Ok(_) => out.integer(0),
+            [key] if store.expiry(key).is_some() => match store.set_expiry(key, None).await {
+                Ok(_) => {
+                    effect.wrote = true;
+                    out.integer(1);
+                }
                 Err(e) => store_error(out, e),
             },
+            [_] => out.integer(0),
             _ => wrong_args(out, name),
         },
         _ if eq(name, "EXPIRE") || eq(name, "PEXPIRE") || eq(name, "EXPIREAT") || eq(name, "PEXPIREAT") => {
-            out.error(NO_EXPIRY)
+            match rest {
+                [key, time, conditions @ ..] => expire(store, name, key, time, conditions, now, out, &mut effect).await,
+                _ => wrong_args(out, name),
+            }
         }
         _ if eq(name, "SCAN") => scan(store, scans, rest, out),
         _ if eq(name, "FLUSHDB") || eq(name, "FLUSHALL") => match rest {
@@ -360,7 +404,10 @@ pub async fn run<S: Store>(
                         store.persistence_info()
                     ),
                 ),
-                ("Keyspace", oasis::alloc::format!("db0:keys={},expires=0,avg_ttl=0\r\n", store.len())),
+                (
+                    "Keyspace",
+                    oasis::alloc::format!("db0:keys={},expires={},avg_ttl=0\r\n", store.len(), store.expiring()),
+                ),
             ];
             // `INFO` and `INFO all|everything|default` give every section;
             // `INFO persistence keyspace` just those, as Redis does.
@@ -417,7 +464,174 @@ pub async fn run<S: Store>(
 }
 
 const NOT_AN_INTEGER: &str = "ERR value is not an integer or out of range";
-const NO_EXPIRY: &str = "ERR keys never expire on this server (no EX, PX, EXPIRE or TTLs)";
+
+fn clamp_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// The deadline `amount` units of `unit_ms` from now (`relative`) or from
+/// the epoch; `None` when it overflows what Redis can hold (`i64`
+/// milliseconds, with the current time added for a relative one).
+fn deadline_of(amount: i64, unit_ms: i64, relative: bool, now: Deadline) -> Option<i64> {
+    let ms = amount.checked_mul(unit_ms)?;
+    if relative { ms.checked_add(i64::try_from(now).ok()?) } else { Some(ms) }
+}
+
+/// SET's, SETEX's and GETEX's expiry argument: an integer above zero.
+fn positive_deadline(out: &mut Reply<'_>, time: &[u8], unit_ms: i64, now: Deadline, command: &str) -> Option<Deadline> {
+    positive_deadline_at(out, time, unit_ms, true, now, command)
+}
+
+fn positive_deadline_at(
+    out: &mut Reply<'_>,
+    time: &[u8],
+    unit_ms: i64,
+    relative: bool,
+    now: Deadline,
+    command: &str,
+) -> Option<Deadline> {
+    let Some(amount) = integer(time) else {
+        out.error(NOT_AN_INTEGER);
+        return None;
+    };
+    match deadline_of(amount, unit_ms, relative, now) {
+        Some(at) if amount > 0 => Some(at as Deadline),
+        _ => {
+            out.error(&oasis::alloc::format!("ERR invalid expire time in '{command}' command"));
+            None
+        }
+    }
+}
+
+/// EX, PX, EXAT or PXAT: the unit in milliseconds and whether it counts
+/// from now.
+fn expiry_option(option: &[u8]) -> Option<(i64, bool)> {
+    match () {
+        _ if eq(option, "EX") => Some((1000, true)),
+        _ if eq(option, "PX") => Some((1, true)),
+        _ if eq(option, "EXAT") => Some((1000, false)),
+        _ if eq(option, "PXAT") => Some((1, false)),
+        _ => None,
+    }
+}
+
+/// `GETEX key [EX s | PX ms | EXAT t | PXAT t | PERSIST]`: the value, and
+/// a new time to live (or none).
+async fn getex<S: Store>(
+    store: &mut S,
+    key: &[u8],
+    options: &[&[u8]],
+    now: Deadline,
+    out: &mut Reply<'_>,
+    effect: &mut Effect,
+) {
+    let change = match options {
+        [] => None,
+        [o] if eq(o, "PERSIST") => Some(None),
+        [o, time] if expiry_option(o).is_some() => {
+            let Some((unit, relative)) = expiry_option(o) else { return };
+            match positive_deadline_at(out, time, unit, relative, now, "getex") {
+                Some(at) => Some(Some(at)),
+                None => return,
+            }
+        }
+        _ => return out.error("ERR syntax error"),
+    };
+    let value = match store.get(key).await {
+        Ok(v) => v,
+        Err(e) => return store_error(out, e),
+    };
+    if value.is_some()
+        && let Some(deadline) = change
+        && store.expiry(key) != deadline
+    {
+        // A deadline already past removes the key, as EXPIRE does.
+        let written = match deadline {
+            Some(at) if at <= now => store.remove_many(&[key]).await.map(|_| true),
+            _ => store.set_expiry(key, deadline).await,
+        };
+        match written {
+            Ok(_) => effect.wrote = true,
+            Err(e) => return store_error(out, e),
+        }
+    }
+    out.bulk(value.as_deref());
+}
+
+/// `EXPIRE key seconds [NX|XX|GT|LT]` and PEXPIRE, EXPIREAT, PEXPIREAT:
+/// 1 when the time to live was set (a time already past removes the key),
+/// 0 when there is no key or the condition did not hold. No time to live
+/// counts as forever for GT and LT.
+#[allow(clippy::too_many_arguments)]
+async fn expire<S: Store>(
+    store: &mut S,
+    name: &[u8],
+    key: &[u8],
+    time: &[u8],
+    conditions: &[&[u8]],
+    now: Deadline,
+    out: &mut Reply<'_>,
+    effect: &mut Effect,
+) {
+    let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
+    for c in conditions {
+        match () {
+            _ if eq(c, "NX") => nx = true,
+            _ if eq(c, "XX") => xx = true,
+            _ if eq(c, "GT") => gt = true,
+            _ if eq(c, "LT") => lt = true,
+            _ => {
+                let shown: String =
+                    String::from_utf8_lossy(&c[..c.len().min(64)]).chars().filter(|c| !c.is_control()).collect();
+                return out.error(&oasis::alloc::format!("ERR Unsupported option {shown}"));
+            }
+        }
+    }
+    if nx && (xx || gt || lt) {
+        return out.error("ERR NX and XX, GT or LT options at the same time are not compatible");
+    }
+    if gt && lt {
+        return out.error("ERR GT and LT options at the same time are not compatible");
+    }
+    let Some(amount) = integer(time) else { return out.error(NOT_AN_INTEGER) };
+    let (unit, relative) = match () {
+        _ if eq(name, "EXPIRE") => (1000, true),
+        _ if eq(name, "PEXPIRE") => (1, true),
+        _ if eq(name, "EXPIREAT") => (1000, false),
+        _ => (1, false),
+    };
+    let Some(at) = deadline_of(amount, unit, relative, now) else {
+        let command = String::from_utf8_lossy(name).to_ascii_lowercase();
+        return out.error(&oasis::alloc::format!("ERR invalid expire time in '{command}' command"));
+    };
+    match store.contains(key).await {
+        Ok(true) => {}
+        Ok(false) => return out.integer(0),
+        Err(e) => return store_error(out, e),
+    }
+    let current = store.expiry(key);
+    let at = u64::try_from(at).unwrap_or(0);
+    let allowed = match current {
+        _ if nx => current.is_none(),
+        _ if xx && current.is_none() => false,
+        Some(old) if gt => at > old,
+        None if gt => false,
+        Some(old) if lt => at < old,
+        _ => true,
+    };
+    if !allowed {
+        return out.integer(0);
+    }
+    let done =
+        if at <= now { store.remove_many(&[key]).await.map(|_| true) } else { store.set_expiry(key, Some(at)).await };
+    match done {
+        Ok(_) => {
+            effect.wrote = true;
+            out.integer(1);
+        }
+        Err(e) => store_error(out, e),
+    }
+}
 
 /// A decimal integer as Redis reads one (`string2ll`): an optional `-`,
 /// then digits with no leading zero (but `0` itself), nothing else, within
@@ -440,17 +654,21 @@ enum Only {
 }
 
 /// SET's options.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 struct SetOptions {
     only: Option<Only>,
     /// Reply with the old value (GET) instead of OK.
     get: bool,
+    /// What becomes of the time to live.
+    ttl: Ttl,
 }
 
 /// Reads SET's options, replying with an error for what it cannot take.
-fn set_options(out: &mut Reply<'_>, options: &[&[u8]]) -> Option<SetOptions> {
-    let mut parsed = SetOptions::default();
-    for option in options {
+fn set_options(out: &mut Reply<'_>, mut options: &[&[u8]], now: Deadline) -> Option<SetOptions> {
+    let mut parsed = SetOptions { only: None, get: false, ttl: Ttl::Clear };
+    let mut ttl_given = false;
+    while let Some((option, more)) = options.split_first() {
+        options = more;
         let only = match () {
             _ if eq(option, "NX") => Some(Only::IfAbsent),
             _ if eq(option, "XX") => Some(Only::IfPresent),
@@ -458,11 +676,18 @@ fn set_options(out: &mut Reply<'_>, options: &[&[u8]]) -> Option<SetOptions> {
                 parsed.get = true;
                 None
             }
-            // No key has a time to live, so keeping it changes nothing.
-            _ if eq(option, "KEEPTTL") => None,
-            _ if ["EX", "PX", "EXAT", "PXAT"].iter().any(|o| eq(option, o)) => {
-                out.error(NO_EXPIRY);
-                return None;
+            _ if eq(option, "KEEPTTL") && !ttl_given => {
+                ttl_given = true;
+                parsed.ttl = Ttl::Keep;
+                None
+            }
+            _ if !ttl_given && !options.is_empty() && expiry_option(option).is_some() => {
+                let (unit, relative) = expiry_option(option)?;
+                let (time, more) = options.split_first()?;
+                options = more;
+                parsed.ttl = Ttl::At(positive_deadline_at(out, time, unit, relative, now, "set")?);
+                ttl_given = true;
+                None
             }
             _ => {
                 out.error("ERR syntax error");
@@ -503,7 +728,7 @@ async fn set<S: Store>(store: &mut S, key: &[u8], value: &[u8], options: SetOpti
         }
     };
     if written {
-        store.set(key, value).await?;
+        store.set(key, value, options.ttl).await?;
     }
     Ok(SetDone { written, old })
 }
@@ -531,7 +756,7 @@ async fn increment<S: Store>(
     if !check_value(out, text.as_bytes(), limits) {
         return;
     }
-    match store.set(key, text.as_bytes()).await {
+    match store.set(key, text.as_bytes(), Ttl::Keep).await {
         Ok(()) => {
             effect.wrote = true;
             out.integer(next);
@@ -619,6 +844,14 @@ fn scan<S: Store>(store: &S, scans: &RefCell<Scans>, rest: &[&[u8]], out: &mut R
 /// part-way leaves the keys of batches not yet written). A batch the store
 /// refuses, too large for one record, is halved until it fits.
 async fn flush_all<S: Store>(store: &mut S, out: &mut Reply<'_>, effect: &mut Effect) {
+    // Keys past their deadline first: the ones `keys` no longer shows.
+    loop {
+        match store.remove_expired(64).await {
+            Ok(0) => break,
+            Ok(_) => effect.wrote = true,
+            Err(e) => return store_error(out, e),
+        }
+    }
     let keys: Vec<Vec<u8>> = store.keys().collect();
     let mut batch_len = 64;
     let mut rest = &keys[..];
@@ -736,12 +969,21 @@ mod tests {
 
     const LIMITS: Limits = Limits { max_key: 64, max_value: 24 };
 
-    /// A store and the server's SCAN cursors.
-    #[derive(Default)]
+    /// A store, the server's SCAN cursors and the time (Unix ms).
     struct Db {
         store: MemStore,
         scans: RefCell<Scans>,
+        now: u64,
     }
+
+    impl Default for Db {
+        fn default() -> Db {
+            Db { store: MemStore::default(), scans: RefCell::default(), now: NOW }
+        }
+    }
+
+    /// 2023-11-14T22:13:20Z.
+    const NOW: u64 = 1_700_000_000_000;
 
     /// Runs `command` (split at spaces) and returns its reply as text.
     fn exec(db: &mut Db, command: &str) -> (String, Effect) {
@@ -750,7 +992,7 @@ mod tests {
         let mut out = Vec::new();
         let effect = {
             let mut reply = Reply(&mut out);
-            let mut future = pin!(run(&mut db.store, &db.scans, &args, &LIMITS, &counters, &mut reply));
+            let mut future = pin!(run(&mut db.store, &db.scans, &args, &LIMITS, &counters, db.now, &mut reply));
             // MemStore never waits.
             let Poll::Ready(effect) = future.as_mut().poll(&mut Context::from_waker(Waker::noop())) else {
                 panic!("{command} waited")
@@ -779,7 +1021,7 @@ mod tests {
         assert_eq!(reply(&mut s, "SET k v nx xx"), "-ERR syntax error\r\n");
         assert_eq!(reply(&mut s, "SET k v NX NX KEEPTTL"), "$-1\r\n");
         assert_eq!(reply(&mut s, "SET k v BOGUS"), "-ERR syntax error\r\n");
-        assert!(reply(&mut s, "SET k v EX 10").starts_with("-ERR keys never expire"));
+        assert_eq!(reply(&mut s, "SET k v EX 10"), "+OK\r\n");
         assert!(reply(&mut s, "SET k 0123456789abcdef012345678 NX").starts_with("-ERR value is 25 bytes"));
         assert_eq!(reply(&mut s, "SETNX k z"), ":0\r\n");
         assert_eq!(reply(&mut s, "SETNX fresh z"), ":1\r\n");
@@ -823,7 +1065,132 @@ mod tests {
         assert_eq!(reply(&mut s, "TYPE nothing"), "+none\r\n");
         assert_eq!(reply(&mut s, "TTL t"), ":-1\r\n");
         assert_eq!(reply(&mut s, "PTTL nothing"), ":-2\r\n");
-        assert!(reply(&mut s, "EXPIRE t 10").starts_with("-ERR keys never expire"));
+        assert_eq!(reply(&mut s, "EXPIRE t 10"), ":1\r\n");
+    }
+
+    #[test]
+    fn keys_expire_as_in_redis() {
+        let mut s = Db::default();
+        assert_eq!(reply(&mut s, "SET k v EX 10"), "+OK\r\n");
+        assert_eq!(reply(&mut s, "TTL k"), ":10\r\n");
+        assert_eq!(reply(&mut s, "PTTL k"), ":10000\r\n");
+        assert_eq!(reply(&mut s, "EXPIRETIME k"), format!(":{}\r\n", NOW / 1000 + 10));
+        assert_eq!(reply(&mut s, "PEXPIRETIME k"), format!(":{}\r\n", NOW + 10_000));
+        assert_eq!(reply(&mut s, "PEXPIRETIME nothing"), ":-2\r\n");
+        // INCR and APPEND keep the time to live, SET clears it unless KEEPTTL.
+        assert_eq!(reply(&mut s, "APPEND k w"), ":2\r\n");
+        assert_eq!(reply(&mut s, "SET k v KEEPTTL"), "+OK\r\n");
+        assert_eq!(reply(&mut s, "TTL k"), ":10\r\n");
+        assert_eq!(reply(&mut s, "INFO keyspace"), "$44\r\n# Keyspace\r\ndb0:keys=1,expires=1,avg_ttl=0\r\n\r\n");
+        s.now += 9_499;
+        assert_eq!(reply(&mut s, "TTL k"), ":1\r\n", "rounded as Redis rounds");
+        assert_eq!(reply(&mut s, "PTTL k"), ":501\r\n");
+        s.now += 501;
+        // At its deadline the key is gone to every command.
+        assert_eq!(reply(&mut s, "GET k"), "$-1\r\n");
+        assert_eq!(reply(&mut s, "EXISTS k"), ":0\r\n");
+        assert_eq!(reply(&mut s, "TTL k"), ":-2\r\n");
+        assert_eq!(reply(&mut s, "DBSIZE"), ":0\r\n");
+        assert_eq!(reply(&mut s, "KEYS *"), "*0\r\n");
+        assert_eq!(reply(&mut s, "SCAN 0"), "*2\r\n$1\r\n0\r\n*0\r\n");
+        assert_eq!(reply(&mut s, "DEL k"), ":0\r\n");
+        // INCR on an expired key starts from nothing, with no time to live.
+        assert_eq!(reply(&mut s, "SET c 5 PX 100"), "+OK\r\n");
+        s.now += 100;
+        assert_eq!(reply(&mut s, "INCR c"), ":1\r\n");
+        assert_eq!(reply(&mut s, "TTL c"), ":-1\r\n");
+        assert_eq!(reply(&mut s, "SET c 5 EX 5"), "+OK\r\n");
+        assert_eq!(reply(&mut s, "SET c 6"), "+OK\r\n");
+        assert_eq!(reply(&mut s, "TTL c"), ":-1\r\n");
+        // EXAT and PXAT are absolute; SETEX and PSETEX; bad times.
+        assert_eq!(
+            {
+                let c = format!("SET a 1 PXAT {}", s.now + 2500);
+                reply(&mut s, &c)
+            },
+            "+OK\r\n"
+        );
+        assert_eq!(reply(&mut s, "PTTL a"), ":2500\r\n");
+        assert_eq!(
+            {
+                let c = format!("SET a 1 EXAT {}", s.now / 1000 + 3);
+                reply(&mut s, &c)
+            },
+            "+OK\r\n"
+        );
+        assert_eq!(reply(&mut s, "SETEX b 7 x"), "+OK\r\n");
+        assert_eq!(reply(&mut s, "TTL b"), ":7\r\n");
+        assert_eq!(reply(&mut s, "PSETEX b 70 x"), "+OK\r\n");
+        assert_eq!(reply(&mut s, "PTTL b"), ":70\r\n");
+        assert_eq!(reply(&mut s, "SET b x EX 0"), "-ERR invalid expire time in 'set' command\r\n");
+        assert_eq!(reply(&mut s, "SET b x EX -5"), "-ERR invalid expire time in 'set' command\r\n");
+        assert_eq!(reply(&mut s, "SET b x EX 9223372036854775807"), "-ERR invalid expire time in 'set' command\r\n");
+        assert_eq!(reply(&mut s, "SET b x EX ten"), "-ERR value is not an integer or out of range\r\n");
+        assert_eq!(reply(&mut s, "SET b x EX 1 PX 1"), "-ERR syntax error\r\n");
+        assert_eq!(reply(&mut s, "SET b x EX 1 KEEPTTL"), "-ERR syntax error\r\n");
+        assert_eq!(reply(&mut s, "SET b x EX"), "-ERR syntax error\r\n");
+        assert_eq!(reply(&mut s, "SETEX b 0 x"), "-ERR invalid expire time in 'setex' command\r\n");
+        assert_eq!(reply(&mut s, "PTTL b"), ":70\r\n", "a refused SET changes nothing");
+        // EXPIRE and its conditions; no time to live is forever to GT/LT.
+        assert_eq!(reply(&mut s, "EXPIRE nothing 10"), ":0\r\n");
+        assert_eq!(reply(&mut s, "SET p v"), "+OK\r\n");
+        assert_eq!(reply(&mut s, "EXPIRE p 10 XX"), ":0\r\n");
+        assert_eq!(reply(&mut s, "EXPIRE p 10 GT"), ":0\r\n");
+        assert_eq!(reply(&mut s, "EXPIRE p 100 LT"), ":1\r\n");
+        assert_eq!(reply(&mut s, "EXPIRE p 10 NX"), ":0\r\n");
+        assert_eq!(reply(&mut s, "EXPIRE p 200 GT"), ":1\r\n");
+        assert_eq!(reply(&mut s, "EXPIRE p 50 GT"), ":0\r\n");
+        assert_eq!(reply(&mut s, "TTL p"), ":200\r\n");
+        assert_eq!(reply(&mut s, "PEXPIRE p 1500 XX"), ":1\r\n");
+        assert_eq!(reply(&mut s, "PTTL p"), ":1500\r\n");
+        assert_eq!(
+            reply(&mut s, "EXPIRE p 1 NX XX"),
+            "-ERR NX and XX, GT or LT options at the same time are not compatible\r\n"
+        );
+        assert_eq!(reply(&mut s, "EXPIRE p 1 GT LT"), "-ERR GT and LT options at the same time are not compatible\r\n");
+        assert_eq!(reply(&mut s, "EXPIRE p 1 SOON"), "-ERR Unsupported option SOON\r\n");
+        assert_eq!(reply(&mut s, "EXPIRE p 9223372036854775807"), "-ERR invalid expire time in 'expire' command\r\n");
+        assert_eq!(reply(&mut s, "PERSIST p"), ":1\r\n");
+        assert_eq!(reply(&mut s, "PERSIST p"), ":0\r\n");
+        assert_eq!(reply(&mut s, "TTL p"), ":-1\r\n");
+        assert_eq!(
+            {
+                let c = format!("PEXPIREAT p {}", s.now + 42);
+                reply(&mut s, &c)
+            },
+            ":1\r\n"
+        );
+        assert_eq!(reply(&mut s, "PTTL p"), ":42\r\n");
+        // A time already past removes the key.
+        assert_eq!(reply(&mut s, "EXPIRE p -1"), ":1\r\n");
+        assert_eq!(reply(&mut s, "EXISTS p"), ":0\r\n");
+        assert_eq!(reply(&mut s, "SET p v"), "+OK\r\n");
+        assert_eq!(reply(&mut s, "EXPIREAT p 1"), ":1\r\n");
+        assert_eq!(reply(&mut s, "GET p"), "$-1\r\n");
+        // GETEX.
+        assert_eq!(reply(&mut s, "SET g v"), "+OK\r\n");
+        assert_eq!(reply(&mut s, "GETEX g EX 30"), "$1\r\nv\r\n");
+        assert_eq!(reply(&mut s, "TTL g"), ":30\r\n");
+        assert_eq!(reply(&mut s, "GETEX g"), "$1\r\nv\r\n");
+        assert_eq!(reply(&mut s, "TTL g"), ":30\r\n");
+        assert_eq!(reply(&mut s, "GETEX g PERSIST"), "$1\r\nv\r\n");
+        assert_eq!(reply(&mut s, "TTL g"), ":-1\r\n");
+        assert_eq!(reply(&mut s, "GETEX g PX 0"), "-ERR invalid expire time in 'getex' command\r\n");
+        assert_eq!(reply(&mut s, "GETEX g EX 1 PERSIST"), "-ERR syntax error\r\n");
+        assert_eq!(reply(&mut s, "GETEX nothing EX 5"), "$-1\r\n");
+        assert_eq!(reply(&mut s, "TTL nothing"), ":-2\r\n");
+        // MSET and GETSET clear times to live.
+        assert_eq!(reply(&mut s, "SETEX m 9 x"), "+OK\r\n");
+        assert_eq!(reply(&mut s, "MSET m y"), "+OK\r\n");
+        assert_eq!(reply(&mut s, "TTL m"), ":-1\r\n");
+        assert_eq!(reply(&mut s, "SETEX m 9 x"), "+OK\r\n");
+        assert_eq!(reply(&mut s, "GETSET m z"), "$1\r\nx\r\n");
+        assert_eq!(reply(&mut s, "TTL m"), ":-1\r\n");
+        // FLUSHDB takes expired keys too; nothing is left to expire.
+        assert_eq!(reply(&mut s, "SETEX gone 1 x"), "+OK\r\n");
+        s.now += 5000;
+        assert_eq!(reply(&mut s, "FLUSHDB"), "+OK\r\n");
+        assert_eq!(reply(&mut s, "INFO keyspace"), "$44\r\n# Keyspace\r\ndb0:keys=0,expires=0,avg_ttl=0\r\n\r\n");
     }
 
     #[test]

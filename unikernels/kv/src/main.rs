@@ -64,6 +64,9 @@ struct Server<S> {
     syncer: Syncer,
     durable: bool,
     max_clients: u64,
+    /// The wall clock at monotonic time zero, so reading the time costs no
+    /// hypercall (a VM exit on hvt) per command.
+    wall_origin_ns: u64,
 }
 
 #[derive(Debug)]
@@ -84,6 +87,29 @@ impl core::fmt::Display for Error {
 }
 
 impl<S: Store> Server<S> {
+    /// Unix time in milliseconds, for deadlines.
+    fn now_ms(&self) -> store::Deadline {
+        self.wall_origin_ns.saturating_add(self.os.now().as_nanos()) / 1_000_000
+    }
+
+    /// Removes keys past their deadline, a bounded number at a time, ten
+    /// times a second (Redis's active expiry); the rest go as they are
+    /// touched.
+    async fn expire_keys(&self) {
+        loop {
+            self.os.sleep(Duration::from_millis(100)).await;
+            let mut store = self.store.lock().await;
+            store.set_now(self.now_ms());
+            match store.remove_expired(EXPIRE_PER_TICK).await {
+                Ok(0) => {}
+                // Durable with the next flush; a crash before it only
+                // brings back keys that are past their deadline anyway.
+                Ok(_) => self.syncer.written.set(self.syncer.written.get() + 1),
+                Err(e) => oasis::log::warn!("removing expired keys: {e}"),
+            }
+        }
+    }
+
     /// Waits until every write up to `target` is durable.
     async fn durable(&self, target: u64) -> Result<(), ()> {
         loop {
@@ -162,6 +188,7 @@ impl<S: Store> Server<S> {
                                 &args,
                                 &self.limits,
                                 &counters,
+                                self.now_ms(),
                                 &mut Reply(&mut output),
                             )
                             .await;
@@ -284,8 +311,11 @@ async fn main(os: Os, net: impl Stack, disk: impl BlockDevice + 'static) -> Resu
         "disk" => {
             let mut seed = [0u8; 8];
             os.fill_random(&mut seed);
-            let (store, opened) =
-                DiskStore::open(disk, u64::from_le_bytes(seed), max_value, cache).map_err(|e| Error::Storage(e.0))?;
+            let (mut store, opened) = DiskStore::open(disk, u64::from_le_bytes(seed), max_value, cache)
+                .await
+                .map_err(|e| Error::Storage(e.0))?;
+            // So the count below leaves out keys already past their deadline.
+            store.set_now(os.wall_clock_ns() / 1_000_000);
             let info = store.info();
             oasis::log::info!(
                 "{} store: {} keys, {} of {} usable bytes live, capacity {} bytes",
@@ -295,7 +325,7 @@ async fn main(os: Os, net: impl Stack, disk: impl BlockDevice + 'static) -> Resu
                 info.usable_bytes,
                 info.capacity
             );
-            if 7 + 3 * max_key > info.max_key_len as usize {
+            if 11 + 3 * max_key > info.max_key_len as usize {
                 oasis::log::warn!(
                     "--max-key {max_key}: this store takes keys of {} bytes, and keys are stored escaped (up to \
                      3 bytes per byte); longer ones are refused",
@@ -317,6 +347,9 @@ async fn main(os: Os, net: impl Stack, disk: impl BlockDevice + 'static) -> Resu
 /// The longest key `--max-key` may allow: encoded (at most three bytes
 /// per byte, see `store::encode_key`) it still fits a store key.
 const MAX_KEY: usize = 1024;
+/// Most expired keys removed per tenth of a second by the background sweep.
+const EXPIRE_PER_TICK: usize = 200;
+
 /// The largest value `--max-value` may allow.
 const MAX_VALUE: usize = 16 << 20;
 
@@ -360,7 +393,10 @@ async fn serve<S: Store + 'static, N: Stack>(
         },
         durable: durability == Some(Durability::Always),
         max_clients,
+        wall_origin_ns: os.wall_clock_ns().saturating_sub(os.now().as_nanos()),
     });
+    let expirer = server.clone();
+    os.spawn(async move { expirer.expire_keys().await });
     if durability == Some(Durability::EverySec) {
         let s = server.clone();
         let timer = os.clone();

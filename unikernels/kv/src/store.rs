@@ -23,18 +23,98 @@ impl fmt::Display for StoreError {
     }
 }
 
-/// Keys and values as Redis sees them: arbitrary bytes.
+/// When a key stops existing: Unix time in milliseconds, as Redis keeps
+/// it (EXPIREAT takes one; a restart keeps it).
+pub type Deadline = u64;
+
+/// What a write does to the key's time to live.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ttl {
+    /// The key lives until removed (SET, MSET, GETSET).
+    Clear,
+    /// It keeps the one it has, if it is still alive (APPEND, INCR, SET
+    /// KEEPTTL).
+    Keep,
+    /// It expires then.
+    At(Deadline),
+}
+
+/// Keys with a time to live, by key and by deadline, so the next to expire
+/// are found without looking at the rest.
+#[derive(Debug, Default)]
+pub struct Expiries {
+    by_key: BTreeMap<Vec<u8>, Deadline>,
+    by_time: BTreeSet<(Deadline, Vec<u8>)>,
+}
+
+impl Expiries {
+    /// `key`'s deadline, if it has one.
+    pub fn get(&self, key: &[u8]) -> Option<Deadline> {
+        self.by_key.get(key).copied()
+    }
+
+    /// Gives `key` a deadline, or none.
+    pub fn set(&mut self, key: &[u8], deadline: Option<Deadline>) {
+        if let Some(old) = self.by_key.remove(key) {
+            self.by_time.remove(&(old, key.to_vec()));
+        }
+        if let Some(at) = deadline {
+            self.by_key.insert(key.to_vec(), at);
+            self.by_time.insert((at, key.to_vec()));
+        }
+    }
+
+    /// Whether `key` has expired at `now`.
+    pub fn expired(&self, key: &[u8], now: Deadline) -> bool {
+        self.get(key).is_some_and(|at| at <= now)
+    }
+
+    /// Keys expired at `now`, soonest first, at most `max`.
+    pub fn due(&self, now: Deadline, max: usize) -> Vec<Vec<u8>> {
+        self.by_time.iter().take_while(|(at, _)| *at <= now).take(max).map(|(_, k)| k.clone()).collect()
+    }
+
+    /// How many keys have expired at `now` (the store still holds them until
+    /// they are removed).
+    pub fn due_count(&self, now: Deadline) -> usize {
+        self.by_time.iter().take_while(|(at, _)| *at <= now).count()
+    }
+
+    /// How many keys have a deadline.
+    pub fn len(&self) -> usize {
+        self.by_key.len()
+    }
+}
+
+/// Keys and values as Redis sees them: arbitrary bytes, some with a time to
+/// live. A key whose deadline has passed ([`Store::set_now`]) is gone to
+/// every call here, though the store may hold it until
+/// [`Store::remove_expired`] or a write takes it away.
 pub trait Store {
+    /// The time the calls that follow run at (one command's worth).
+    fn set_now(&mut self, now: Deadline);
     /// The value of `key`.
     async fn get(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
     /// Whether `key` has a value.
     async fn contains(&mut self, key: &[u8]) -> Result<bool, StoreError>;
-    /// Sets `key`.
-    async fn set(&mut self, key: &[u8], value: &[u8]) -> Result<(), StoreError>;
-    /// Sets every pair, all or nothing.
+    /// Sets `key`, with `ttl` saying what becomes of its time to live; the
+    /// value and the deadline are written together, all or nothing.
+    async fn set(&mut self, key: &[u8], value: &[u8], ttl: Ttl) -> Result<(), StoreError>;
+    /// Sets every pair, all or nothing; none keeps a time to live.
     async fn set_many(&mut self, pairs: &[(&[u8], &[u8])]) -> Result<(), StoreError>;
-    /// Removes the keys that exist, all or nothing; returns how many.
+    /// Removes the keys that exist, all or nothing; returns how many (keys
+    /// that had expired are removed too, and not counted).
     async fn remove_many(&mut self, keys: &[&[u8]]) -> Result<usize, StoreError>;
+    /// `key`'s deadline, if it exists and has one.
+    fn expiry(&self, key: &[u8]) -> Option<Deadline>;
+    /// Gives an existing `key` a deadline, or takes its away (`None`);
+    /// `false` when there is no such key.
+    async fn set_expiry(&mut self, key: &[u8], deadline: Option<Deadline>) -> Result<bool, StoreError>;
+    /// Removes up to `max` keys that have expired, soonest first; returns
+    /// how many.
+    async fn remove_expired(&mut self, max: usize) -> Result<usize, StoreError>;
+    /// How many keys have a time to live.
+    fn expiring(&self) -> usize;
     /// Every key, in order.
     fn keys(&self) -> impl Iterator<Item = Vec<u8>> + '_ {
         self.keys_from(Bound::Unbounded)
@@ -53,43 +133,103 @@ pub trait Store {
     }
 }
 
+/// The deadline a write leaves `key` with, given the one it has.
+fn deadline_after(expiries: &Expiries, key: &[u8], ttl: Ttl, now: Deadline) -> Option<Deadline> {
+    match ttl {
+        Ttl::Clear => None,
+        Ttl::Keep => expiries.get(key).filter(|&at| at > now),
+        Ttl::At(at) => Some(at),
+    }
+}
+
 /// Everything in RAM: nothing survives a restart.
 #[derive(Debug, Default)]
 pub struct MemStore {
     map: BTreeMap<Vec<u8>, Vec<u8>>,
+    expiries: Expiries,
+    now: Deadline,
+}
+
+impl MemStore {
+    fn live(&self, key: &[u8]) -> bool {
+        self.map.contains_key(key) && !self.expiries.expired(key, self.now)
+    }
 }
 
 impl Store for MemStore {
+    fn set_now(&mut self, now: Deadline) {
+        self.now = now;
+    }
+
     async fn get(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.map.get(key).cloned())
+        Ok(if self.live(key) { self.map.get(key).cloned() } else { None })
     }
 
     async fn contains(&mut self, key: &[u8]) -> Result<bool, StoreError> {
-        Ok(self.map.contains_key(key))
+        Ok(self.live(key))
     }
 
-    async fn set(&mut self, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
+    async fn set(&mut self, key: &[u8], value: &[u8], ttl: Ttl) -> Result<(), StoreError> {
+        let deadline = deadline_after(&self.expiries, key, ttl, self.now);
         self.map.insert(key.to_vec(), value.to_vec());
+        self.expiries.set(key, deadline);
         Ok(())
     }
 
     async fn set_many(&mut self, pairs: &[(&[u8], &[u8])]) -> Result<(), StoreError> {
         for (k, v) in pairs {
             self.map.insert(k.to_vec(), v.to_vec());
+            self.expiries.set(k, None);
         }
         Ok(())
     }
 
     async fn remove_many(&mut self, keys: &[&[u8]]) -> Result<usize, StoreError> {
-        Ok(keys.iter().filter(|k| self.map.remove(**k).is_some()).count())
+        let mut removed = 0;
+        for k in keys {
+            let live = self.live(k);
+            if self.map.remove(*k).is_some() && live {
+                removed += 1;
+            }
+            self.expiries.set(k, None);
+        }
+        Ok(removed)
+    }
+
+    fn expiry(&self, key: &[u8]) -> Option<Deadline> {
+        self.expiries.get(key).filter(|_| self.live(key))
+    }
+
+    async fn set_expiry(&mut self, key: &[u8], deadline: Option<Deadline>) -> Result<bool, StoreError> {
+        if !self.live(key) {
+            return Ok(false);
+        }
+        self.expiries.set(key, deadline);
+        Ok(true)
+    }
+
+    async fn remove_expired(&mut self, max: usize) -> Result<usize, StoreError> {
+        let due = self.expiries.due(self.now, max);
+        for k in &due {
+            self.map.remove(k);
+            self.expiries.set(k, None);
+        }
+        Ok(due.len())
+    }
+
+    fn expiring(&self) -> usize {
+        self.expiries.len() - self.expiries.due_count(self.now)
     }
 
     fn keys_from(&self, start: Bound<&[u8]>) -> impl Iterator<Item = Vec<u8>> + '_ {
-        self.map.range::<[u8], _>((start, Bound::Unbounded)).map(|(k, _)| k.clone())
+        self.map
+            .range::<[u8], _>((start, Bound::Unbounded))
+            .filter(|(k, _)| !self.expiries.expired(k, self.now))
+            .map(|(k, _)| k.clone())
     }
 
     fn len(&self) -> usize {
-        self.map.len()
+        self.map.len() - self.expiries.due_count(self.now)
     }
 
     async fn sync(&mut self) -> Result<(), StoreError> {
@@ -107,9 +247,20 @@ impl Store for MemStore {
 /// segment from being empty, `.` or `..`; `%` and `/` are always escaped,
 /// so the mapping is one-to-one and needs no dictionaries.
 pub fn encode_key(key: &[u8]) -> String {
+    encode_under(PREFIX, key)
+}
+
+/// Where a key's deadline is kept: the key encoded as [`encode_key`] does,
+/// under `redis-ttl/`, the value the deadline in decimal. Written in the
+/// same batch as the value, so the two never disagree after a crash.
+pub fn encode_ttl_key(key: &[u8]) -> String {
+    encode_under(TTL_PREFIX, key)
+}
+
+fn encode_under(prefix: &str, key: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let mut out = String::with_capacity(PREFIX.len() + 1 + key.len());
-    out.push_str(PREFIX);
+    let mut out = String::with_capacity(prefix.len() + 1 + key.len());
+    out.push_str(prefix);
     out.push('_');
     for &b in key {
         if b.is_ascii_alphanumeric() || matches!(b, b'.' | b':' | b'-') {
@@ -125,7 +276,11 @@ pub fn encode_key(key: &[u8]) -> String {
 
 /// The Redis key [`encode_key`] made `path` from, if it made it.
 pub fn decode_key(path: &str) -> Option<Vec<u8>> {
-    let rest = path.strip_prefix(PREFIX)?.strip_prefix('_')?;
+    decode_under(PREFIX, path)
+}
+
+fn decode_under(prefix: &str, path: &str) -> Option<Vec<u8>> {
+    let rest = path.strip_prefix(prefix)?.strip_prefix('_')?;
     let bytes = rest.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -145,6 +300,7 @@ pub fn decode_key(path: &str) -> Option<Vec<u8>> {
 }
 
 const PREFIX: &str = "redis/";
+const TTL_PREFIX: &str = "redis-ttl/";
 
 /// How a [`DiskStore`] came to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,6 +320,8 @@ pub struct DiskStore<D: BlockDevice> {
     /// in memory too; this is the decoded view of it).
     keys: BTreeSet<Vec<u8>>,
     cache: ValueCache,
+    expiries: Expiries,
+    now: Deadline,
 }
 
 /// Values kept in memory so a GET need not read the device: the ones
@@ -267,7 +425,7 @@ impl<D: BlockDevice> DiskStore<D> {
     /// Opens the store on `dev`, formatting it first when the device looks
     /// blank ([`looks_blank`]). A device holding anything else is refused,
     /// untouched.
-    pub fn open(mut dev: D, store_id: u64, max_value: usize, cache: usize) -> Result<(Self, Opened), StoreError> {
+    pub async fn open(mut dev: D, store_id: u64, max_value: usize, cache: usize) -> Result<(Self, Opened), StoreError> {
         let options = OpenOptions { durability: Durability::Explicit, read_only: false };
         let mut opened = Opened::Existing;
         let kv = match DiskKv::open(dev, options) {
@@ -298,14 +456,32 @@ impl<D: BlockDevice> DiskStore<D> {
             }
             Err(e) => return Err(StoreError(format!("opening the store: {e}"))),
         };
-        let keys = kv.keys().into_iter().filter_map(|(path, _)| decode_key(&path)).collect();
+        let paths = kv.keys();
+        let keys: BTreeSet<Vec<u8>> = paths.iter().filter_map(|(path, _)| decode_key(path)).collect();
+        let mut expiries = Expiries::default();
+        for (path, _) in &paths {
+            let Some(key) = decode_under(TTL_PREFIX, path) else { continue };
+            let value = kv.get(path).await.map_err(|e| StoreError(format!("reading {path}: {e}")))?;
+            // Written only by this server, in one batch with the value: a
+            // deadline that does not parse, or outlived its key, is ignored
+            // and goes with the key's next write.
+            match core::str::from_utf8(&value).ok().and_then(|v| v.parse::<Deadline>().ok()) {
+                Some(at) if keys.contains(&key) => expiries.set(&key, Some(at)),
+                _ => oasis::log::warn!("ignoring a bad or stray time to live at {path}"),
+            }
+        }
         let cache = ValueCache { budget: cache, ..ValueCache::default() };
-        Ok((DiskStore { kv, keys, cache }, opened))
+        Ok((DiskStore { kv, keys, cache, expiries, now: 0 }, opened))
     }
 
     /// The store's numbers, for the log and INFO.
     pub fn info(&self) -> StoreInfo {
         self.kv.info()
+    }
+
+    #[cfg(test)]
+    fn into_device(self) -> D {
+        self.kv.into_device()
     }
 }
 
@@ -313,9 +489,49 @@ fn kv_error(e: KvError) -> StoreError {
     StoreError(format!("{e}"))
 }
 
+impl<D: BlockDevice> DiskStore<D> {
+    fn live(&self, key: &[u8]) -> bool {
+        self.keys.contains(key) && !self.expiries.expired(key, self.now)
+    }
+
+    /// Writes `ops` and, for each key in `deadlines`, its deadline (or its
+    /// removal), as one batch.
+    async fn write_with_deadlines(
+        &mut self,
+        mut ops: Vec<BatchOp<'_>>,
+        deadlines: &[(&[u8], Option<Deadline>)],
+    ) -> Result<(), StoreError> {
+        let texts: Vec<(String, Option<String>)> = deadlines
+            .iter()
+            .filter(|(k, at)| at.is_some() || self.expiries.get(k).is_some())
+            .map(|(k, at)| (encode_ttl_key(k), at.map(|at| format!("{at}"))))
+            .collect();
+        for (path, at) in &texts {
+            ops.push(match at {
+                Some(at) => BatchOp::Set(path, at.as_bytes()),
+                None => BatchOp::Remove(path),
+            });
+        }
+        match ops.as_slice() {
+            [BatchOp::Set(path, value)] => self.kv.set(path, value).await,
+            [BatchOp::Remove(path)] => self.kv.remove(path).await,
+            _ => self.kv.batch(&ops).await,
+        }
+        .map_err(kv_error)?;
+        for (k, at) in deadlines {
+            self.expiries.set(k, *at);
+        }
+        Ok(())
+    }
+}
+
 impl<D: BlockDevice> Store for DiskStore<D> {
+    fn set_now(&mut self, now: Deadline) {
+        self.now = now;
+    }
+
     async fn get(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        if !self.keys.contains(key) {
+        if !self.live(key) {
             return Ok(None);
         }
         if let Some(v) = self.cache.get(key) {
@@ -332,11 +548,13 @@ impl<D: BlockDevice> Store for DiskStore<D> {
     }
 
     async fn contains(&mut self, key: &[u8]) -> Result<bool, StoreError> {
-        Ok(self.keys.contains(key))
+        Ok(self.live(key))
     }
 
-    async fn set(&mut self, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
-        self.kv.set(&encode_key(key), value).await.map_err(kv_error)?;
+    async fn set(&mut self, key: &[u8], value: &[u8], ttl: Ttl) -> Result<(), StoreError> {
+        let deadline = deadline_after(&self.expiries, key, ttl, self.now);
+        let path = encode_key(key);
+        self.write_with_deadlines(vec![BatchOp::Set(&path, value)], &[(key, deadline)]).await?;
         self.keys.insert(key.to_vec());
         self.cache.insert(key, value);
         Ok(())
@@ -345,7 +563,10 @@ impl<D: BlockDevice> Store for DiskStore<D> {
     async fn set_many(&mut self, pairs: &[(&[u8], &[u8])]) -> Result<(), StoreError> {
         let paths: Vec<String> = pairs.iter().map(|(k, _)| encode_key(k)).collect();
         let ops: Vec<BatchOp<'_>> = paths.iter().zip(pairs).map(|(p, (_, v))| BatchOp::Set(p, v)).collect();
-        self.kv.batch(&ops).await.map_err(kv_error)?;
+        let mut deadlines: Vec<(&[u8], Option<Deadline>)> = pairs.iter().map(|(k, _)| (*k, None)).collect();
+        deadlines.sort_unstable();
+        deadlines.dedup();
+        self.write_with_deadlines(ops, &deadlines).await?;
         for (k, v) in pairs {
             self.keys.insert(k.to_vec());
             self.cache.insert(k, v);
@@ -360,22 +581,49 @@ impl<D: BlockDevice> Store for DiskStore<D> {
         if present.is_empty() {
             return Ok(0);
         }
+        let live = present.iter().filter(|k| self.live(k)).count();
         let paths: Vec<String> = present.iter().map(|k| encode_key(k)).collect();
         let ops: Vec<BatchOp<'_>> = paths.iter().map(|p| BatchOp::Remove(p)).collect();
-        self.kv.batch(&ops).await.map_err(kv_error)?;
+        let deadlines: Vec<(&[u8], Option<Deadline>)> = present.iter().map(|k| (*k, None)).collect();
+        self.write_with_deadlines(ops, &deadlines).await?;
         for k in &present {
             self.keys.remove(*k);
             self.cache.remove(k);
         }
-        Ok(present.len())
+        Ok(live)
+    }
+
+    fn expiry(&self, key: &[u8]) -> Option<Deadline> {
+        self.expiries.get(key).filter(|_| self.live(key))
+    }
+
+    async fn set_expiry(&mut self, key: &[u8], deadline: Option<Deadline>) -> Result<bool, StoreError> {
+        if !self.live(key) {
+            return Ok(false);
+        }
+        if deadline != self.expiries.get(key) {
+            self.write_with_deadlines(Vec::new(), &[(key, deadline)]).await?;
+        }
+        Ok(true)
+    }
+
+    async fn remove_expired(&mut self, max: usize) -> Result<usize, StoreError> {
+        let due = self.expiries.due(self.now, max);
+        let keys: Vec<&[u8]> = due.iter().map(Vec::as_slice).collect();
+        self.remove_many(&keys).await?;
+        Ok(due.len())
+    }
+
+    fn expiring(&self) -> usize {
+        self.expiries.len() - self.expiries.due_count(self.now)
     }
 
     fn keys_from(&self, start: Bound<&[u8]>) -> impl Iterator<Item = Vec<u8>> + '_ {
-        self.keys.range::<[u8], _>((start, Bound::Unbounded)).cloned()
+        self.keys.range::<[u8], _>((start, Bound::Unbounded)).filter(|k| !self.expiries.expired(k, self.now)).cloned()
     }
 
     fn len(&self) -> usize {
-        self.keys.len()
+        self.keys.len() - self.expiries.due_count(self.now)
     }
 
     async fn sync(&mut self) -> Result<(), StoreError> {
@@ -406,9 +654,70 @@ impl<D: BlockDevice> Store for DiskStore<D> {
 
 #[cfg(test)]
 mod tests {
+    use oasis_kv::testing::MemDevice;
+    use oasis_kv::tools::block_on;
     use proptest::prelude::*;
 
-    use super::{ValueCache, decode_key, encode_key};
+    use super::{DiskStore, Store, Ttl, ValueCache, decode_key, encode_key};
+
+    fn reopen(mut store: DiskStore<MemDevice>) -> DiskStore<MemDevice> {
+        block_on(store.sync()).unwrap();
+        block_on(DiskStore::open(store.into_device(), 1, 4096, 1 << 20)).unwrap().0
+    }
+
+    /// Every path in the store under it, as the host tool would list it.
+    fn paths(store: &DiskStore<MemDevice>) -> Vec<String> {
+        store.kv.keys().into_iter().map(|(p, _)| p).collect()
+    }
+
+    #[test]
+    fn deadlines_survive_a_restart_and_go_with_their_keys() {
+        let dev = MemDevice::new(1 << 20, 512);
+        let (mut store, _) = block_on(DiskStore::open(dev, 1, 4096, 1 << 20)).unwrap();
+        store.set_now(1000);
+        block_on(store.set(b"soon", b"a", Ttl::At(2000))).unwrap();
+        block_on(store.set(b"later", b"b", Ttl::At(9000))).unwrap();
+        block_on(store.set(b"never", b"c", Ttl::Clear)).unwrap();
+        block_on(store.set_many(&[(b"m", b"d")])).unwrap();
+        block_on(store.set_expiry(b"m", Some(5000))).unwrap();
+        let mut store = reopen(store);
+        store.set_now(1500);
+        assert_eq!(store.expiry(b"soon"), Some(2000));
+        assert_eq!(store.expiry(b"later"), Some(9000));
+        assert_eq!(store.expiry(b"never"), None);
+        assert_eq!(store.expiry(b"m"), Some(5000));
+        assert_eq!(store.expiring(), 3);
+        // Persisting one and overwriting another take their deadlines away
+        // on the device too.
+        assert!(block_on(store.set_expiry(b"m", None)).unwrap());
+        block_on(store.set(b"later", b"b2", Ttl::Clear)).unwrap();
+        let mut store = reopen(store);
+        store.set_now(2000);
+        assert_eq!(store.expiry(b"m"), None);
+        assert_eq!(store.expiry(b"later"), None);
+        // Past its deadline, a key is gone, then removed with its deadline.
+        assert_eq!(block_on(store.get(b"soon")).unwrap(), None);
+        assert_eq!(store.len(), 3);
+        assert_eq!(block_on(store.remove_expired(10)).unwrap(), 1);
+        let mut store = reopen(store);
+        store.set_now(2000);
+        assert_eq!(store.keys().collect::<Vec<_>>(), vec![b"later".to_vec(), b"m".to_vec(), b"never".to_vec()]);
+        assert_eq!(paths(&store), ["redis/_later", "redis/_m", "redis/_never"], "no deadline is left behind");
+        // KEEPTTL keeps a live deadline and drops a passed one.
+        block_on(store.set(b"k", b"v", Ttl::At(3000))).unwrap();
+        block_on(store.set(b"k", b"w", Ttl::Keep)).unwrap();
+        assert_eq!(store.expiry(b"k"), Some(3000));
+        store.set_now(3000);
+        block_on(store.set(b"k", b"x", Ttl::Keep)).unwrap();
+        assert_eq!(store.expiry(b"k"), None);
+        assert_eq!(block_on(store.get(b"k")).unwrap(), Some(b"x".to_vec()));
+        // Removing keys takes their deadlines; an expired one is not counted.
+        block_on(store.set(b"e", b"v", Ttl::At(3500))).unwrap();
+        block_on(store.set(b"f", b"v", Ttl::At(2500))).unwrap();
+        assert_eq!(block_on(store.remove_many(&[b"e", b"f", b"absent"])).unwrap(), 1);
+        let store = reopen(store);
+        assert!(paths(&store).iter().all(|p| !p.starts_with("redis-ttl/")), "{:?}", paths(&store));
+    }
 
     #[test]
     fn the_cache_keeps_to_its_budget_and_its_values_are_current() {
@@ -449,7 +758,87 @@ mod tests {
         }
     }
 
+    /// One step of [`the_disk_store_behaves_as_the_memory_store`].
+    #[derive(Clone, Debug)]
+    enum Step {
+        Set(u8, u8, Option<u16>, bool),
+        SetMany(Vec<(u8, u8)>),
+        Remove(Vec<u8>),
+        Expire(u8, Option<u16>),
+        RemoveExpired(u8),
+        Wait(u16),
+        Restart,
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            4 => (0..8u8, any::<u8>(), proptest::option::of(0..3000u16), any::<bool>())
+                .prop_map(|(k, v, ttl, keep)| Step::Set(k, v, ttl, keep)),
+            1 => proptest::collection::vec((0..8u8, any::<u8>()), 1..4).prop_map(Step::SetMany),
+            1 => proptest::collection::vec(0..8u8, 1..4).prop_map(Step::Remove),
+            2 => (0..8u8, proptest::option::of(0..3000u16)).prop_map(|(k, ttl)| Step::Expire(k, ttl)),
+            1 => (0..4u8).prop_map(Step::RemoveExpired),
+            2 => (0..1500u16).prop_map(Step::Wait),
+            1 => Just(Step::Restart),
+        ]
+    }
+
     proptest! {
+        /// Values, deadlines, the keys listed and their count agree after
+        /// every step, restarts included, however time passes.
+        #[test]
+        fn the_disk_store_behaves_as_the_memory_store(steps in proptest::collection::vec(step(), 1..60)) {
+            let mut now = 1_000_000u64;
+            let mut mem = super::MemStore::default();
+            let (mut disk, _) = block_on(DiskStore::open(MemDevice::new(1 << 20, 512), 1, 4096, 256)).unwrap();
+            for step in steps {
+                mem.set_now(now);
+                disk.set_now(now);
+                let key = |k: u8| vec![b'k', b'0' + k];
+                match &step {
+                    Step::Set(k, v, ttl, keep) => {
+                        let ttl = match (ttl, keep) {
+                            (Some(ms), _) => Ttl::At(now + u64::from(*ms)),
+                            (None, true) => Ttl::Keep,
+                            (None, false) => Ttl::Clear,
+                        };
+                        block_on(mem.set(&key(*k), &[*v], ttl)).unwrap();
+                        block_on(disk.set(&key(*k), &[*v], ttl)).unwrap();
+                    }
+                    Step::SetMany(pairs) => {
+                        let owned: Vec<(Vec<u8>, [u8; 1])> = pairs.iter().map(|(k, v)| (key(*k), [*v])).collect();
+                        let pairs: Vec<(&[u8], &[u8])> = owned.iter().map(|(k, v)| (k.as_slice(), &v[..])).collect();
+                        block_on(mem.set_many(&pairs)).unwrap();
+                        block_on(disk.set_many(&pairs)).unwrap();
+                    }
+                    Step::Remove(keys) => {
+                        let owned: Vec<Vec<u8>> = keys.iter().map(|k| key(*k)).collect();
+                        let keys: Vec<&[u8]> = owned.iter().map(Vec::as_slice).collect();
+                        prop_assert_eq!(block_on(mem.remove_many(&keys)).unwrap(), block_on(disk.remove_many(&keys)).unwrap());
+                    }
+                    Step::Expire(k, ttl) => {
+                        let at = ttl.map(|ms| now + u64::from(ms));
+                        prop_assert_eq!(block_on(mem.set_expiry(&key(*k), at)).unwrap(), block_on(disk.set_expiry(&key(*k), at)).unwrap());
+                    }
+                    Step::RemoveExpired(max) => {
+                        let max = usize::from(*max);
+                        prop_assert_eq!(block_on(mem.remove_expired(max)).unwrap(), block_on(disk.remove_expired(max)).unwrap());
+                    }
+                    Step::Wait(ms) => now += u64::from(*ms),
+                    Step::Restart => disk = reopen(disk),
+                }
+                mem.set_now(now);
+                disk.set_now(now);
+                prop_assert_eq!(mem.keys().collect::<Vec<_>>(), disk.keys().collect::<Vec<_>>(), "after {:?}", step);
+                prop_assert_eq!(mem.len(), disk.len());
+                prop_assert_eq!(mem.expiring(), disk.expiring());
+                for k in 0..8 {
+                    prop_assert_eq!(mem.expiry(&key(k)), disk.expiry(&key(k)));
+                    prop_assert_eq!(block_on(mem.get(&key(k))).unwrap(), block_on(disk.get(&key(k))).unwrap());
+                }
+            }
+        }
+
         #[test]
         fn every_key_round_trips_as_one_valid_segment(key in proptest::collection::vec(any::<u8>(), 0..300)) {
             let path = encode_key(&key);
