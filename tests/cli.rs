@@ -38,7 +38,7 @@ fn build_prints_the_image_path_last_and_inspect_reads_it() {
     assert!(path.ends_with("x86_64-unknown-none/guest/hello"), "{path}");
     let out = oasis(&["inspect", &path]);
     out.expect_status(0, "oasis inspect")
-        .expect_stdout("abi version: 1", "inspect")
+        .expect_stdout(&format!("abi version: {}", oasis_abi::ABI_VERSION), "inspect")
         .expect_stdout("devices: none", "inspect")
         .expect_stdout(".text", "inspect")
         .expect_stdout("entry: 0x100000", "inspect");
@@ -108,7 +108,8 @@ fn abi_version_mismatch_is_refused_naming_both_versions() {
     patched[at..at + 4].copy_from_slice(&7u32.to_le_bytes());
     let path = scratch("hello-abi7");
     std::fs::write(&path, patched).unwrap();
-    one_line_refusal(&["spt", path.to_str().unwrap()], 253, "built for ABI version 7, this tender speaks version 1");
+    let needle = format!("built for ABI version 7, this tender speaks version {}", oasis_abi::ABI_VERSION);
+    one_line_refusal(&["spt", path.to_str().unwrap()], 253, &needle);
     let out = oasis(&["inspect", path.to_str().unwrap()]);
     out.expect_status(1, "inspect abi 7").expect_stdout("abi version: 7", "inspect abi 7");
 }

@@ -180,7 +180,8 @@ pub struct Fault {
     pub address: u64,
 }
 
-/// `NET_INFO`: the MAC address and MTU of network device `handle`.
+/// `NET_INFO`: the MAC address, MTU and frame format of network device
+/// `handle`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct NetInfo {
@@ -188,16 +189,63 @@ pub struct NetInfo {
     pub handle: u64,
     /// out: the MAC address in bytes 0..6; bytes 6..8 are zero.
     pub mac: [u8; 8],
-    /// out: the MTU (largest IP packet; a frame is at most MTU + 14 bytes).
+    /// out: the link's MTU (largest IP packet on the wire).
     pub mtu: u64,
+    /// out: 1 when the device moves offloaded frames (see [`net_offload`]),
+    /// 0 for plain Ethernet frames.
+    pub offload: u64,
+    /// out: the largest frame a read may return and a write may send:
+    /// MTU + 14 for plain frames, [`net_offload::MAX_FRAME`] offloaded.
+    pub max_frame: u64,
 }
 
-/// `NET_WRITE` and `NET_READ`: one Ethernet frame (no FCS).
+/// Offloaded frames: what a net device declared with
+/// [`manifest::NET_OFFLOAD`](crate::manifest::NET_OFFLOAD) moves when the
+/// tender could set it up (`NET_INFO`'s `offload` is 1).
 ///
-/// Write: `len` bytes at `data` are sent; `len` MUST be at most MTU + 14.
-/// Read: at most `len` bytes are stored at `data`; `len` MUST be at least
-/// MTU + 14; `out_len` is the frame's length, `result` is
-/// [`result::AGAIN`] when no frame is waiting.
+/// Each frame, read or written, is a 10-byte header (the `virtio_net_hdr`
+/// of the virtio specification, 5.1.6, little-endian) followed by the
+/// Ethernet frame. A TCP segment may then be up to 64 KiB: the host
+/// splits one the guest sends into `gso_size` segments, and hands the
+/// guest many received segments joined in one. Checksums may be left to
+/// the other side (`NEEDS_CSUM`) or vouched for (`DATA_VALID`). This is how
+/// the TAP's offloads reach the guest, so a 64 KiB transfer costs one
+/// frame instead of 45.
+pub mod net_offload {
+    /// Bytes of header before each frame.
+    pub const HEADER_LEN: usize = 10;
+    /// The largest offloaded frame: a header, Ethernet, and a 64 KiB IP
+    /// packet.
+    pub const MAX_FRAME: u64 = HEADER_LEN as u64 + 14 + 65535;
+    /// `flags`: the TCP or UDP checksum is partial (the pseudo-header sum
+    /// only): the bytes from `csum_start` to the end are to be summed into
+    /// the field at `csum_start + csum_offset`.
+    pub const NEEDS_CSUM: u8 = 1;
+    /// `flags` (received only): the host has checked the checksums.
+    pub const DATA_VALID: u8 = 2;
+    /// `gso_type`: one segment.
+    pub const GSO_NONE: u8 = 0;
+    /// `gso_type`: TCP over IPv4, to be cut in `gso_size` segments.
+    pub const GSO_TCPV4: u8 = 1;
+    /// `gso_type`: TCP over IPv6.
+    pub const GSO_TCPV6: u8 = 4;
+    /// `gso_type` bit: ECN (not used by Oasis, refused by its guests).
+    pub const GSO_ECN: u8 = 0x80;
+
+    // The header's layout, 10 bytes, little-endian: `flags: u8`,
+    // `gso_type: u8`, `hdr_len: u16` (bytes of Ethernet, IP and TCP
+    // headers), `gso_size: u16` (payload bytes per segment), `csum_start:
+    // u16` (from the Ethernet header), `csum_offset: u16` (from
+    // `csum_start`). `oasis_devices::OffloadHeader` reads and writes it.
+}
+
+/// `NET_WRITE` and `NET_READ`: one Ethernet frame (no FCS), with its
+/// [`net_offload`] header first on an offloading device.
+///
+/// Write: `len` bytes at `data` are sent; `len` MUST be at most
+/// `NET_INFO`'s `max_frame`. Read: at most `len` bytes are stored at
+/// `data`; `len` MUST be at least `max_frame`; `out_len` is the frame's
+/// length, `result` is [`result::AGAIN`] when no frame is waiting.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct NetIo {
@@ -222,7 +270,7 @@ pub const NET_BATCH_MAX: u64 = 64;
 pub struct NetFrame {
     /// in: buffer address.
     pub data: u64,
-    /// in: frame length (write) or buffer length, at least MTU + 14 (read);
+    /// in: frame length (write) or buffer length, at least `max_frame` (read);
     /// out (read): the frame's length.
     pub len: u64,
 }
@@ -307,7 +355,7 @@ assert_layout! {
     Exit => 8,
     Abort => 16,
     Fault => 32,
-    NetInfo => 24,
+    NetInfo => 40,
     NetIo => 40,
     NetFrame => 16,
     NetBatch => 40,

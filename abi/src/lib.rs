@@ -33,4 +33,4 @@ pub use manifest::{DeviceEntry, DeviceKind, ManifestHeader, ManifestNote};
 ///
 /// Bump it on any change to a call number, an argument struct, the boot
 /// info, the manifest or the memory layout.
-pub const ABI_VERSION: u32 = 1;
+pub const ABI_VERSION: u32 = 2;

@@ -64,13 +64,19 @@ pub struct ManifestHeader {
     pub device_count: u32,
 }
 
+/// Flag of a net [`DeviceEntry`]: the guest can move offloaded frames
+/// ([`crate::net_offload`]); the tender sets them up where the host
+/// allows, and says in `NET_INFO` whether it did.
+pub const NET_OFFLOAD: u32 = 1;
+
 /// One declared device.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DeviceEntry {
     /// A [`DeviceKind`] number.
     pub kind: u32,
-    /// Reserved, zero.
+    /// [`NET_OFFLOAD`] for a net device; every other bit, and every bit of
+    /// a block device's, zero.
     pub flags: u32,
     /// The name, NUL-padded: 1 to [`MAX_NAME_LEN`] bytes of `[a-z0-9_-]`
     /// starting with a letter.
@@ -90,6 +96,11 @@ impl DeviceEntry {
             i += 1;
         }
         DeviceEntry { kind: kind as u32, flags: 0, name: out }
+    }
+
+    /// The entry with `flags`.
+    pub const fn with_flags(self, flags: u32) -> DeviceEntry {
+        DeviceEntry { flags, ..self }
     }
 
     /// The name's bytes up to the first NUL.

@@ -36,7 +36,8 @@ pub fn inspect(path: &Path) -> Result<()> {
     } else {
         println!("devices:");
         for (handle, d) in image.manifest.devices.iter().enumerate() {
-            println!("  {handle}  {:<5}  {}", d.kind.as_str(), d.name);
+            let offload = d.flags & oasis_abi::manifest::NET_OFFLOAD != 0;
+            println!("  {handle}  {:<5}  {}{}", d.kind.as_str(), d.name, if offload { "  (offload)" } else { "" });
         }
     }
     println!("segments:");

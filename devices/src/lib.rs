@@ -31,14 +31,84 @@ impl core::error::Error for DeviceError {}
 pub struct NetInfo {
     /// Its Ethernet address.
     pub mac: [u8; 6],
-    /// Largest IP packet it carries; a frame is at most `mtu + 14` bytes.
+    /// Largest IP packet its link carries on the wire.
     pub mtu: u16,
+    /// Frames it moves are offloaded: each is an [`OffloadHeader`] and an
+    /// Ethernet frame of up to 64 KiB (TCP segments the host cuts or joined).
+    pub offload: bool,
 }
 
 impl NetInfo {
-    /// Largest Ethernet frame (no FCS).
+    /// Largest frame `receive` may return and `transmit` take: the
+    /// Ethernet frame (no FCS), with its offload header when offloading.
     pub fn max_frame(&self) -> usize {
-        usize::from(self.mtu) + 14
+        if self.offload { OFFLOAD_MAX_FRAME } else { usize::from(self.mtu) + 14 }
+    }
+}
+
+/// The largest offloaded frame: its header, Ethernet, a 64 KiB IP packet.
+pub const OFFLOAD_MAX_FRAME: usize = OffloadHeader::LEN + 14 + 65535;
+
+/// What comes before each frame of an offloading device: the Linux TAP's
+/// and virtio's `virtio_net_hdr` (virtio 1.2, 5.1.6), little-endian, as the
+/// hypercall ABI passes it through (`oasis_abi::net_offload`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OffloadHeader {
+    /// [`OffloadHeader::NEEDS_CSUM`], [`OffloadHeader::DATA_VALID`].
+    pub flags: u8,
+    /// [`OffloadHeader::GSO_NONE`], [`OffloadHeader::GSO_TCPV4`],
+    /// [`OffloadHeader::GSO_TCPV6`], maybe with [`OffloadHeader::GSO_ECN`].
+    pub gso_type: u8,
+    /// Bytes of headers (Ethernet, IP, TCP) before the payload.
+    pub hdr_len: u16,
+    /// Payload bytes per segment.
+    pub gso_size: u16,
+    /// Where checksumming starts, from the start of the Ethernet frame.
+    pub csum_start: u16,
+    /// Where the checksum goes, from `csum_start`.
+    pub csum_offset: u16,
+}
+
+impl OffloadHeader {
+    /// Its size.
+    pub const LEN: usize = 10;
+    /// The TCP or UDP checksum holds only the pseudo-header's sum: the
+    /// bytes from `csum_start` on are still to be added.
+    pub const NEEDS_CSUM: u8 = 1;
+    /// (Received only) the host has checked the checksums.
+    pub const DATA_VALID: u8 = 2;
+    /// One segment.
+    pub const GSO_NONE: u8 = 0;
+    /// TCP over IPv4, to be cut into `gso_size` segments.
+    pub const GSO_TCPV4: u8 = 1;
+    /// TCP over IPv6, likewise.
+    pub const GSO_TCPV6: u8 = 4;
+    /// ECN bit of `gso_type`.
+    pub const GSO_ECN: u8 = 0x80;
+
+    /// Reads one from the start of `bytes`, if it is long enough.
+    pub fn read(bytes: &[u8]) -> Option<OffloadHeader> {
+        let b = bytes.get(..Self::LEN)?;
+        let word = |i: usize| u16::from_le_bytes([b[i], b[i + 1]]);
+        Some(OffloadHeader {
+            flags: b[0],
+            gso_type: b[1],
+            hdr_len: word(2),
+            gso_size: word(4),
+            csum_start: word(6),
+            csum_offset: word(8),
+        })
+    }
+
+    /// Writes it to the start of `bytes`; nothing if `bytes` is too short.
+    pub fn write(&self, bytes: &mut [u8]) {
+        let Some(b) = bytes.get_mut(..Self::LEN) else { return };
+        b[0] = self.flags;
+        b[1] = self.gso_type;
+        b[2..4].copy_from_slice(&self.hdr_len.to_le_bytes());
+        b[4..6].copy_from_slice(&self.gso_size.to_le_bytes());
+        b[6..8].copy_from_slice(&self.csum_start.to_le_bytes());
+        b[8..10].copy_from_slice(&self.csum_offset.to_le_bytes());
     }
 }
 

@@ -5,7 +5,11 @@
 //! sent passes our own frame checks. (Checksums of sent frames are checked
 //! by `lib/net`'s property tests: here, as below, they are not verified.)
 //!
-//! Input: frames, each a little-endian u16 length and that many bytes.
+//! Input: frames, each a little-endian u16 length and that many bytes;
+//! after a leading `OFFL`, offloaded frames (each with its 10-byte
+//! `virtio_net_hdr`), as a TAP with offloads hands them over: then every
+//! frame sent must have a header that makes sense, and be no larger than
+//! the wire unless it is a TCP segment for the host to cut.
 //! Checksums are not verified under `cfg(fuzzing)` (ours or smoltcp's),
 //! so the fuzzer reaches TCP and UDP without forging them.
 #![no_main]
@@ -15,7 +19,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::Mutex;
 
 use libfuzzer_sys::fuzz_target;
-use oasis_devices::{DeviceError, NetDevice, NetInfo};
+use oasis_devices::{DeviceError, NetDevice, NetInfo, OFFLOAD_MAX_FRAME, OffloadHeader};
 use oasis_net::config::Cidr;
 use oasis_net::{NetConfig, SmolStack, Stack, TcpListener, TcpStream, UdpSocket};
 use oasis_runtime::{Duration, Os, Platform, start};
@@ -24,6 +28,7 @@ use oasis_runtime::{Duration, Os, Platform, start};
 static RX: Mutex<VecDeque<Vec<u8>>> = Mutex::new(VecDeque::new());
 static TX: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
 static NOW: Mutex<u64> = Mutex::new(0);
+static OFFLOAD: Mutex<bool> = Mutex::new(false);
 
 struct FakePlatform;
 
@@ -65,7 +70,7 @@ struct FakeNet;
 
 impl NetDevice for FakeNet {
     fn info(&self) -> NetInfo {
-        NetInfo { mac: [2, 0, 0, 0, 0, 2], mtu: 1500 }
+        NetInfo { mac: [2, 0, 0, 0, 0, 2], mtu: 1500, offload: *OFFLOAD.lock().unwrap() }
     }
     fn handle(&self) -> u32 {
         0
@@ -77,7 +82,8 @@ impl NetDevice for FakeNet {
         Ok(Some(n))
     }
     fn transmit(&mut self, frame: &[u8]) -> Result<bool, DeviceError> {
-        assert!(frame.len() <= 1514, "a frame over the MTU: {} bytes", frame.len());
+        let max = if *OFFLOAD.lock().unwrap() { OFFLOAD_MAX_FRAME } else { 1514 };
+        assert!(frame.len() <= max, "a frame over the MTU: {} bytes", frame.len());
         TX.lock().unwrap().push(frame.to_vec());
         Ok(true)
     }
@@ -123,7 +129,9 @@ fuzz_target!(|data: &[u8]| {
     {
         let mut rx = RX.lock().unwrap();
         rx.clear();
-        let mut rest = data;
+        let offload = data.starts_with(b"OFFL");
+        *OFFLOAD.lock().unwrap() = offload;
+        let mut rest = if offload { &data[4..] } else { data };
         while let [lo, hi, more @ ..] = rest {
             let len = usize::from(u16::from_le_bytes([*lo, *hi])).min(more.len());
             rx.push_back(more[..len].to_vec());
@@ -134,7 +142,27 @@ fuzz_target!(|data: &[u8]| {
     *NOW.lock().unwrap() = 0;
     let status = start(&PLATFORM, vec!["--log", "off"], [7; 32], |_| Ok(()), |os: Os, ()| serve(os));
     assert_eq!(status, 0);
+    let offload = *OFFLOAD.lock().unwrap();
     for frame in TX.lock().unwrap().iter() {
-        assert!(oasis_net::validate::check(frame).is_ok(), "the stack sent a frame our checks refuse: {frame:02x?}");
+        let (frame, trusted) = if offload {
+            let header = OffloadHeader::read(frame).expect("an offloaded frame has its header");
+            let frame = &frame[OffloadHeader::LEN..];
+            if header.gso_type == OffloadHeader::GSO_NONE {
+                assert!(frame.len() <= 1514, "a frame over the wire's MTU and not for the host to cut");
+            } else {
+                assert!(header.gso_size > 0 && usize::from(header.hdr_len) < frame.len(), "{header:?}");
+                assert!(usize::from(header.hdr_len) + usize::from(header.gso_size) <= 1514, "{header:?}");
+            }
+            if header.flags & OffloadHeader::NEEDS_CSUM != 0 {
+                assert!(usize::from(header.csum_start) + usize::from(header.csum_offset) + 2 <= frame.len());
+            }
+            (frame, header.flags & OffloadHeader::NEEDS_CSUM != 0)
+        } else {
+            (&frame[..], false)
+        };
+        assert!(
+            oasis_net::validate::check_with(frame, trusted).is_ok(),
+            "the stack sent a frame our checks refuse: {frame:02x?}"
+        );
     }
 });

@@ -54,6 +54,17 @@ def tcp(flags, seq, ack, data=b"", v6=False):
     return ipv6(6, seg) if v6 else ipv4(6, seg)
 
 
+def tcp_syn_mss(mss, v6=False):
+    seg = struct.pack("!HHIIBBHHH", 40000, 7, 1000, 0, 6 << 4, SYN, 65535, 0, 0) + struct.pack("!BBH", 2, 4, mss)
+    seg = l4(6, seg, 16, v6)
+    return ipv6(6, seg) if v6 else ipv4(6, seg)
+
+
+def offloaded(frame, flags=0, gso_type=0, hdr_len=0, gso_size=0, csum_start=0, csum_offset=0):
+    """A frame as an offloading device hands it over: virtio_net_hdr first."""
+    return struct.pack("<BBHHHH", flags, gso_type, hdr_len, gso_size, csum_start, csum_offset) + frame
+
+
 def udp(data, v6=False):
     seg = struct.pack("!HHHH", 9000, 7, 8 + len(data), 0) + data
     seg = l4(17, seg, 6, v6)
@@ -87,10 +98,32 @@ SEEDS = {
     "tcp6": [tcp(SYN, 1000, 0, v6=True), tcp(ACK | PSH, 1001, 1, b"hello", v6=True)],
 }
 
+# Offloaded: the target reads the input as offloaded frames when it starts
+# with OFFL (see fuzz_targets/stack.rs).
+OFFLOADED = {
+    "offload-tcp": [
+        offloaded(tcp_syn_mss(1460)),
+        offloaded(tcp(ACK | PSH, 1001, 1, b"x" * 4000), flags=1, gso_type=1, hdr_len=54, gso_size=1460,
+                  csum_start=34, csum_offset=16),
+        offloaded(tcp(ACK | FIN, 5001, 1), flags=2),
+    ],
+    "offload-tcp6": [
+        offloaded(tcp_syn_mss(1440, v6=True)),
+        offloaded(tcp(ACK | PSH, 1001, 1, b"y" * 3000, v6=True), flags=1, gso_type=4, hdr_len=74,
+                  gso_size=1440, csum_start=54, csum_offset=16),
+    ],
+    "offload-udp": [offloaded(arp_request()), offloaded(udp(b"ping"), flags=1, csum_start=34, csum_offset=6)],
+}
+
 out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "corpus", "stack")
 os.makedirs(out, exist_ok=True)
 for name, frames in SEEDS.items():
     with open(os.path.join(out, name), "wb") as f:
         for frame in frames:
             f.write(struct.pack("<H", len(frame)) + frame)
-print(f"{len(SEEDS)} seeds in {os.path.normpath(out)}")
+for name, frames in OFFLOADED.items():
+    with open(os.path.join(out, name), "wb") as f:
+        f.write(b"OFFL")
+        for frame in frames:
+            f.write(struct.pack("<H", len(frame)) + frame)
+print(f"{len(SEEDS) + len(OFFLOADED)} seeds in {os.path.normpath(out)}")

@@ -85,7 +85,11 @@ impl GuestNet {
         let mut arg = NetInfoArgs { handle: u64::from(handle), ..Default::default() };
         hypercall::call(nr::NET_INFO, &mut arg);
         let m = arg.mac;
-        let info = NetInfo { mac: [m[0], m[1], m[2], m[3], m[4], m[5]], mtu: arg.mtu.min(65535) as u16 };
+        let info = NetInfo {
+            mac: [m[0], m[1], m[2], m[3], m[4], m[5]],
+            mtu: arg.mtu.min(65535) as u16,
+            offload: arg.offload == 1,
+        };
         let frame = info.max_frame();
         TX.lock().push(TxQueue {
             handle,

@@ -84,6 +84,23 @@ impl NetNs {
         c
     }
 
+    /// Packets the interface `dev` has received and sent, as `ip -s link`
+    /// counts them (an offloaded 64 KiB segment is one packet).
+    pub fn link_packets(&self, dev: &str) -> (u64, u64) {
+        let out = self.ip_output(&["-s", "link", "show", dev]);
+        let lines: Vec<&str> = out.lines().collect();
+        let after = |label: &str| {
+            lines
+                .iter()
+                .position(|l| l.trim_start().starts_with(label))
+                .and_then(|i| lines.get(i + 1))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0)
+        };
+        (after("RX:"), after("TX:"))
+    }
+
     /// Output of `ip -n NAME ARGS…`.
     pub fn ip_output(&self, args: &[&str]) -> String {
         let mut c = Command::new("ip");

@@ -105,7 +105,14 @@ pub fn main(attr: TokenStream, item: TokenStream) -> TokenStream {
     let entries = devices.iter().map(|d| {
         let kind = syn::Ident::new(d.kind, Span::call_site());
         let name = &d.name;
-        quote! { ::oasis::abi::DeviceEntry::new(::oasis::abi::DeviceKind::#kind, #name) }
+        // Net devices go to `oasis-net`'s stack, which takes offloaded
+        // frames (64 KiB TCP segments) where the tender can give them.
+        let flags = if d.kind == "Net" {
+            quote! { ::oasis::abi::manifest::NET_OFFLOAD }
+        } else {
+            quote! { 0 }
+        };
+        quote! { ::oasis::abi::DeviceEntry::new(::oasis::abi::DeviceKind::#kind, #name).with_flags(#flags) }
     });
     let manifest = quote! { [#(#entries),*] };
     let vars: Vec<syn::Ident> =

@@ -38,7 +38,17 @@ pub enum TapError {
 pub struct Tap {
     file: File,
     name: String,
+    offload: bool,
 }
+
+/// `virtio_net_hdr`'s size: what each frame is preceded by when offloading.
+const VNET_HDR_LEN: libc::c_int = 10;
+// From <linux/if_tun.h>; not in the libc crate.
+const TUNSETOFFLOAD: libc::c_ulong = 0x4004_54d0;
+const TUNSETVNETHDRSZ: libc::c_ulong = 0x4004_54d8;
+const TUN_F_CSUM: libc::c_ulong = 0x01;
+const TUN_F_TSO4: libc::c_ulong = 0x02;
+const TUN_F_TSO6: libc::c_ulong = 0x04;
 
 const IFNAMSIZ: usize = 16;
 
@@ -57,8 +67,26 @@ fn ifreq_for(name: &str) -> libc::ifreq {
 
 impl Tap {
     /// Attaches to the TAP device `name` (creating it if it does not exist
-    /// and this process may).
+    /// and this process may), moving plain Ethernet frames.
     pub fn open(name: &str) -> Result<Tap, TapError> {
+        Tap::attach(name, false)
+    }
+
+    /// As [`Tap::open`], but with the kernel's offloads when `offload` asks
+    /// and the kernel agrees: every frame read or written is preceded by a
+    /// 10-byte `virtio_net_hdr`, TCP segments may be up to 64 KiB both ways
+    /// (TSO over IPv4 and IPv6), and checksums may be left partial.
+    /// [`Tap::offload`] says which it got.
+    pub fn open_offloading(name: &str, offload: bool) -> Result<Tap, TapError> {
+        if !offload {
+            return Tap::open(name);
+        }
+        // A kernel that refuses the offloads gets plain frames; a TAP that
+        // cannot be attached at all fails there too, with its own error.
+        Tap::attach(name, true).or_else(|_| Tap::open(name))
+    }
+
+    fn attach(name: &str, offload: bool) -> Result<Tap, TapError> {
         if !valid_name(name) {
             return Err(TapError::BadName(name.into()));
         }
@@ -69,7 +97,8 @@ impl Tap {
             .open("/dev/net/tun")
             .map_err(TapError::OpenTun)?;
         let mut req = ifreq_for(name);
-        req.ifr_ifru.ifru_flags = (libc::IFF_TAP | libc::IFF_NO_PI) as libc::c_short;
+        let vnet = if offload { libc::IFF_VNET_HDR } else { 0 };
+        req.ifr_ifru.ifru_flags = (libc::IFF_TAP | libc::IFF_NO_PI | vnet) as libc::c_short;
         // SAFETY: TUNSETIFF reads and writes the ifreq we pass, which is
         // valid and lives across the call.
         if unsafe { libc::ioctl(file.as_raw_fd(), libc::TUNSETIFF, &mut req) } < 0 {
@@ -82,7 +111,30 @@ impl Tap {
             };
             return Err(TapError::Attach { name: name.into(), source, hint });
         }
-        Ok(Tap { file, name: name.into() })
+        let attach_error = |source: io::Error| TapError::Attach { name: name.into(), source, hint: "" };
+        if offload {
+            // The header size is the device's, and persists: set it, in
+            // case another program (QEMU uses 12) left it otherwise.
+            let size: libc::c_int = VNET_HDR_LEN;
+            // SAFETY: TUNSETVNETHDRSZ reads the int we point to, which lives
+            // across the call.
+            if unsafe { libc::ioctl(file.as_raw_fd(), TUNSETVNETHDRSZ as _, &size) } < 0 {
+                return Err(attach_error(io::Error::last_os_error()));
+            }
+        }
+        // Offloads persist on the device too: a plain reader turns off any
+        // an earlier offloading one left on, or it would get 64 KiB frames.
+        let features = if offload { TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 } else { 0 };
+        // SAFETY: TUNSETOFFLOAD takes its argument by value.
+        if unsafe { libc::ioctl(file.as_raw_fd(), TUNSETOFFLOAD as _, features) } < 0 && offload {
+            return Err(attach_error(io::Error::last_os_error()));
+        }
+        Ok(Tap { file, name: name.into(), offload })
+    }
+
+    /// Whether frames carry a `virtio_net_hdr` (see [`Tap::open_offloading`]).
+    pub fn offload(&self) -> bool {
+        self.offload
     }
 
     /// The TAP's name.

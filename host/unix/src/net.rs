@@ -232,9 +232,10 @@ impl TapNet {
     /// from the names) and the TAP's MTU; the platform then reports it
     /// ready when frames wait.
     pub fn open(name: &str, device: &str, handle: u32, mac: Option<[u8; 6]>) -> Result<TapNet, oasis_tap::TapError> {
-        let tap = Tap::open(name)?;
+        // The stack on top (`oasis-net`) takes offloaded frames.
+        let tap = Tap::open_offloading(name, true)?;
         let mac = mac.unwrap_or_else(|| oasis_tap::derived_mac(&format!("{device}@{name}")));
-        let info = NetInfo { mac, mtu: tap.mtu() };
+        let info = NetInfo { mac, mtu: tap.mtu(), offload: tap.offload() };
         reactor::register_device(handle, tap.file().as_raw_fd());
         Ok(TapNet { tap, handle, info })
     }
@@ -261,6 +262,9 @@ impl NetDevice for TapNet {
         match self.tap.file().write(frame) {
             Ok(_) => Ok(true),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(false),
+            // The kernel refused this frame (a malformed offload header):
+            // dropped, the device still works.
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => Ok(true),
             Err(_) => Err(DeviceError),
         }
     }

@@ -23,6 +23,7 @@ extern crate alloc;
 pub mod api;
 mod checksum;
 pub mod config;
+mod offload;
 mod phy;
 mod stack;
 mod tcp;

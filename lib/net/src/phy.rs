@@ -6,13 +6,14 @@ use alloc::vec;
 use alloc::vec::Vec;
 use core::fmt;
 
-use oasis_devices::NetDevice;
+use oasis_devices::{NetDevice, OffloadHeader};
 use smoltcp::phy::{self, Checksum, ChecksumCapabilities, DeviceCapabilities, Medium};
 use smoltcp::time::Instant;
 
 use smoltcp::wire::{EthernetFrame, EthernetProtocol, IpAddress, IpProtocol, Ipv4Packet, Ipv6Packet, UdpPacket};
 
 use crate::checksum;
+use crate::offload::{self, PeerMss};
 use crate::validate::{self, Malformed};
 
 /// What the stack has seen and done, frame by frame.
@@ -37,6 +38,9 @@ pub struct NetStats {
     pub syn_backlog_full: u64,
     /// Device failures (host side).
     pub device_errors: u64,
+    /// Frames not sent: larger than the wire carries (only TCP segments
+    /// may be, on an offloading device).
+    pub tx_oversize: u64,
 }
 
 impl NetStats {
@@ -59,10 +63,11 @@ impl fmt::Display for NetStats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "rx {} tx {} (busy {}); dropped: truncated {}, bad length {}, bad checksum {}, unsupported {}, backlog full {}; device errors {}",
+            "rx {} tx {} (busy {}, oversize {}); dropped: truncated {}, bad length {}, bad checksum {}, unsupported {}, backlog full {}; device errors {}",
             self.rx_frames,
             self.tx_frames,
             self.tx_busy,
+            self.tx_oversize,
             self.dropped_truncated,
             self.dropped_bad_length,
             self.dropped_bad_checksum,
@@ -80,7 +85,14 @@ pub(crate) struct Phy<D> {
     pub(crate) dev: D,
     rx: Vec<u8>,
     tx: Vec<u8>,
+    /// Largest Ethernet frame smoltcp may build (no offload header).
     mtu: usize,
+    /// Offloaded frames: each starts with an [`OffloadHeader`], and TCP
+    /// segments may be 64 KiB (see [`offload`]).
+    offload: bool,
+    /// The wire's MTU (largest IP packet).
+    link_mtu: usize,
+    peers: PeerMss,
     pub(crate) stats: NetStats,
     /// Listening sockets free per listened port; a SYN to a listened port
     /// with none free is dropped rather than answered with a reset. The
@@ -94,11 +106,15 @@ impl<D: NetDevice> Phy<D> {
     pub(crate) fn new(dev: D) -> Phy<D> {
         let info = dev.info();
         let frame = info.max_frame();
+        let prefix = if info.offload { OffloadHeader::LEN } else { 0 };
         Phy {
             dev,
             rx: vec![0; frame],
             tx: vec![0; frame],
-            mtu: frame,
+            mtu: frame - prefix,
+            offload: info.offload,
+            link_mtu: usize::from(info.mtu),
+            peers: PeerMss::default(),
             stats: NetStats::default(),
             syn_gate: BTreeMap::new(),
             reported_malformed: 0,
@@ -114,6 +130,18 @@ impl<D: NetDevice> Phy<D> {
         }
         let wait = (self.last_report_ms + DROP_REPORT_INTERVAL_MS - now.total_millis()).max(0);
         Some(smoltcp::time::Duration::from_millis(wait as u64))
+    }
+
+    /// Checks the `n`-byte frame in the receive buffer (after its offload
+    /// header, if any): a checksum the host left partial or vouched for
+    /// is not checked again.
+    fn check(&self, n: usize) -> Result<validate::Summary, Malformed> {
+        if !self.offload {
+            return validate::check(&self.rx[..n]);
+        }
+        let header = OffloadHeader::read(&self.rx[..n]).ok_or(Malformed::Truncated)?;
+        let trusted = header.flags & (OffloadHeader::NEEDS_CSUM | OffloadHeader::DATA_VALID) != 0;
+        validate::check_with(&self.rx[OffloadHeader::LEN..n], trusted)
     }
 
     /// Logs dropped frames, at most once per interval.
@@ -139,8 +167,11 @@ pub(crate) struct Rx<'a> {
 
 pub(crate) struct Tx<'a, D> {
     dev: &'a mut D,
+    /// The whole frame buffer, the offload header's room first.
     buf: &'a mut [u8],
     stats: &'a mut NetStats,
+    /// How the frame goes out: plain, or offloaded over a wire of this MTU.
+    offload: Option<(usize, &'a PeerMss)>,
 }
 
 impl phy::RxToken for Rx<'_> {
@@ -151,11 +182,23 @@ impl phy::RxToken for Rx<'_> {
 
 impl<D: NetDevice> phy::TxToken for Tx<'_, D> {
     fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
+        let prefix = if self.offload.is_some() { OffloadHeader::LEN } else { 0 };
         // smoltcp never asks for more than the MTU it was given.
-        let len = len.min(self.buf.len());
-        let r = f(&mut self.buf[..len]);
-        fill_checksums(&mut self.buf[..len]);
-        match self.dev.transmit(&self.buf[..len]) {
+        let len = len.min(self.buf.len() - prefix);
+        let (head, frame) = self.buf.split_at_mut(prefix);
+        let frame = &mut frame[..len];
+        let r = f(frame);
+        match self.offload {
+            None => fill_checksums(frame),
+            Some((link_mtu, peers)) => match offload::prepare_tx(frame, link_mtu, peers) {
+                Ok(header) => header.write(head),
+                Err(offload::Unsendable::Oversize) => {
+                    self.stats.tx_oversize += 1;
+                    return r;
+                }
+            },
+        }
+        match self.dev.transmit(&self.buf[..prefix + len]) {
             Ok(true) => self.stats.tx_frames += 1,
             Ok(false) => self.stats.tx_busy += 1,
             Err(_) => self.stats.device_errors += 1,
@@ -210,9 +253,10 @@ impl<D: NetDevice> phy::Device for Phy<D> {
         D: 'a;
 
     fn receive(&mut self, now: Instant) -> Option<(Rx<'_>, Tx<'_, D>)> {
+        let prefix = if self.offload { OffloadHeader::LEN } else { 0 };
         let len = loop {
             match self.dev.receive(&mut self.rx) {
-                Ok(Some(n)) => match validate::check(&self.rx[..n]) {
+                Ok(Some(n)) => match self.check(n) {
                     Ok(summary) => {
                         if let Some(port) = summary.syn_to_port
                             && let Some(free) = self.syn_gate.get_mut(&port)
@@ -222,6 +266,9 @@ impl<D: NetDevice> phy::Device for Phy<D> {
                                 continue;
                             }
                             *free -= 1;
+                        }
+                        if self.offload {
+                            offload::raise_peer_mss(&mut self.rx[prefix..n], &mut self.peers);
                         }
                         break n;
                     }
@@ -241,13 +288,15 @@ impl<D: NetDevice> phy::Device for Phy<D> {
             }
         };
         self.stats.rx_frames += 1;
-        let Phy { dev, rx, tx, stats, .. } = self;
-        Some((Rx { frame: &rx[..len] }, Tx { dev, buf: tx, stats }))
+        let Phy { dev, rx, tx, stats, offload, link_mtu, peers, .. } = self;
+        let offload = offload.then_some((*link_mtu, &*peers));
+        Some((Rx { frame: &rx[prefix..len] }, Tx { dev, buf: tx, stats, offload }))
     }
 
     fn transmit(&mut self, _now: Instant) -> Option<Tx<'_, D>> {
-        let Phy { dev, tx, stats, .. } = self;
-        Some(Tx { dev, buf: tx, stats })
+        let Phy { dev, tx, stats, offload, link_mtu, peers, .. } = self;
+        let offload = offload.then_some((*link_mtu, &*peers));
+        Some(Tx { dev, buf: tx, stats, offload })
     }
 
     fn capabilities(&self) -> DeviceCapabilities {
@@ -257,7 +306,8 @@ impl<D: NetDevice> phy::Device for Phy<D> {
         // Received checksums were verified by `validate` already.
         let mut checksum = ChecksumCapabilities::default();
         checksum.ipv4 = Checksum::Tx;
-        // TCP and UDP checksums are filled in by `fill_checksums`, faster.
+        // TCP and UDP checksums are filled in by `fill_checksums`, faster,
+        // or left to the host when offloading.
         checksum.tcp = Checksum::None;
         checksum.udp = Checksum::None;
         checksum.icmpv4 = Checksum::Tx;

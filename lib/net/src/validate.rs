@@ -38,13 +38,20 @@ pub struct Summary {
 
 /// Checks `frame`; `Ok` when the stack should see it.
 pub fn check(frame: &[u8]) -> Result<Summary, Malformed> {
+    check_with(frame, false)
+}
+
+/// As [`check`], but with TCP and UDP checksums not checked when
+/// `transport_checked` (the host computed, or left partial, a checksum
+/// of its own making: an offloaded frame's `DATA_VALID` or `NEEDS_CSUM`).
+pub fn check_with(frame: &[u8], transport_checked: bool) -> Result<Summary, Malformed> {
     let eth = EthernetFrame::new_checked(frame).map_err(|_| Malformed::Truncated)?;
     match eth.ethertype() {
         EthernetProtocol::Arp => {
             ArpPacket::new_checked(eth.payload()).map(|_| Summary::default()).map_err(|_| Malformed::Truncated)
         }
-        EthernetProtocol::Ipv4 => check_ipv4(eth.payload()),
-        EthernetProtocol::Ipv6 => check_ipv6(eth.payload()),
+        EthernetProtocol::Ipv4 => check_ipv4(eth.payload(), transport_checked),
+        EthernetProtocol::Ipv6 => check_ipv6(eth.payload(), transport_checked),
         _ => Err(Malformed::Unsupported),
     }
 }
@@ -53,7 +60,7 @@ fn length_error(buffer_len: usize, header_len: usize) -> Malformed {
     if buffer_len < header_len { Malformed::Truncated } else { Malformed::BadLength }
 }
 
-fn check_ipv4(bytes: &[u8]) -> Result<Summary, Malformed> {
+fn check_ipv4(bytes: &[u8], trusted: bool) -> Result<Summary, Malformed> {
     let ip = Ipv4Packet::new_checked(bytes).map_err(|_| length_error(bytes.len(), 20))?;
     if !ip.verify_checksum() {
         return Err(Malformed::BadChecksum);
@@ -63,13 +70,13 @@ fn check_ipv4(bytes: &[u8]) -> Result<Summary, Malformed> {
         return Ok(Summary::default());
     }
     let (src, dst) = (IpAddress::Ipv4(ip.src_addr()), IpAddress::Ipv4(ip.dst_addr()));
-    check_transport(ip.next_header(), ip.payload(), &src, &dst, false)
+    check_transport(ip.next_header(), ip.payload(), &src, &dst, false, trusted)
 }
 
-fn check_ipv6(bytes: &[u8]) -> Result<Summary, Malformed> {
+fn check_ipv6(bytes: &[u8], trusted: bool) -> Result<Summary, Malformed> {
     let ip = Ipv6Packet::new_checked(bytes).map_err(|_| length_error(bytes.len(), 40))?;
     let (src, dst) = (IpAddress::Ipv6(ip.src_addr()), IpAddress::Ipv6(ip.dst_addr()));
-    check_transport(ip.next_header(), ip.payload(), &src, &dst, true)
+    check_transport(ip.next_header(), ip.payload(), &src, &dst, true, trusted)
 }
 
 fn check_transport(
@@ -78,13 +85,14 @@ fn check_transport(
     src: &IpAddress,
     dst: &IpAddress,
     v6: bool,
+    trusted: bool,
 ) -> Result<Summary, Malformed> {
     let caps = ChecksumCapabilities::default();
     let ok = Summary::default();
     match proto {
         IpProtocol::Tcp => {
             let tcp = TcpPacket::new_checked(payload).map_err(|_| length_error(payload.len(), 20))?;
-            if !checksum::verify(proto, src, dst, payload) {
+            if !trusted && !checksum::verify(proto, src, dst, payload) {
                 return Err(Malformed::BadChecksum);
             }
             Ok(Summary { syn_to_port: (tcp.syn() && !tcp.ack()).then(|| tcp.dst_port()) })
@@ -92,7 +100,7 @@ fn check_transport(
         IpProtocol::Udp => {
             let udp = UdpPacket::new_checked(payload).map_err(|_| length_error(payload.len(), 8))?;
             // An IPv4 UDP checksum of zero means "none".
-            if !v6 && udp.checksum() == 0 {
+            if trusted || (!v6 && udp.checksum() == 0) {
                 return Ok(ok);
             }
             let datagram = &payload[..usize::from(udp.len())];

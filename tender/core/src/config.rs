@@ -25,6 +25,8 @@ pub const OPTIONS_HELP: &str = "\
   --net-mac:NAME=MAC      its MAC address (default: derived from NAME and TAP)
   --net-faults:NAME=SPEC  drop, duplicate, reorder its frames, for testing:
                           loss=5%,dup=1%,reorder=1%,seed=7
+  --no-net-offload        plain frames on every TAP (no 64 KiB TCP segments
+                          or checksum offload), for comparison
   --block:NAME=FILE       bind the image's block device NAME to a file
   -- ARGS...              everything after -- is passed to the guest";
 
@@ -56,6 +58,9 @@ pub struct TenderArgs {
     pub macs: Vec<(String, [u8; 6])>,
     /// Faulty links (`--net-faults:NAME=loss=5%,…`).
     pub faults: Vec<(String, crate::faults::FaultSpec)>,
+    /// Plain frames even for net devices that can take offloaded ones
+    /// (`--no-net-offload`).
+    pub no_offload: bool,
     /// Arguments for the guest.
     pub guest_args: Vec<String>,
 }
@@ -152,6 +157,7 @@ impl TenderArgs {
         let mut mem = None;
         let mut timeout = None;
         let mut stats = false;
+        let mut no_offload = false;
         let mut bindings: Vec<Binding> = Vec::new();
         let mut macs: Vec<(String, [u8; 6])> = Vec::new();
         let mut faults: Vec<(String, crate::faults::FaultSpec)> = Vec::new();
@@ -206,6 +212,16 @@ impl TenderArgs {
                         });
                     }
                     stats = true;
+                }
+                "--no-net-offload" => {
+                    if inline_value.is_some() {
+                        return Err(ArgsError::Invalid {
+                            option,
+                            value: inline_value.unwrap_or_default(),
+                            why: "takes no value".into(),
+                        });
+                    }
+                    no_offload = true;
                 }
                 _ if option.starts_with("--net-faults:") => {
                     let name = &option["--net-faults:".len()..];
@@ -285,6 +301,7 @@ impl TenderArgs {
             bindings,
             macs,
             faults,
+            no_offload,
             guest_args,
         })
     }
@@ -403,7 +420,7 @@ mod tests {
 
     #[test]
     fn binding_against_the_manifest() {
-        let m = Manifest { devices: vec![Device { kind: DeviceKind::Net, name: "service".into() }] };
+        let m = Manifest { devices: vec![Device { kind: DeviceKind::Net, name: "service".into(), flags: 0 }] };
         let ok = Binding { kind: DeviceKind::Net, name: "service".into(), value: "tap0".into() };
         assert_eq!(bind(&m, std::slice::from_ref(&ok)), Ok(vec![ok.clone()]));
         assert_eq!(

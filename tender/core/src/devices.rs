@@ -193,10 +193,19 @@ impl NetBackend {
         }
     }
 
-    /// Largest frame: MTU plus the Ethernet header.
-    pub fn max_frame(&self) -> u64 {
-        u64::from(self.mtu) + 14
+    /// Whether frames carry offload headers (`oasis_abi::net_offload`).
+    pub fn offload(&self) -> bool {
+        self.tap.offload()
     }
+
+    /// Largest frame: MTU plus the Ethernet header, or an offloaded frame.
+    pub fn max_frame(&self) -> u64 {
+        max_frame(self.mtu, self.offload())
+    }
+}
+
+fn max_frame(mtu: u16, offload: bool) -> u64 {
+    if offload { oasis_abi::net_offload::MAX_FRAME } else { u64::from(mtu) + 14 }
 }
 
 /// Block size of every block device.
@@ -271,18 +280,22 @@ pub enum DeviceSetupError {
 
 /// Opens the host resource of every binding (in handle order). `macs`
 /// overrides the MAC of named network devices (others get one derived
-/// from the device and TAP names); `faults` makes named links faulty.
+/// from the device and TAP names); `faults` makes named links faulty;
+/// net devices whose `offload` entry is true get the TAP's offloads where
+/// the kernel allows.
 pub fn open(
     bound: &[Binding],
+    offload: &[bool],
     macs: &[(String, [u8; 6])],
     faults: &[(String, FaultSpec)],
 ) -> Result<Vec<Backend>, DeviceSetupError> {
     refuse_shared_files(bound)?;
     bound
         .iter()
-        .map(|b| match b.kind {
+        .zip(offload.iter().copied().chain(core::iter::repeat(false)))
+        .map(|(b, offload)| match b.kind {
             DeviceKind::Net => {
-                let tap = Tap::open(&b.value).map_err(|source| DeviceSetupError::Tap {
+                let tap = Tap::open_offloading(&b.value, offload).map_err(|source| DeviceSetupError::Tap {
                     name: b.name.clone(),
                     tap: b.value.clone(),
                     source,
@@ -296,7 +309,7 @@ pub fn open(
                 let faulty = faults
                     .iter()
                     .find(|(n, _)| *n == b.name)
-                    .map(|(_, spec)| Box::new(FaultyLink::new(*spec, usize::from(mtu) + 14)));
+                    .map(|(_, spec)| Box::new(FaultyLink::new(*spec, max_frame(mtu, tap.offload()) as usize)));
                 Ok(Backend::Net(NetBackend { tap, mac, mtu, faulty }))
             }
             DeviceKind::Block => {
@@ -405,12 +418,12 @@ mod tests {
         let alias = dir.join("alias.img");
         let _ = std::fs::remove_file(&alias);
         std::os::unix::fs::symlink(&a, &alias).unwrap();
-        let err = open(&[block("one", &a), block("two", &alias)], &[], &[]).unwrap_err();
+        let err = open(&[block("one", &a), block("two", &alias)], &[], &[], &[]).unwrap_err();
         assert!(err.to_string().contains("bound to device 'one' too"), "{err}");
 
-        let backends = open(&[block("one", &a), block("two", &b)], &[], &[]).unwrap();
+        let backends = open(&[block("one", &a), block("two", &b)], &[], &[], &[]).unwrap();
         // While they are open, nobody else gets them...
-        let err = open(&[block("other", &b)], &[], &[]).unwrap_err();
+        let err = open(&[block("other", &b)], &[], &[], &[]).unwrap_err();
         assert!(err.to_string().contains("in use by another process"), "{err}");
         let look = std::fs::File::open(&a).unwrap();
         assert!(lock_block_file(&look, false, "a").is_err());

@@ -52,6 +52,8 @@ pub struct Device {
     pub kind: DeviceKind,
     /// Its name.
     pub name: String,
+    /// Its flags ([`oasis_abi::manifest::NET_OFFLOAD`] for a net device).
+    pub flags: u32,
 }
 
 /// The checked manifest; a device's handle is its index.
@@ -124,7 +126,12 @@ impl Manifest {
             let kind_number = u32_at(entry, 0).ok_or(ManifestError::Malformed("truncated entry"))?;
             let kind =
                 DeviceKind::from_u32(kind_number).ok_or(ManifestError::UnknownKind { index, kind: kind_number })?;
-            if u32_at(entry, 4) != Some(0) {
+            let flags = u32_at(entry, 4).ok_or(ManifestError::Malformed("truncated entry"))?;
+            let allowed = match kind {
+                DeviceKind::Net => oasis_abi::manifest::NET_OFFLOAD,
+                DeviceKind::Block => 0,
+            };
+            if flags & !allowed != 0 {
                 return Err(ManifestError::Malformed("reserved entry flags are not zero"));
             }
             let field = &entry[8..];
@@ -138,7 +145,7 @@ impl Manifest {
             if devices.iter().any(|d| d.name == name) {
                 return Err(ManifestError::DuplicateName(name));
             }
-            devices.push(Device { kind, name });
+            devices.push(Device { kind, name, flags });
         }
         Ok(Manifest { devices })
     }
@@ -178,7 +185,7 @@ mod tests {
         ]);
         let m = Manifest::from_notes(&[&note_bytes(&note)]).unwrap();
         assert_eq!(m.devices.len(), 2);
-        assert_eq!(m.devices[1], Device { kind: DeviceKind::Block, name: "storage".into() });
+        assert_eq!(m.devices[1], Device { kind: DeviceKind::Block, name: "storage".into(), flags: 0 });
         assert_eq!(m.handle("storage"), Some(1));
         assert_eq!(m.handle("nope"), None);
     }
@@ -206,6 +213,21 @@ mod tests {
         let mut bad_name = note_bytes(&ManifestNote::new([DeviceEntry::new(DeviceKind::Net, "x")]));
         bad_name[36] = b'X';
         assert_eq!(Manifest::from_notes(&[&bad_name]), Err(ManifestError::BadName { index: 0 }));
+    }
+
+    #[test]
+    fn only_net_devices_may_ask_for_offload() {
+        use oasis_abi::manifest::NET_OFFLOAD;
+        let net = ManifestNote::new([DeviceEntry::new(DeviceKind::Net, "n").with_flags(NET_OFFLOAD)]);
+        assert_eq!(Manifest::from_notes(&[&note_bytes(&net)]).unwrap().devices[0].flags, NET_OFFLOAD);
+        let reserved = ManifestNote::new([DeviceEntry::new(DeviceKind::Net, "n").with_flags(2)]);
+        let block = ManifestNote::new([DeviceEntry::new(DeviceKind::Block, "b").with_flags(NET_OFFLOAD)]);
+        for refused in [note_bytes(&reserved), note_bytes(&block)] {
+            assert_eq!(
+                Manifest::from_notes(&[&refused]),
+                Err(ManifestError::Malformed("reserved entry flags are not zero"))
+            );
+        }
     }
 
     proptest::proptest! {

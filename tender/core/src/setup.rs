@@ -76,6 +76,12 @@ pub fn prepare(args: &TenderArgs) -> Result<Prepared, SetupError> {
     let image = Image::parse(&file).map_err(|source| SetupError::Image { path: args.image.clone(), source })?;
     memory::check_fits(&image, args.mem)?;
     let bound = config::bind(&image.manifest, &args.bindings)?;
-    let backends = devices::open(&bound, &args.macs, &args.faults)?;
+    let offload: Vec<bool> = image
+        .manifest
+        .devices
+        .iter()
+        .map(|d| d.flags & oasis_abi::manifest::NET_OFFLOAD != 0 && !args.no_offload)
+        .collect();
+    let backends = devices::open(&bound, &offload, &args.macs, &args.faults)?;
     Ok(Prepared { file, image, backends })
 }
