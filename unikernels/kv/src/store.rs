@@ -503,7 +503,9 @@ impl<D: BlockDevice> DiskStore<D> {
     ) -> Result<(), StoreError> {
         let texts: Vec<(String, Option<String>)> = deadlines
             .iter()
-            .filter(|(k, at)| at.is_some() || self.expiries.get(k).is_some())
+            // A deadline unchanged (KEEPTTL, INCR on a key with one, a key
+            // without one removed) needs no record.
+            .filter(|(k, at)| *at != self.expiries.get(k))
             .map(|(k, at)| (encode_ttl_key(k), at.map(|at| format!("{at}"))))
             .collect();
         for (path, at) in &texts {
