@@ -93,7 +93,9 @@ impl GuestNet {
         let frame = info.max_frame();
         TX.lock().push(TxQueue {
             handle,
-            frames: (0..BATCH).map(|_| vec![0; frame]).collect(),
+            // Grown to the largest frame each slot has carried: offloaded
+            // frames may be 64 KiB, most are far smaller.
+            frames: (0..BATCH).map(|_| Vec::new()).collect(),
             lens: Vec::with_capacity(BATCH),
             table: vec![NetFrame::default(); BATCH],
         });
@@ -160,8 +162,9 @@ impl NetDevice for GuestNet {
         let mut queues = TX.lock();
         let Some(q) = queues.iter_mut().find(|q| q.handle == self.handle) else { return Err(DeviceError) };
         let i = q.lens.len();
-        let len = frame.len().min(q.frames[i].len());
-        q.frames[i][..len].copy_from_slice(&frame[..len]);
+        let len = frame.len().min(self.info.max_frame());
+        q.frames[i].clear();
+        q.frames[i].extend_from_slice(&frame[..len]);
         q.lens.push(len);
         if q.lens.len() == BATCH {
             flush_queue(q);
