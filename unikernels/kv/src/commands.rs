@@ -1241,7 +1241,84 @@ mod tests {
         (cursor, keys.collect())
     }
 
+    /// Words commands are made of: names, options, and numbers at the
+    /// edges of what deadlines can hold.
+    const WORDS: &[&str] = &[
+        "SET",
+        "GET",
+        "SETEX",
+        "PSETEX",
+        "GETEX",
+        "EXPIRE",
+        "PEXPIRE",
+        "EXPIREAT",
+        "PEXPIREAT",
+        "TTL",
+        "PTTL",
+        "EXPIRETIME",
+        "PEXPIRETIME",
+        "PERSIST",
+        "INCR",
+        "INCRBY",
+        "APPEND",
+        "DEL",
+        "EXISTS",
+        "KEYS",
+        "SCAN",
+        "DBSIZE",
+        "MSET",
+        "GETSET",
+        "SETNX",
+        "FLUSHDB",
+        "INFO",
+        "EX",
+        "PX",
+        "EXAT",
+        "PXAT",
+        "KEEPTTL",
+        "NX",
+        "XX",
+        "GT",
+        "LT",
+        "PERSIST",
+        "GET",
+        "k",
+        "j",
+        "*",
+        "0",
+        "1",
+        "-1",
+        "10",
+        "1700000000",
+        "1700000000000",
+        "9223372036854775807",
+        "-9223372036854775808",
+        "9223372036854775",
+        "18446744073709551615",
+    ];
+
     proptest::proptest! {
+        /// Any sequence of these commands, with time passing, gets a reply
+        /// and never panics, and the key count agrees with KEYS.
+        #[test]
+        fn commands_with_deadlines_never_panic(
+            commands in proptest::collection::vec(
+                (proptest::collection::vec(0..WORDS.len(), 1..7), 0u64..5000),
+                1..40,
+            ),
+        ) {
+            let mut db = Db::default();
+            for (words, wait) in commands {
+                let command: Vec<&str> = words.iter().map(|&i| WORDS[i]).collect();
+                let out = reply(&mut db, &command.join(" "));
+                proptest::prop_assert!(!out.is_empty(), "{command:?} got no reply");
+                db.now += wait;
+                let keys = reply(&mut db, "KEYS *");
+                let count: usize = keys.lines().next().unwrap()[1..].parse().unwrap();
+                proptest::prop_assert_eq!(reply(&mut db, "DBSIZE"), format!(":{count}\r\n"));
+            }
+        }
+
         /// SCAN's guarantee: every key present for the whole iteration is
         /// returned, whatever is added and removed between the calls.
         #[test]
