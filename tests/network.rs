@@ -210,6 +210,26 @@ fn tcp_echo_keeps_every_byte_both_ways() {
 }
 
 #[test]
+fn a_hostile_offload_header_stops_the_guest() {
+    let Some(targets) = targets("hostile offload header", false) else { return };
+    for t in targets {
+        let ns = NetNs::create().unwrap();
+        ns.add_tap("tap0", &["10.0.0.1/24"]).unwrap();
+        let mut c = ns.command(oasis_binary().to_str().unwrap());
+        c.arg(if t == Target::Hvt { "hvt" } else { "spt" }).arg(guest_images().path("hostile_offload_header")).args([
+            "--net:service=tap0",
+            "--timeout=60s",
+            "--",
+            "--ipv4",
+            "10.0.0.2/24",
+        ]);
+        let out = run(&mut c, Duration::from_secs(120));
+        assert_eq!(out.status, Some(254), "{} : {out:#?}", t.name());
+        assert!(out.stderr.contains("net-write: offload header refused: gso_size below 256"), "{}: {out:#?}", t.name());
+    }
+}
+
+#[test]
 fn plain_frames_when_offload_is_off() {
     let Some(_) = targets("plain frames", false) else { return };
     let bed = boot(Target::Spt, &["--mem=128M", "--no-net-offload"], None);

@@ -19,6 +19,10 @@ use crate::hypercall;
 /// Frames per batch call.
 pub const BATCH: usize = 32;
 
+/// Frames per read batch on an offloading device, whose receive buffers
+/// are 64 KiB each: 1 MiB in all rather than 2.
+pub const OFFLOAD_RX_BATCH: usize = 16;
+
 /// Devices that may have frames waiting: set by yield's ready set, cleared
 /// by a short read batch. All set at boot, so the first read asks.
 static RX_MAYBE: AtomicU64 = AtomicU64::new(u64::MAX);
@@ -102,7 +106,7 @@ impl GuestNet {
         GuestNet {
             handle,
             info,
-            rx: (0..BATCH).map(|_| vec![0; frame]).collect(),
+            rx: (0..if info.offload { OFFLOAD_RX_BATCH } else { BATCH }).map(|_| vec![0; frame]).collect(),
             table: vec![NetFrame::default(); BATCH],
             rx_count: 0,
             rx_next: 0,
@@ -116,16 +120,16 @@ impl GuestNet {
         let mut arg = NetBatch {
             handle: u64::from(self.handle),
             frames: self.table.as_mut_ptr().addr() as u64,
-            count: BATCH as u64,
+            count: self.rx.len() as u64,
             ..Default::default()
         };
         hypercall::call(nr::NET_READ_BATCH, &mut arg);
         if arg.result == result::IO_ERROR {
             return Err(DeviceError);
         }
-        self.rx_count = (arg.out_count as usize).min(BATCH);
+        self.rx_count = (arg.out_count as usize).min(self.rx.len());
         self.rx_next = 0;
-        if self.rx_count < BATCH {
+        if self.rx_count < self.rx.len() {
             RX_MAYBE.fetch_and(!(1u64 << (self.handle % 64)), Ordering::Relaxed);
         }
         Ok(())

@@ -41,6 +41,9 @@ pub struct Tap {
     offload: bool,
 }
 
+/// The least link MTU offloads are used on.
+pub const MIN_OFFLOAD_MTU: u16 = 1280;
+
 /// `virtio_net_hdr`'s size: what each frame is preceded by when offloading.
 const VNET_HDR_LEN: libc::c_int = 10;
 // From <linux/if_tun.h>; not in the libc crate.
@@ -83,7 +86,15 @@ impl Tap {
         }
         // A kernel that refuses the offloads gets plain frames; a TAP that
         // cannot be attached at all fails there too, with its own error.
-        Tap::attach(name, true).or_else(|_| Tap::open(name))
+        // So does a link too small for segments to be cut sensibly (below
+        // IPv6's minimum MTU).
+        let offloading = Tap::attach(name, true);
+        if offloading.as_ref().is_ok_and(|tap| tap.mtu() >= MIN_OFFLOAD_MTU) {
+            return offloading;
+        }
+        // Detached first: a TAP takes one reader at a time.
+        drop(offloading);
+        Tap::open(name)
     }
 
     fn attach(name: &str, offload: bool) -> Result<Tap, TapError> {

@@ -22,6 +22,12 @@ use alloc::collections::{BTreeMap, VecDeque};
 use oasis_devices::OffloadHeader;
 use smoltcp::wire::{EthernetFrame, EthernetProtocol, IpAddress, IpProtocol, Ipv4Packet, Ipv6Packet, checksum};
 
+/// The least MSS a peer's SYN is raised for (RFC 9293's default). A peer
+/// announcing less keeps its option as it is: smoltcp then never sends it
+/// a larger segment, and nothing is cut so small that one frame becomes
+/// thousands of packets.
+const MIN_RAISED_MSS: u16 = 536;
+
 /// Connections whose peer MSS is remembered, at most; past it the oldest
 /// is forgotten (its segments are then cut at the protocol's default MSS:
 /// slower, never wrong).
@@ -142,8 +148,10 @@ pub(crate) fn raise_peer_mss(frame: &mut [u8], peers: &mut PeerMss) {
     let conn = (addr_key(&t.src), u16::from_be_bytes([tcp[0], tcp[1]]), u16::from_be_bytes([tcp[2], tcp[3]]));
     if let Some(field) = mss_option(tcp) {
         let mss = u16::from_be_bytes([field[0], field[1]]);
-        field.copy_from_slice(&u16::MAX.to_be_bytes());
-        peers.insert(conn, mss);
+        if mss >= MIN_RAISED_MSS {
+            field.copy_from_slice(&u16::MAX.to_be_bytes());
+            peers.insert(conn, mss);
+        }
     }
 }
 
@@ -178,20 +186,21 @@ pub(crate) fn prepare_tx(frame: &mut [u8], link_mtu: usize, peers: &PeerMss) -> 
                 field.copy_from_slice(&ours.min(wire).to_be_bytes());
             }
             let payload = segment.len() - tcp_header;
-            let gso = if payload > wire_payload {
-                let conn = (
-                    addr_key(&t.dst),
-                    u16::from_be_bytes([segment[2], segment[3]]),
-                    u16::from_be_bytes([segment[0], segment[1]]),
-                );
-                // RFC 9293 3.7.1: without an MSS option, 536 (IPv4) or
-                // 1220 (IPv6); the MSS counts no TCP options.
-                let peer = usize::from(peers.get(&conn).unwrap_or(if t.v6 { 1220 } else { 536 }));
-                let size = wire_payload.min(peer.saturating_sub(tcp_header - 20));
-                if size == 0 {
+            let conn = (
+                addr_key(&t.dst),
+                u16::from_be_bytes([segment[2], segment[3]]),
+                u16::from_be_bytes([segment[0], segment[1]]),
+            );
+            // RFC 9293 3.7.1: without an MSS option, 536 (IPv4) or 1220
+            // (IPv6); the MSS counts no TCP options. Any segment over what
+            // the peer takes is cut, not only ones over the wire's MTU.
+            let peer = usize::from(peers.get(&conn).unwrap_or(if t.v6 { 1220 } else { 536 }));
+            let limit = wire_payload.min(peer.saturating_sub(tcp_header - 20));
+            let gso = if payload > limit {
+                if limit == 0 {
                     return Err(Unsendable::Oversize);
                 }
-                Some(size)
+                Some(limit)
             } else {
                 None
             };
@@ -361,6 +370,29 @@ mod tests {
             raise_peer_mss(&mut tcp_frame(v6, true, Some(8960), b""), &mut big);
             let mut frame = tcp_frame(v6, false, None, &payload);
             assert_eq!(prepare_tx(&mut frame, 1500, &big).map(|h| h.gso_size), Ok(1500 - ip as u16 - 20));
+        }
+    }
+
+    #[test]
+    fn a_segment_over_the_peers_mss_is_cut_even_under_the_wires() {
+        let mut peers = PeerMss::default();
+        raise_peer_mss(&mut tcp_frame(false, true, Some(1200), b""), &mut peers);
+        let mut frame = tcp_frame(false, false, None, &[7; 1400]);
+        let header = prepare_tx(&mut frame, 1500, &peers).unwrap();
+        assert_eq!((header.gso_type, header.gso_size), (OffloadHeader::GSO_TCPV4, 1200));
+        // Within the peer's MSS: one segment.
+        let mut frame = tcp_frame(false, false, None, &[7; 1200]);
+        assert_eq!(prepare_tx(&mut frame, 1500, &peers).unwrap().gso_type, OffloadHeader::GSO_NONE);
+    }
+
+    #[test]
+    fn a_tiny_mss_is_neither_raised_nor_remembered() {
+        for mss in [0, 1, 48, 535] {
+            let mut peers = PeerMss::default();
+            let mut syn = tcp_frame(false, true, Some(mss), b"");
+            raise_peer_mss(&mut syn, &mut peers);
+            assert_eq!(mss_of(&mut syn), Some(mss));
+            assert!(peers.mss.is_empty());
         }
     }
 

@@ -122,6 +122,11 @@ impl<D: NetDevice> Phy<D> {
         }
     }
 
+    /// Whether frames are offloaded (64 KiB TCP segments).
+    pub(crate) fn offload(&self) -> bool {
+        self.offload
+    }
+
     /// How long until drops not yet logged may be, so the driver wakes for
     /// them even when no more frames arrive; `None` when all are logged.
     pub(crate) fn report_delay(&self, now: Instant) -> Option<smoltcp::time::Duration> {
@@ -268,7 +273,14 @@ impl<D: NetDevice> phy::Device for Phy<D> {
                             *free -= 1;
                         }
                         if self.offload {
-                            offload::raise_peer_mss(&mut self.rx[prefix..n], &mut self.peers);
+                            // A SYN to a port nobody listens on gets a reset:
+                            // its MSS is of no use, and it may not crowd out
+                            // real connections' (it got past the gate above
+                            // only when listened).
+                            let listened = summary.syn_to_port.is_none_or(|p| self.syn_gate.contains_key(&p));
+                            if listened {
+                                offload::raise_peer_mss(&mut self.rx[prefix..n], &mut self.peers);
+                            }
                         }
                         break n;
                     }

@@ -107,7 +107,15 @@ impl<D: NetDevice> Inner<D> {
 
     pub(crate) fn new_tcp_socket(&mut self) -> SocketHandle {
         let size = self.config.tcp_buffer;
-        let socket = tcp::Socket::new(tcp::SocketBuffer::new(vec![0; size]), tcp::SocketBuffer::new(vec![0; size]));
+        let mut socket = tcp::Socket::new(tcp::SocketBuffer::new(vec![0; size]), tcp::SocketBuffer::new(vec![0; size]));
+        // smoltcp's Nagle holds back anything short of a full segment while
+        // data is in flight; offloading, a full segment is 64 KiB, so a
+        // reply of a few KiB would wait for the peer's (maybe delayed) ACK.
+        // What servers set anyway (TCP_NODELAY): each poll sends what is
+        // queued, so small writes still share segments.
+        if self.phy.offload() {
+            socket.set_nagle_enabled(false);
+        }
         self.sockets.add(socket)
     }
 

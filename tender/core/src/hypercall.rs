@@ -341,6 +341,15 @@ impl Hypercalls {
         }
         self.check_buffer(number, data, len, false)?;
         let bad = || Stop::from(Violation::BadBuffer { call: number, addr: data, len });
+        if net.offload() {
+            let mut header = [0u8; 10];
+            if len < header.len() as u64 {
+                return Err(Violation::BadOffloadHeader { call: number, why: "a frame shorter than its header" }.into());
+            }
+            self.mem.read_slice(&mut header, GuestAddress(data)).map_err(|_| bad())?;
+            crate::devices::check_offload_header(&header, len)
+                .map_err(|why| Stop::from(Violation::BadOffloadHeader { call: number, why }))?;
+        }
         let Hypercalls { mem, devices, .. } = self;
         let Backend::Net(net) = &mut devices[handle as usize] else { return Err(Stop::Internal("not a net device")) };
         Ok(match net.faulty.as_mut() {

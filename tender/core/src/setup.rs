@@ -69,6 +69,11 @@ pub struct Prepared {
     pub backends: Vec<Backend>,
 }
 
+/// The least guest memory with which net devices get offloaded frames:
+/// the guest then keeps about 1 MiB of 64 KiB receive buffers per device,
+/// and sends may take as much again; below it, plain frames.
+pub const MIN_OFFLOAD_MEM: u64 = 16 << 20;
+
 /// Reads and checks `args.image`, checks it fits `args.mem`, binds its
 /// devices as `args` says and opens them.
 pub fn prepare(args: &TenderArgs) -> Result<Prepared, SetupError> {
@@ -80,7 +85,7 @@ pub fn prepare(args: &TenderArgs) -> Result<Prepared, SetupError> {
         .manifest
         .devices
         .iter()
-        .map(|d| d.flags & oasis_abi::manifest::NET_OFFLOAD != 0 && !args.no_offload)
+        .map(|d| d.flags & oasis_abi::manifest::NET_OFFLOAD != 0 && !args.no_offload && args.mem >= MIN_OFFLOAD_MEM)
         .collect();
     let backends = devices::open(&bound, &offload, &args.macs, &args.faults)?;
     Ok(Prepared { file, image, backends })

@@ -183,6 +183,14 @@ pub enum Violation {
         /// The rule.
         rule: &'static str,
     },
+    /// A frame on an offloading device whose `virtio_net_hdr` asks the
+    /// host for something this tender does not pass on.
+    BadOffloadHeader {
+        /// The call.
+        call: u64,
+        /// What is wrong with it.
+        why: &'static str,
+    },
 }
 
 struct CallName(u64);
@@ -229,6 +237,9 @@ impl fmt::Display for Violation {
             }
             Violation::BadLength { call, value, rule } => {
                 write!(f, "{}: {value} breaks the rule: {rule}", CallName(call))
+            }
+            Violation::BadOffloadHeader { call, why } => {
+                write!(f, "{}: offload header refused: {why}", CallName(call))
             }
         }
     }

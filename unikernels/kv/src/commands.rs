@@ -275,7 +275,8 @@ pub async fn run<S: Store>(
                         out.integer(clamp_i64(match () {
                             _ if eq(name, "TTL") => left.saturating_add(500) / 1000,
                             _ if eq(name, "PTTL") => left,
-                            _ if eq(name, "EXPIRETIME") => at / 1000,
+                            // Rounded, as Redis rounds it.
+                            _ if eq(name, "EXPIRETIME") => at.saturating_add(500) / 1000,
                             _ => at,
                         }))
                     }
@@ -525,21 +526,30 @@ async fn getex<S: Store>(
     out: &mut Reply<'_>,
     effect: &mut Effect,
 ) {
+    // As Redis: the syntax first, then the key, then the time.
+    match options {
+        [] => {}
+        [o] if eq(o, "PERSIST") => {}
+        [o, _] if expiry_option(o).is_some() => {}
+        _ => return out.error("ERR syntax error"),
+    }
+    let value = match store.get(key).await {
+        Ok(v) => v,
+        Err(e) => return store_error(out, e),
+    };
+    if value.is_none() {
+        return out.bulk(None);
+    }
     let change = match options {
-        [] => None,
-        [o] if eq(o, "PERSIST") => Some(None),
-        [o, time] if expiry_option(o).is_some() => {
+        [o, time] => {
             let Some((unit, relative)) = expiry_option(o) else { return };
             match positive_deadline_at(out, time, unit, relative, now, "getex") {
                 Some(at) => Some(Some(at)),
                 None => return,
             }
         }
-        _ => return out.error("ERR syntax error"),
-    };
-    let value = match store.get(key).await {
-        Ok(v) => v,
-        Err(e) => return store_error(out, e),
+        [_] => Some(None),
+        _ => None,
     };
     if value.is_some()
         && let Some(deadline) = change
@@ -667,6 +677,7 @@ struct SetOptions {
 fn set_options(out: &mut Reply<'_>, mut options: &[&[u8]], now: Deadline) -> Option<SetOptions> {
     let mut parsed = SetOptions { only: None, get: false, ttl: Ttl::Clear };
     let mut ttl_given = false;
+    let mut expiry = None;
     while let Some((option, more)) = options.split_first() {
         options = more;
         let only = match () {
@@ -685,7 +696,8 @@ fn set_options(out: &mut Reply<'_>, mut options: &[&[u8]], now: Deadline) -> Opt
                 let (unit, relative) = expiry_option(option)?;
                 let (time, more) = options.split_first()?;
                 options = more;
-                parsed.ttl = Ttl::At(positive_deadline_at(out, time, unit, relative, now, "set")?);
+                // Checked once the syntax is known good, as Redis does.
+                expiry = Some((time, unit, relative));
                 ttl_given = true;
                 None
             }
@@ -701,6 +713,9 @@ fn set_options(out: &mut Reply<'_>, mut options: &[&[u8]], now: Deadline) -> Opt
             }
             parsed.only = Some(only);
         }
+    }
+    if let Some((time, unit, relative)) = expiry {
+        parsed.ttl = Ttl::At(positive_deadline_at(out, time, unit, relative, now, "set")?);
     }
     Some(parsed)
 }
@@ -1178,6 +1193,10 @@ mod tests {
         assert_eq!(reply(&mut s, "GETEX g PX 0"), "-ERR invalid expire time in 'getex' command\r\n");
         assert_eq!(reply(&mut s, "GETEX g EX 1 PERSIST"), "-ERR syntax error\r\n");
         assert_eq!(reply(&mut s, "GETEX nothing EX 5"), "$-1\r\n");
+        // As Redis: syntax before the key, the key before the time.
+        assert_eq!(reply(&mut s, "GETEX nothing EX 0"), "$-1\r\n");
+        assert_eq!(reply(&mut s, "GETEX nothing EX"), "-ERR syntax error\r\n");
+        assert_eq!(reply(&mut s, "SET b x EX 0 BOGUS"), "-ERR syntax error\r\n");
         assert_eq!(reply(&mut s, "TTL nothing"), ":-2\r\n");
         // MSET and GETSET clear times to live.
         assert_eq!(reply(&mut s, "SETEX m 9 x"), "+OK\r\n");

@@ -462,12 +462,16 @@ impl<D: BlockDevice> DiskStore<D> {
         for (path, _) in &paths {
             let Some(key) = decode_under(TTL_PREFIX, path) else { continue };
             let value = kv.get(path).await.map_err(|e| StoreError(format!("reading {path}: {e}")))?;
-            // Written only by this server, in one batch with the value: a
-            // deadline that does not parse, or outlived its key, is ignored
-            // and goes with the key's next write.
+            // Written only by this server, in one batch with the value. A
+            // deadline that does not parse, or whose key is gone (removed
+            // with the host tool, or by a server without expiry), is
+            // removed now: left, it would fall on a later key of that name.
             match core::str::from_utf8(&value).ok().and_then(|v| v.parse::<Deadline>().ok()) {
                 Some(at) if keys.contains(&key) => expiries.set(&key, Some(at)),
-                _ => oasis::log::warn!("ignoring a bad or stray time to live at {path}"),
+                _ => {
+                    oasis::log::warn!("removing a bad or stray time to live at {path}");
+                    kv.remove(path).await.map_err(|e| StoreError(format!("removing {path}: {e}")))?;
+                }
             }
         }
         let cache = ValueCache { budget: cache, ..ValueCache::default() };
@@ -611,8 +615,19 @@ impl<D: BlockDevice> Store for DiskStore<D> {
 
     async fn remove_expired(&mut self, max: usize) -> Result<usize, StoreError> {
         let due = self.expiries.due(self.now, max);
-        let keys: Vec<&[u8]> = due.iter().map(Vec::as_slice).collect();
-        self.remove_many(&keys).await?;
+        // Each batch all or nothing; one the store refuses (too large for
+        // a record, with long keys or a small value limit) is halved.
+        let mut batch = due.len().max(1);
+        let mut rest = &due[..];
+        while !rest.is_empty() {
+            let (now, more) = rest.split_at(batch.min(rest.len()));
+            let keys: Vec<&[u8]> = now.iter().map(Vec::as_slice).collect();
+            match self.remove_many(&keys).await {
+                Ok(_) => rest = more,
+                Err(_) if batch > 1 => batch /= 2,
+                Err(e) => return Err(e),
+            }
+        }
         Ok(due.len())
     }
 
@@ -660,7 +675,9 @@ mod tests {
     use oasis_kv::tools::block_on;
     use proptest::prelude::*;
 
-    use super::{DiskStore, Store, Ttl, ValueCache, decode_key, encode_key};
+    use oasis_kv::KvRw;
+
+    use super::{DiskStore, Store, Ttl, ValueCache, decode_key, encode_key, encode_ttl_key};
 
     fn reopen(mut store: DiskStore<MemDevice>) -> DiskStore<MemDevice> {
         block_on(store.sync()).unwrap();
@@ -758,6 +775,38 @@ mod tests {
         for path in ["other/_x", "redis/x", "redis/_%2", "redis/_%zz", "redis/_%2f"] {
             assert_eq!(decode_key(path), None, "{path}");
         }
+    }
+
+    #[test]
+    fn a_sweep_too_large_for_one_record_goes_in_smaller_batches() {
+        // Values up to 4 KiB: a record of about 16 KiB, less than 300
+        // removals of long keys and their deadlines.
+        let (mut store, _) = block_on(DiskStore::open(MemDevice::new(4 << 20, 512), 1, 4096, 1 << 20)).unwrap();
+        store.set_now(1000);
+        for i in 0..300 {
+            let key = format!("{i:0>60}");
+            block_on(store.set(key.as_bytes(), b"v", Ttl::At(2000))).unwrap();
+        }
+        store.set_now(2000);
+        assert_eq!(block_on(store.remove_expired(300)).unwrap(), 300);
+        let store = reopen(store);
+        assert!(paths(&store).is_empty(), "{} paths left", paths(&store).len());
+    }
+
+    #[test]
+    fn a_stray_deadline_is_removed_on_open_and_never_falls_on_a_new_key() {
+        let (store, _) = block_on(DiskStore::open(MemDevice::new(1 << 20, 512), 1, 4096, 1 << 20)).unwrap();
+        // As a server without expiry, or the host tool, would leave it.
+        block_on(store.kv.set(&encode_ttl_key(b"k"), b"5000")).unwrap();
+        block_on(store.kv.set(&encode_ttl_key(b"bad"), b"soon")).unwrap();
+        let mut store = reopen(store);
+        assert!(paths(&store).is_empty(), "{:?}", paths(&store));
+        store.set_now(1000);
+        block_on(store.set(b"k", b"v", Ttl::Clear)).unwrap();
+        let mut store = reopen(store);
+        store.set_now(9000);
+        assert_eq!(store.expiry(b"k"), None);
+        assert_eq!(block_on(store.get(b"k")).unwrap(), Some(b"v".to_vec()));
     }
 
     /// One step of [`the_disk_store_behaves_as_the_memory_store`].
