@@ -11,6 +11,9 @@
 #![no_std]
 #![forbid(unsafe_code)]
 
+extern crate alloc;
+
+use alloc::vec::Vec;
 use core::fmt;
 
 /// A host-side device failure: the device, not the caller, is at fault,
@@ -128,6 +131,21 @@ pub trait NetDevice {
     /// Sends one frame. `Ok(false)` when the device is busy and the frame
     /// was not sent (the caller may drop it, as a full link would).
     fn transmit(&mut self, frame: &[u8]) -> Result<bool, DeviceError>;
+
+    /// As [`NetDevice::receive`], into `buf` (`max_frame` bytes long), but
+    /// a device that holds frames in buffers of its own may swap one for
+    /// `buf` instead of copying: 64 KiB frames are worth not copying. The
+    /// buffer left in `buf` is again `max_frame` bytes long.
+    fn receive_swap(&mut self, buf: &mut Vec<u8>) -> Result<Option<usize>, DeviceError> {
+        self.receive(buf)
+    }
+
+    /// As [`NetDevice::transmit`] of `frame[..len]`, but the device may keep
+    /// `frame` and leave another buffer of at least `max_frame` bytes in its
+    /// place instead of copying.
+    fn transmit_swap(&mut self, frame: &mut Vec<u8>, len: usize) -> Result<bool, DeviceError> {
+        self.transmit(&frame[..len.min(frame.len())])
+    }
 }
 
 /// What a block device is.

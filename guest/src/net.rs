@@ -19,9 +19,9 @@ use crate::hypercall;
 /// Frames per batch call.
 pub const BATCH: usize = 32;
 
-/// Frames per read batch on an offloading device, whose receive buffers
-/// are 64 KiB each: 1 MiB in all rather than 2.
-pub const OFFLOAD_RX_BATCH: usize = 16;
+/// Frames per batch on an offloading device, whose buffers are 64 KiB
+/// each: 1 MiB for receiving and 1 MiB for sending, rather than 2 each.
+pub const OFFLOAD_BATCH: usize = 16;
 
 /// Devices that may have frames waiting: set by yield's ready set, cleared
 /// by a short read batch. All set at boot, so the first read asks.
@@ -97,16 +97,16 @@ impl GuestNet {
         let frame = info.max_frame();
         TX.lock().push(TxQueue {
             handle,
-            // Grown to the largest frame each slot has carried: offloaded
-            // frames may be 64 KiB, most are far smaller.
-            frames: (0..BATCH).map(|_| Vec::new()).collect(),
+            // Buffers are swapped in as frames are sent (64 KiB each when
+            // offloading, so fewer of them).
+            frames: (0..if info.offload { OFFLOAD_BATCH } else { BATCH }).map(|_| Vec::new()).collect(),
             lens: Vec::with_capacity(BATCH),
             table: vec![NetFrame::default(); BATCH],
         });
         GuestNet {
             handle,
             info,
-            rx: (0..if info.offload { OFFLOAD_RX_BATCH } else { BATCH }).map(|_| vec![0; frame]).collect(),
+            rx: (0..if info.offload { OFFLOAD_BATCH } else { BATCH }).map(|_| vec![0; frame]).collect(),
             table: vec![NetFrame::default(); BATCH],
             rx_count: 0,
             rx_next: 0,
@@ -146,6 +146,53 @@ impl NetDevice for GuestNet {
     }
 
     fn receive(&mut self, buf: &mut [u8]) -> Result<Option<usize>, DeviceError> {
+        let Some(i) = self.next_received()? else { return Ok(None) };
+        let len = (self.table[i].len as usize).min(self.rx[i].len()).min(buf.len());
+        buf[..len].copy_from_slice(&self.rx[i][..len]);
+        Ok(Some(len))
+    }
+
+    fn receive_swap(&mut self, buf: &mut Vec<u8>) -> Result<Option<usize>, DeviceError> {
+        let Some(i) = self.next_received()? else { return Ok(None) };
+        let len = (self.table[i].len as usize).min(self.rx[i].len());
+        if buf.len() == self.rx[i].len() {
+            // The next read batch fills the buffer given in exchange.
+            core::mem::swap(buf, &mut self.rx[i]);
+        } else {
+            let len = len.min(buf.len());
+            buf[..len].copy_from_slice(&self.rx[i][..len]);
+        }
+        Ok(Some(len.min(buf.len())))
+    }
+
+    fn transmit(&mut self, frame: &[u8]) -> Result<bool, DeviceError> {
+        let len = frame.len().min(self.info.max_frame());
+        self.queue(|slot| {
+            slot.clear();
+            slot.extend_from_slice(&frame[..len]);
+            len
+        })
+    }
+
+    fn transmit_swap(&mut self, frame: &mut Vec<u8>, len: usize) -> Result<bool, DeviceError> {
+        let max = self.info.max_frame();
+        let len = len.min(max).min(frame.len());
+        self.queue(|slot| {
+            // The slot's buffer goes back to the caller, at full size
+            // (grown once, the first time round).
+            if slot.len() < max {
+                slot.resize(max, 0);
+            }
+            core::mem::swap(slot, frame);
+            len
+        })
+    }
+}
+
+impl GuestNet {
+    /// The index of the next received frame, reading a batch when none is
+    /// left and the device may have some.
+    fn next_received(&mut self) -> Result<Option<usize>, DeviceError> {
         if self.rx_next == self.rx_count {
             if RX_MAYBE.load(Ordering::Relaxed) & (1 << (self.handle % 64)) == 0 {
                 return Ok(None);
@@ -157,20 +204,18 @@ impl NetDevice for GuestNet {
         }
         let i = self.rx_next;
         self.rx_next += 1;
-        let len = (self.table[i].len as usize).min(self.rx[i].len()).min(buf.len());
-        buf[..len].copy_from_slice(&self.rx[i][..len]);
-        Ok(Some(len))
+        Ok(Some(i))
     }
 
-    fn transmit(&mut self, frame: &[u8]) -> Result<bool, DeviceError> {
+    /// Puts a frame in the next send slot (`fill` stores it and says its
+    /// length), sending the queue when it is full.
+    fn queue(&mut self, fill: impl FnOnce(&mut Vec<u8>) -> usize) -> Result<bool, DeviceError> {
         let mut queues = TX.lock();
         let Some(q) = queues.iter_mut().find(|q| q.handle == self.handle) else { return Err(DeviceError) };
         let i = q.lens.len();
-        let len = frame.len().min(self.info.max_frame());
-        q.frames[i].clear();
-        q.frames[i].extend_from_slice(&frame[..len]);
+        let len = fill(&mut q.frames[i]);
         q.lens.push(len);
-        if q.lens.len() == BATCH {
+        if q.lens.len() == q.frames.len() {
             flush_queue(q);
         }
         Ok(true)

@@ -141,6 +141,10 @@ impl<D: NetDevice> Phy<D> {
     /// header, if any): a checksum the host left partial or vouched for
     /// is not checked again.
     fn check(&self, n: usize) -> Result<validate::Summary, Malformed> {
+        // A device's length is believed no further than its buffer.
+        if n > self.rx.len() {
+            return Err(Malformed::BadLength);
+        }
         if !self.offload {
             return validate::check(&self.rx[..n]);
         }
@@ -172,8 +176,9 @@ pub(crate) struct Rx<'a> {
 
 pub(crate) struct Tx<'a, D> {
     dev: &'a mut D,
-    /// The whole frame buffer, the offload header's room first.
-    buf: &'a mut [u8],
+    /// The whole frame buffer, the offload header's room first (the
+    /// device may swap it for another when sending).
+    buf: &'a mut Vec<u8>,
     stats: &'a mut NetStats,
     /// How the frame goes out: plain, or offloaded over a wire of this MTU.
     offload: Option<(usize, &'a PeerMss)>,
@@ -188,8 +193,12 @@ impl phy::RxToken for Rx<'_> {
 impl<D: NetDevice> phy::TxToken for Tx<'_, D> {
     fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
         let prefix = if self.offload.is_some() { OffloadHeader::LEN } else { 0 };
-        // smoltcp never asks for more than the MTU it was given.
-        let len = len.min(self.buf.len() - prefix);
+        // smoltcp never asks for more than the MTU it was given, and the
+        // buffer is that large; a device that swapped in a smaller one
+        // only costs a reallocation.
+        if self.buf.len() < prefix + len {
+            self.buf.resize(prefix + len, 0);
+        }
         let (head, frame) = self.buf.split_at_mut(prefix);
         let frame = &mut frame[..len];
         let r = f(frame);
@@ -203,7 +212,7 @@ impl<D: NetDevice> phy::TxToken for Tx<'_, D> {
                 }
             },
         }
-        match self.dev.transmit(&self.buf[..prefix + len]) {
+        match self.dev.transmit_swap(self.buf, prefix + len) {
             Ok(true) => self.stats.tx_frames += 1,
             Ok(false) => self.stats.tx_busy += 1,
             Err(_) => self.stats.device_errors += 1,
@@ -260,7 +269,7 @@ impl<D: NetDevice> phy::Device for Phy<D> {
     fn receive(&mut self, now: Instant) -> Option<(Rx<'_>, Tx<'_, D>)> {
         let prefix = if self.offload { OffloadHeader::LEN } else { 0 };
         let len = loop {
-            match self.dev.receive(&mut self.rx) {
+            match self.dev.receive_swap(&mut self.rx) {
                 Ok(Some(n)) => match self.check(n) {
                     Ok(summary) => {
                         if let Some(port) = summary.syn_to_port
