@@ -1,7 +1,7 @@
 //! The device traits Oasis protocol code is written against (network and
-//! block devices), in a crate of
-//! their own with no dependencies (as `embassy-net-driver` does), so a
-//! protocol crate depends on these and never on a platform.
+//! block devices), in a crate of their own (as `embassy-net-driver` does),
+//! so a protocol crate depends on these and never on a platform. Its one
+//! dependency is the ABI's data-only crate, for the offloaded frame format.
 //!
 //! Implementations live with the platforms: `oasis-guest` (hypercalls on
 //! hvt and spt) and `oasis-unix` (a TAP device, a file). Readiness is not
@@ -50,17 +50,21 @@ impl NetInfo {
 }
 
 /// The largest offloaded frame: its header, Ethernet, a 64 KiB IP packet.
-pub const OFFLOAD_MAX_FRAME: usize = OffloadHeader::LEN + 14 + 65535;
+pub const OFFLOAD_MAX_FRAME: usize = net_offload::MAX_FRAME as usize;
+
+/// The offloaded frame format's constants: header length, `flags` and
+/// `gso_type` values.
+pub use oasis_abi::net_offload;
 
 /// What comes before each frame of an offloading device: the Linux TAP's
 /// and virtio's `virtio_net_hdr` (virtio 1.2, 5.1.6), little-endian, as the
 /// hypercall ABI passes it through (`oasis_abi::net_offload`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct OffloadHeader {
-    /// [`OffloadHeader::NEEDS_CSUM`], [`OffloadHeader::DATA_VALID`].
+    /// [`net_offload::NEEDS_CSUM`], [`net_offload::DATA_VALID`].
     pub flags: u8,
-    /// [`OffloadHeader::GSO_NONE`], [`OffloadHeader::GSO_TCPV4`],
-    /// [`OffloadHeader::GSO_TCPV6`], maybe with [`OffloadHeader::GSO_ECN`].
+    /// [`net_offload::GSO_NONE`], [`net_offload::GSO_TCPV4`],
+    /// [`net_offload::GSO_TCPV6`], maybe with [`net_offload::GSO_ECN`].
     pub gso_type: u8,
     /// Bytes of headers (Ethernet, IP, TCP) before the payload.
     pub hdr_len: u16,
@@ -73,25 +77,9 @@ pub struct OffloadHeader {
 }
 
 impl OffloadHeader {
-    /// Its size.
-    pub const LEN: usize = 10;
-    /// The TCP or UDP checksum holds only the pseudo-header's sum: the
-    /// bytes from `csum_start` on are still to be added.
-    pub const NEEDS_CSUM: u8 = 1;
-    /// (Received only) the host has checked the checksums.
-    pub const DATA_VALID: u8 = 2;
-    /// One segment.
-    pub const GSO_NONE: u8 = 0;
-    /// TCP over IPv4, to be cut into `gso_size` segments.
-    pub const GSO_TCPV4: u8 = 1;
-    /// TCP over IPv6, likewise.
-    pub const GSO_TCPV6: u8 = 4;
-    /// ECN bit of `gso_type`.
-    pub const GSO_ECN: u8 = 0x80;
-
     /// Reads one from the start of `bytes`, if it is long enough.
     pub fn read(bytes: &[u8]) -> Option<OffloadHeader> {
-        let b = bytes.get(..Self::LEN)?;
+        let b = bytes.get(..net_offload::HEADER_LEN)?;
         let word = |i: usize| u16::from_le_bytes([b[i], b[i + 1]]);
         Some(OffloadHeader {
             flags: b[0],
@@ -105,7 +93,7 @@ impl OffloadHeader {
 
     /// Writes it to the start of `bytes`; nothing if `bytes` is too short.
     pub fn write(&self, bytes: &mut [u8]) {
-        let Some(b) = bytes.get_mut(..Self::LEN) else { return };
+        let Some(b) = bytes.get_mut(..net_offload::HEADER_LEN) else { return };
         b[0] = self.flags;
         b[1] = self.gso_type;
         b[2..4].copy_from_slice(&self.hdr_len.to_le_bytes());

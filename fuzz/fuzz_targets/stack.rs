@@ -19,7 +19,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::Mutex;
 
 use libfuzzer_sys::fuzz_target;
-use oasis_devices::{DeviceError, NetDevice, NetInfo, OFFLOAD_MAX_FRAME, OffloadHeader};
+use oasis_devices::{DeviceError, NetDevice, NetInfo, OFFLOAD_MAX_FRAME, OffloadHeader, net_offload};
 use oasis_net::config::Cidr;
 use oasis_net::{NetConfig, SmolStack, Stack, TcpListener, TcpStream, UdpSocket};
 use oasis_runtime::{Duration, Os, Platform, start};
@@ -146,17 +146,17 @@ fuzz_target!(|data: &[u8]| {
     for frame in TX.lock().unwrap().iter() {
         let (frame, trusted) = if offload {
             let header = OffloadHeader::read(frame).expect("an offloaded frame has its header");
-            let frame = &frame[OffloadHeader::LEN..];
-            if header.gso_type == OffloadHeader::GSO_NONE {
+            let frame = &frame[net_offload::HEADER_LEN..];
+            if header.gso_type == net_offload::GSO_NONE {
                 assert!(frame.len() <= 1514, "a frame over the wire's MTU and not for the host to cut");
             } else {
                 assert!(header.gso_size > 0 && usize::from(header.hdr_len) < frame.len(), "{header:?}");
                 assert!(usize::from(header.hdr_len) + usize::from(header.gso_size) <= 1514, "{header:?}");
             }
-            if header.flags & OffloadHeader::NEEDS_CSUM != 0 {
+            if header.flags & net_offload::NEEDS_CSUM != 0 {
                 assert!(usize::from(header.csum_start) + usize::from(header.csum_offset) + 2 <= frame.len());
             }
-            (frame, header.flags & OffloadHeader::NEEDS_CSUM != 0)
+            (frame, header.flags & net_offload::NEEDS_CSUM != 0)
         } else {
             (&frame[..], false)
         };

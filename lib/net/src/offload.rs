@@ -19,7 +19,7 @@
 
 use alloc::collections::{BTreeMap, VecDeque};
 
-use oasis_devices::OffloadHeader;
+use oasis_devices::{OffloadHeader, net_offload};
 use smoltcp::wire::{EthernetFrame, EthernetProtocol, IpAddress, IpProtocol, Ipv4Packet, Ipv6Packet, checksum};
 
 /// The least MSS a peer's SYN is raised for (RFC 9293's default). A peer
@@ -220,11 +220,11 @@ pub(crate) fn prepare_tx(frame: &mut [u8], link_mtu: usize, peers: &PeerMss) -> 
     let Ok(len) = u32::try_from(segment.len()) else { return Err(Unsendable::Oversize) };
     let partial = checksum::pseudo_header(&t.src, &t.dst, t.proto, len);
     segment[checksum_at..checksum_at + 2].copy_from_slice(&partial.to_be_bytes());
-    header.flags = OffloadHeader::NEEDS_CSUM;
+    header.flags = net_offload::NEEDS_CSUM;
     header.csum_start = t.start as u16;
     header.csum_offset = checksum_at as u16;
     if let Some((size, tcp_header)) = gso {
-        header.gso_type = if t.v6 { OffloadHeader::GSO_TCPV6 } else { OffloadHeader::GSO_TCPV4 };
+        header.gso_type = if t.v6 { net_offload::GSO_TCPV6 } else { net_offload::GSO_TCPV4 };
         header.gso_size = size as u16;
         header.hdr_len = (t.start + tcp_header) as u16;
     }
@@ -351,12 +351,12 @@ mod tests {
             let mut frame = tcp_frame(v6, false, None, &payload);
             let header = prepare_tx(&mut frame, 1500, &peers).unwrap();
             let ip = if v6 { 40 } else { 20 };
-            assert_eq!(header.gso_type, if v6 { OffloadHeader::GSO_TCPV6 } else { OffloadHeader::GSO_TCPV4 });
+            assert_eq!(header.gso_type, if v6 { net_offload::GSO_TCPV6 } else { net_offload::GSO_TCPV4 });
             assert_eq!(header.gso_size, 1200, "the peer's MSS, smaller than the wire's");
             assert_eq!(usize::from(header.hdr_len), 14 + ip + 20);
             assert_eq!(usize::from(header.csum_start), 14 + ip);
             assert_eq!(header.csum_offset, 16);
-            assert_eq!(header.flags, OffloadHeader::NEEDS_CSUM);
+            assert_eq!(header.flags, net_offload::NEEDS_CSUM);
             // Completed as the host would, the checksum is right.
             complete(&mut frame, &header);
             assert!(crate::validate::check(&frame).is_ok());
@@ -379,10 +379,10 @@ mod tests {
         raise_peer_mss(&mut tcp_frame(false, true, Some(1200), b""), &mut peers);
         let mut frame = tcp_frame(false, false, None, &[7; 1400]);
         let header = prepare_tx(&mut frame, 1500, &peers).unwrap();
-        assert_eq!((header.gso_type, header.gso_size), (OffloadHeader::GSO_TCPV4, 1200));
+        assert_eq!((header.gso_type, header.gso_size), (net_offload::GSO_TCPV4, 1200));
         // Within the peer's MSS: one segment.
         let mut frame = tcp_frame(false, false, None, &[7; 1200]);
-        assert_eq!(prepare_tx(&mut frame, 1500, &peers).unwrap().gso_type, OffloadHeader::GSO_NONE);
+        assert_eq!(prepare_tx(&mut frame, 1500, &peers).unwrap().gso_type, net_offload::GSO_NONE);
     }
 
     #[test]
@@ -401,8 +401,8 @@ mod tests {
         let peers = PeerMss::default();
         let mut frame = tcp_frame(false, false, None, b"hello");
         let header = prepare_tx(&mut frame, 1500, &peers).unwrap();
-        assert_eq!(header.gso_type, OffloadHeader::GSO_NONE);
-        assert_eq!(header.flags, OffloadHeader::NEEDS_CSUM);
+        assert_eq!(header.gso_type, net_offload::GSO_NONE);
+        assert_eq!(header.flags, net_offload::NEEDS_CSUM);
         complete(&mut frame, &header);
         assert!(crate::validate::check(&frame).is_ok());
     }

@@ -6,7 +6,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 use core::fmt;
 
-use oasis_devices::{NetDevice, OffloadHeader};
+use oasis_devices::{NetDevice, OffloadHeader, net_offload};
 use smoltcp::phy::{self, Checksum, ChecksumCapabilities, DeviceCapabilities, Medium};
 use smoltcp::time::Instant;
 
@@ -106,7 +106,7 @@ impl<D: NetDevice> Phy<D> {
     pub(crate) fn new(dev: D) -> Phy<D> {
         let info = dev.info();
         let frame = info.max_frame();
-        let prefix = if info.offload { OffloadHeader::LEN } else { 0 };
+        let prefix = if info.offload { net_offload::HEADER_LEN } else { 0 };
         Phy {
             dev,
             rx: vec![0; frame],
@@ -149,8 +149,8 @@ impl<D: NetDevice> Phy<D> {
             return validate::check(&self.rx[..n]);
         }
         let header = OffloadHeader::read(&self.rx[..n]).ok_or(Malformed::Truncated)?;
-        let trusted = header.flags & (OffloadHeader::NEEDS_CSUM | OffloadHeader::DATA_VALID) != 0;
-        validate::check_with(&self.rx[OffloadHeader::LEN..n], trusted)
+        let trusted = header.flags & (net_offload::NEEDS_CSUM | net_offload::DATA_VALID) != 0;
+        validate::check_with(&self.rx[net_offload::HEADER_LEN..n], trusted)
     }
 
     /// Logs dropped frames, at most once per interval.
@@ -192,7 +192,7 @@ impl phy::RxToken for Rx<'_> {
 
 impl<D: NetDevice> phy::TxToken for Tx<'_, D> {
     fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
-        let prefix = if self.offload.is_some() { OffloadHeader::LEN } else { 0 };
+        let prefix = if self.offload.is_some() { net_offload::HEADER_LEN } else { 0 };
         // smoltcp never asks for more than the MTU it was given, and the
         // buffer is that large; a device that swapped in a smaller one
         // only costs a reallocation.
@@ -267,7 +267,7 @@ impl<D: NetDevice> phy::Device for Phy<D> {
         D: 'a;
 
     fn receive(&mut self, now: Instant) -> Option<(Rx<'_>, Tx<'_, D>)> {
-        let prefix = if self.offload { OffloadHeader::LEN } else { 0 };
+        let prefix = if self.offload { net_offload::HEADER_LEN } else { 0 };
         let len = loop {
             match self.dev.receive_swap(&mut self.rx) {
                 Ok(Some(n)) => match self.check(n) {

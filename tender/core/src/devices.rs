@@ -5,7 +5,7 @@
 use std::fs::File;
 use std::os::fd::AsRawFd;
 
-use oasis_abi::DeviceKind;
+use oasis_abi::{DeviceKind, net_offload};
 use oasis_tap::{Tap, TapError};
 
 use crate::config::Binding;
@@ -213,24 +213,31 @@ pub const MIN_GSO_SIZE: u16 = 256;
 /// only ever sees what a well-behaved Oasis guest sends: a partial TCP or
 /// UDP checksum inside the frame, and TCP segments cut to at least
 /// [`MIN_GSO_SIZE`] bytes after headers that fit the frame.
-pub fn check_offload_header(header: &[u8; 10], frame_len: u64) -> Result<(), &'static str> {
+pub fn check_offload_header(header: &[u8; net_offload::HEADER_LEN], frame_len: u64) -> Result<(), &'static str> {
     let word = |i: usize| u64::from(u16::from_le_bytes([header[i], header[i + 1]]));
     let (flags, gso_type) = (header[0], header[1]);
     let (hdr_len, gso_size, csum_start, csum_offset) = (word(2), word(4), word(6), word(8));
-    let frame = frame_len.saturating_sub(10);
-    if flags & !1 != 0 {
+    let frame = frame_len.saturating_sub(net_offload::HEADER_LEN as u64);
+    if flags & !net_offload::NEEDS_CSUM != 0 {
         return Err("flags other than NEEDS_CSUM");
     }
-    let needs_csum = flags & 1 != 0;
+    let needs_csum = flags & net_offload::NEEDS_CSUM != 0;
     if needs_csum && csum_start + csum_offset + 2 > frame {
         return Err("the checksum field lies outside the frame");
     }
     match gso_type {
-        0 => Ok(()),
-        1 | 4 if !needs_csum => Err("a segment to cut without NEEDS_CSUM"),
-        1 | 4 if hdr_len == 0 || hdr_len >= frame => Err("hdr_len does not fit the frame"),
-        1 | 4 if gso_size < u64::from(MIN_GSO_SIZE) => Err("gso_size below 256"),
-        1 | 4 => Ok(()),
+        net_offload::GSO_NONE => Ok(()),
+        net_offload::GSO_TCPV4 | net_offload::GSO_TCPV6 => {
+            if !needs_csum {
+                Err("a segment to cut without NEEDS_CSUM")
+            } else if hdr_len == 0 || hdr_len >= frame {
+                Err("hdr_len does not fit the frame")
+            } else if gso_size < u64::from(MIN_GSO_SIZE) {
+                Err("gso_size below 256")
+            } else {
+                Ok(())
+            }
+        }
         _ => Err("a gso_type other than none, TCP over IPv4 or TCP over IPv6"),
     }
 }

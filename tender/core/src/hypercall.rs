@@ -342,7 +342,7 @@ impl Hypercalls {
         self.check_buffer(number, data, len, false)?;
         let bad = || Stop::from(Violation::BadBuffer { call: number, addr: data, len });
         if net.offload() {
-            let mut header = [0u8; 10];
+            let mut header = [0u8; oasis_abi::net_offload::HEADER_LEN];
             if len < header.len() as u64 {
                 return Err(Violation::BadOffloadHeader { call: number, why: "a frame shorter than its header" }.into());
             }
