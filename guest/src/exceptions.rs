@@ -32,6 +32,8 @@ core::arch::global_asm!(
     report = sym report,
 );
 
+// SAFETY: `oasis_exception_stubs` is the label of the `global_asm!` above;
+// only its address is used, never its contents.
 unsafe extern "C" {
     /// The first stub; stub `v` is at `+16 * v`.
     static oasis_exception_stubs: u8;

@@ -141,10 +141,14 @@ pub fn main(attr: TokenStream, item: TokenStream) -> TokenStream {
 
         // On unix the same note is kept in the program (a section of that
         // name), so `oasis run` can see which devices it declares.
+        // SAFETY: the section holds only this note (plain, `#[repr(C)]` data
+        // the tender parses); one per image, the macro runs once.
         #[used]
         #[unsafe(link_section = ".note.oasis")]
         static __OASIS_MANIFEST: ::oasis::abi::ManifestNote<#count> = ::oasis::abi::ManifestNote::new(#manifest);
 
+        // SAFETY: the runtime declares `__oasis_main` as `fn() -> u8`; this is
+        // its one definition.
         #[cfg(target_os = "none")]
         #[unsafe(no_mangle)]
         pub fn __oasis_main() -> u8 {

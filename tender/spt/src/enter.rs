@@ -33,15 +33,21 @@ impl Outcome {
 
 /// The tender's stack pointer while the guest runs (points at the saved
 /// registers). Hypercall handlers run on the stack below it.
+// SAFETY: the only symbol of this name; the assembly below reads and
+// writes it as the atomic it is.
 #[unsafe(no_mangle)]
 pub(crate) static OASIS_SPT_TENDER_RSP: AtomicU64 = AtomicU64::new(0);
 
 /// The tender's FS base (its TLS), restored on every way back in, because
 /// a guest may change FS with `wrfsbase` and libc's `errno` lives there.
+// SAFETY: the only symbol of this name; the assembly below reads and
+// writes it as the atomic it is.
 #[unsafe(no_mangle)]
 pub(crate) static OASIS_SPT_TENDER_FS: AtomicU64 = AtomicU64::new(0);
 
 /// 1 when the CPU and kernel allow `rdfsbase`/`wrfsbase` in user mode.
+// SAFETY: the only symbol of this name; the assembly below reads and
+// writes it as the atomic it is.
 #[unsafe(no_mangle)]
 pub(crate) static OASIS_SPT_HAVE_FSGSBASE: AtomicU8 = AtomicU8::new(0);
 
@@ -135,6 +141,8 @@ core::arch::global_asm!(
     handle = sym crate::run::handle_hypercall,
 );
 
+// SAFETY: these are the labels of the `global_asm!` above, with these
+// signatures (System V, callee-saved registers preserved).
 unsafe extern "sysv64" {
     fn oasis_spt_enter(entry: u64, stack_top: u64, boot_info: u64) -> u64;
     /// The guest's hypercall entry (its address goes in boot info).
