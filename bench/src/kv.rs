@@ -84,6 +84,11 @@ struct Peer {
 }
 
 impl Peer {
+    /// A server on 127.0.0.1, its client in the host's namespace.
+    fn on_loopback(redis: bool, mode: Mode, port: u16, server: usize) -> Peer {
+        Peer { redis, mode, link: Link::Loopback, client_ns: None, host: "127.0.0.1".into(), port, server }
+    }
+
     fn name(&self) -> String {
         let who = match (self.redis, self.link) {
             (true, _) => "Redis",
@@ -332,29 +337,13 @@ pub fn kv(
         let mut args = vec![format!("--block:storage={}", disk.display()), "--port".into(), port.to_string()];
         args.extend(kv_mode_args(mode));
         let server = bed.start(None, &s(&kv_unix), &args, "listening on port")?;
-        peers.push(Peer {
-            redis: false,
-            mode,
-            link: Link::Loopback,
-            client_ns: None,
-            host: "127.0.0.1".into(),
-            port,
-            server,
-        });
+        peers.push(Peer::on_loopback(false, mode, port, server));
 
         let rdir = work.join(format!("redis-{}", peers.len()));
         std::fs::create_dir_all(&rdir)?;
         let port = free_port()?;
         let server = bed.start(None, "redis-server", &redis_args(port, mode, &rdir), "Ready to accept connections")?;
-        peers.push(Peer {
-            redis: true,
-            mode,
-            link: Link::Loopback,
-            client_ns: None,
-            host: "127.0.0.1".into(),
-            port,
-            server,
-        });
+        peers.push(Peer::on_loopback(true, mode, port, server));
     }
 
     // Namespaces: kv on spt behind a TAP, Redis behind a veth pair.

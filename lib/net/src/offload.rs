@@ -69,20 +69,27 @@ fn addr_key(addr: &IpAddress) -> [u8; 16] {
 }
 
 /// A TCP or UDP packet inside a frame: where its parts are.
-struct Transport {
-    v6: bool,
-    proto: IpProtocol,
-    src: IpAddress,
-    dst: IpAddress,
+pub(crate) struct Transport {
+    pub(crate) v6: bool,
+    pub(crate) proto: IpProtocol,
+    pub(crate) src: IpAddress,
+    pub(crate) dst: IpAddress,
     /// Offset of the transport header in the frame.
-    start: usize,
+    pub(crate) start: usize,
     /// Bytes of transport header and payload.
-    len: usize,
+    pub(crate) len: usize,
+}
+
+impl Transport {
+    /// Where the checksum field is in the TCP or UDP header.
+    pub(crate) fn checksum_at(&self) -> usize {
+        if self.proto == IpProtocol::Tcp { 16 } else { 6 }
+    }
 }
 
 /// Finds the TCP or UDP packet in an Ethernet `frame` (IPv4 unfragmented,
 /// or IPv6 with TCP or UDP as the first next header, as smoltcp sends).
-fn transport(frame: &[u8]) -> Option<Transport> {
+pub(crate) fn transport(frame: &[u8]) -> Option<Transport> {
     let eth = EthernetFrame::new_checked(frame).ok()?;
     let (v6, proto, src, dst, header, total) = match eth.ethertype() {
         EthernetProtocol::Ipv4 => {
@@ -169,12 +176,11 @@ pub(crate) enum Unsendable {
 /// frames larger than the wire are refused.
 pub(crate) fn prepare_tx(frame: &mut [u8], link_mtu: usize, peers: &PeerMss) -> Result<OffloadHeader, Unsendable> {
     let mut header = OffloadHeader::default();
-    let Some(t) = transport(frame) else {
-        return if frame.len() > link_mtu + 14 { Err(Unsendable::Oversize) } else { Ok(header) };
-    };
+    let untouched = if frame.len() > link_mtu + 14 { Err(Unsendable::Oversize) } else { Ok(header) };
+    let Some(t) = transport(frame) else { return untouched };
     let ip_header = t.start - 14;
     let segment = &mut frame[t.start..t.start + t.len];
-    let (checksum_at, gso) = match t.proto {
+    let gso = match t.proto {
         IpProtocol::Tcp if segment.len() >= 20 => {
             let tcp_header = (usize::from(segment[12] >> 4) * 4).clamp(20, segment.len());
             let wire_payload = link_mtu.saturating_sub(ip_header + tcp_header);
@@ -204,16 +210,12 @@ pub(crate) fn prepare_tx(frame: &mut [u8], link_mtu: usize, peers: &PeerMss) -> 
             } else {
                 None
             };
-            (16, gso.map(|size| (size, tcp_header)))
+            gso.map(|size| (size, tcp_header))
         }
-        IpProtocol::Udp if segment.len() >= 8 => {
-            if frame.len() > link_mtu + 14 {
-                return Err(Unsendable::Oversize);
-            }
-            (6, None)
-        }
-        _ => return if frame.len() > link_mtu + 14 { Err(Unsendable::Oversize) } else { Ok(header) },
+        IpProtocol::Udp if segment.len() >= 8 && untouched.is_ok() => None,
+        _ => return untouched,
     };
+    let checksum_at = t.checksum_at();
     let segment = &mut frame[t.start..t.start + t.len];
     // The pseudo-header's sum, not complemented: the host adds the rest
     // (Linux's CHECKSUM_PARTIAL).

@@ -10,8 +10,6 @@ use oasis_devices::{NetDevice, OffloadHeader, net_offload};
 use smoltcp::phy::{self, Checksum, ChecksumCapabilities, DeviceCapabilities, Medium};
 use smoltcp::time::Instant;
 
-use smoltcp::wire::{EthernetFrame, EthernetProtocol, IpAddress, IpProtocol, Ipv4Packet, Ipv6Packet, UdpPacket};
-
 use crate::checksum;
 use crate::offload::{self, PeerMss};
 use crate::validate::{self, Malformed};
@@ -222,37 +220,10 @@ impl<D: NetDevice> phy::TxToken for Tx<'_, D> {
 }
 
 /// Fills the TCP or UDP checksum of an outgoing `frame` as smoltcp built
-/// it (told to leave them to us): Ethernet, then IPv4 (unfragmented;
-/// smoltcp is built without fragmentation) or IPv6 with TCP or UDP as its
-/// next header (smoltcp puts no extension headers before either).
+/// it (told to leave them to us).
 fn fill_checksums(frame: &mut [u8]) {
-    let Ok(mut eth) = EthernetFrame::new_checked(&mut *frame) else { return };
-    match eth.ethertype() {
-        EthernetProtocol::Ipv4 => {
-            let Ok(mut ip) = Ipv4Packet::new_checked(eth.payload_mut()) else { return };
-            let (src, dst, proto) = (IpAddress::Ipv4(ip.src_addr()), IpAddress::Ipv4(ip.dst_addr()), ip.next_header());
-            fill_transport(proto, &src, &dst, ip.payload_mut());
-        }
-        EthernetProtocol::Ipv6 => {
-            let Ok(mut ip) = Ipv6Packet::new_checked(eth.payload_mut()) else { return };
-            let (src, dst, proto) = (IpAddress::Ipv6(ip.src_addr()), IpAddress::Ipv6(ip.dst_addr()), ip.next_header());
-            fill_transport(proto, &src, &dst, ip.payload_mut());
-        }
-        _ => {}
-    }
-}
-
-fn fill_transport(proto: IpProtocol, src: &IpAddress, dst: &IpAddress, segment: &mut [u8]) {
-    match proto {
-        // The checksum fields' offsets in the TCP and UDP headers.
-        IpProtocol::Tcp => checksum::fill(proto, src, dst, segment, 16),
-        IpProtocol::Udp => {
-            let len = UdpPacket::new_checked(&*segment).map(|udp| usize::from(udp.len())).unwrap_or(0);
-            if let Some(datagram) = segment.get_mut(..len) {
-                checksum::fill(proto, src, dst, datagram, 6);
-            }
-        }
-        _ => {}
+    if let Some(t) = offload::transport(frame) {
+        checksum::fill(t.proto, &t.src, &t.dst, &mut frame[t.start..t.start + t.len], t.checksum_at());
     }
 }
 

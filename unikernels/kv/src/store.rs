@@ -80,9 +80,9 @@ impl Expiries {
         self.by_time.iter().take_while(|(at, _)| *at <= now).count()
     }
 
-    /// How many keys have a deadline.
-    pub fn len(&self) -> usize {
-        self.by_key.len()
+    /// How many keys have a deadline still to come at `now`.
+    pub fn pending(&self, now: Deadline) -> usize {
+        self.by_key.len() - self.due_count(now)
     }
 }
 
@@ -218,7 +218,7 @@ impl Store for MemStore {
     }
 
     fn expiring(&self) -> usize {
-        self.expiries.len() - self.expiries.due_count(self.now)
+        self.expiries.pending(self.now)
     }
 
     fn keys_from(&self, start: Bound<&[u8]>) -> impl Iterator<Item = Vec<u8>> + '_ {
@@ -632,7 +632,7 @@ impl<D: BlockDevice> Store for DiskStore<D> {
     }
 
     fn expiring(&self) -> usize {
-        self.expiries.len() - self.expiries.due_count(self.now)
+        self.expiries.pending(self.now)
     }
 
     fn keys_from(&self, start: Bound<&[u8]>) -> impl Iterator<Item = Vec<u8>> + '_ {
