@@ -2,7 +2,7 @@
 
 use core::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
-use oasis_abi::{HVT_PORT_BASE, Platform};
+use oasis_abi::{HVT_PORT_BASE, Hypercall, Platform};
 
 static PLATFORM: AtomicU8 = AtomicU8::new(0);
 static SPT_ENTRY: AtomicU64 = AtomicU64::new(0);
@@ -21,13 +21,13 @@ pub(crate) fn platform() -> Platform {
     }
 }
 
-/// Makes call `nr` with argument struct `arg`; the tender reads and writes
-/// `*arg` before this returns.
-pub(crate) fn call<T>(nr: u64, arg: &mut T) {
-    // SAFETY: `arg` is a live, exclusive reference to an argument struct in
-    // guest memory, which is what the ABI asks for; the tender touches
-    // nothing else of ours.
-    unsafe { raw(nr, (arg as *mut T).addr() as u64) }
+/// Makes call `H` with its argument struct `arg`; the tender reads and
+/// writes `*arg` before this returns.
+pub(crate) fn call<H: Hypercall>(arg: &mut H::Arg) {
+    // SAFETY: `arg` is a live, exclusive reference to call `H`'s own
+    // argument struct in guest memory, which is what the ABI asks for; the
+    // tender touches nothing else of ours.
+    unsafe { raw(H::NR, (arg as *mut H::Arg).addr() as u64) }
 }
 
 /// Makes call `nr` with any argument address.

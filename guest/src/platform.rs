@@ -3,7 +3,7 @@
 use alloc::vec::Vec;
 use core::future::Future;
 
-use oasis_abi::{ABORT_MESSAGE_MAX, Abort, Exit, Platform, Yield, nr};
+use oasis_abi::{ABORT_MESSAGE_MAX, Abort, Exit, Platform, Yield, op};
 use oasis_runtime::Termination;
 
 use crate::{clock, console, hypercall};
@@ -27,7 +27,7 @@ static GUEST: Guest = Guest;
 pub(crate) fn exit(status: u8) -> ! {
     console::flush_for_exit();
     let mut arg = Exit { status: u64::from(status) };
-    hypercall::call(nr::EXIT, &mut arg);
+    hypercall::call::<op::Exit>(&mut arg);
     // SAFETY: the tender never resumes a guest after EXIT; `ud2` makes sure.
     unsafe { core::arch::asm!("ud2", options(noreturn)) }
 }
@@ -36,7 +36,7 @@ pub(crate) fn abort_message(message: &str) -> ! {
     console::flush_for_exit();
     let len = message.len().min(ABORT_MESSAGE_MAX as usize);
     let mut arg = Abort { message: message.as_ptr().addr() as u64, len: len as u64 };
-    hypercall::call(nr::ABORT, &mut arg);
+    hypercall::call::<op::Abort>(&mut arg);
     // SAFETY: the tender never resumes a guest after ABORT; `ud2` makes sure.
     unsafe { core::arch::asm!("ud2", options(noreturn)) }
 }
@@ -69,7 +69,7 @@ impl oasis_runtime::Platform for Guest {
         crate::net::flush_all();
         console::flush();
         let mut arg = Yield { deadline_ns: deadline_ns.unwrap_or(u64::MAX), ready: 0 };
-        hypercall::call(nr::YIELD, &mut arg);
+        hypercall::call::<op::Yield>(&mut arg);
         crate::net::note_ready(arg.ready);
         arg.ready
     }

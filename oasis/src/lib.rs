@@ -48,7 +48,7 @@ pub use log;
 
 /// Networking: the [`net::Stack`] API and the target's stack.
 pub mod net {
-    pub use oasis_net::{NetConfig, NetError, NetStats, Stack, TcpListener, TcpStream, UdpSocket};
+    pub use oasis_net::{NetConfig, NetError, NetStats, Stack, TcpListener, TcpStream, UdpSocket, io, nal};
 
     /// The stack a `net` device gives this target: the unikernel's own
     /// stack on the device (hvt, spt).

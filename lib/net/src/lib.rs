@@ -23,6 +23,7 @@ extern crate alloc;
 pub mod api;
 mod checksum;
 pub mod config;
+pub mod nal;
 mod offload;
 mod phy;
 mod stack;
@@ -36,3 +37,10 @@ pub use phy::NetStats;
 pub use stack::SmolStack;
 pub use tcp::{SmolListener, SmolStream};
 pub use udp::SmolUdp;
+
+/// The byte-stream traits [`TcpStream`] is made of.
+pub use embedded_io_async as io;
+#[doc(hidden)]
+pub use embedded_nal_async as __nal;
+
+impl_embedded_nal!(SmolStack<D>, D: oasis_devices::NetDevice + 'static);
