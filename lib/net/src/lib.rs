@@ -10,8 +10,8 @@
 //! before smoltcp and counted in [`NetStats`].
 //!
 //! It is `no_std` + `alloc` and has no `unsafe`. It is not a device
-//! driver: the platforms provide devices (`oasis-guest` through hypercalls,
-//! `oasis-unix` on a TAP). The unix target's host-socket stack implements
+//! driver: the platforms provide devices (`oasis-platform-tender` through hypercalls,
+//! `oasis-platform-unix` on a TAP). The unix target's host-socket stack implements
 //! the same [`Stack`] trait without this crate's machinery.
 
 #![cfg_attr(not(test), no_std)]

@@ -3,7 +3,7 @@
 use alloc::vec::Vec;
 use core::future::Future;
 
-use oasis_abi::{ABORT_MESSAGE_MAX, Abort, Exit, Platform, Yield, op};
+use oasis_abi::{ABORT_MESSAGE_MAX, Abort, Exit, Tender, Yield, op};
 use oasis_runtime::Termination;
 
 use crate::{clock, console, hypercall};
@@ -15,7 +15,7 @@ struct BootState {
 
 static BOOT_STATE: spin::Mutex<Option<BootState>> = spin::Mutex::new(None);
 
-pub(crate) fn set_boot_state(_platform: Platform, args: Vec<&'static str>, seed: [u8; 32]) {
+pub(crate) fn set_boot_state(_tender: Tender, args: Vec<&'static str>, seed: [u8; 32]) {
     *BOOT_STATE.lock() = Some(BootState { args, seed });
 }
 
@@ -43,9 +43,9 @@ pub(crate) fn abort_message(message: &str) -> ! {
 
 impl oasis_runtime::Platform for Guest {
     fn name(&self) -> &'static str {
-        match hypercall::platform() {
-            Platform::Hvt => "hvt",
-            Platform::Spt => "spt",
+        match hypercall::tender() {
+            Tender::Hvt => "hvt",
+            Tender::Spt => "spt",
         }
     }
 
@@ -93,6 +93,6 @@ where
     Fut: Future<Output = T> + 'static,
     T: Termination,
 {
-    let Some(state) = BOOT_STATE.lock().take() else { abort_message("oasis_guest::run called twice") };
+    let Some(state) = BOOT_STATE.lock().take() else { abort_message("oasis_platform_tender::run called twice") };
     oasis_runtime::start(&GUEST, state.args, state.seed, setup, main)
 }

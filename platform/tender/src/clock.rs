@@ -6,7 +6,7 @@
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use oasis_abi::{BootInfo, Clock, Hypercall, Platform, op};
+use oasis_abi::{BootInfo, Clock, Hypercall, Tender, op};
 
 use crate::hypercall;
 
@@ -16,7 +16,7 @@ static NS_PER_TICK_FP32: AtomicU64 = AtomicU64::new(0);
 static WALL_AT_BOOT: AtomicU64 = AtomicU64::new(0);
 
 pub(crate) fn init(info: &BootInfo) {
-    if Platform::from_u32(info.platform) == Some(Platform::Hvt) && info.tsc_hz != 0 {
+    if Tender::from_u32(info.tender) == Some(Tender::Hvt) && info.tsc_hz != 0 {
         // 10^9 << 32 fits a u64, so no 128-bit division is needed.
         let fp = (1_000_000_000u64 << 32) / info.tsc_hz;
         TSC_AT_BOOT.store(info.tsc_at_boot, Ordering::Relaxed);
