@@ -337,6 +337,3 @@ impl Connection {
 pub(crate) fn nanos(d: core::time::Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
-
-#[cfg(test)]
-mod tests;
