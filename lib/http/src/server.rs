@@ -184,6 +184,42 @@ where
 }
 
 impl<C: Read + Write, K: Clock> Conn<C, K> {
+    async fn read_body(&mut self, buf: &mut [u8]) -> Result<usize, RequestError> {
+        if let Some(e) = self.exchange.body_error {
+            return Err(e);
+        }
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        if self.core.request().expects_continue() && !self.exchange.continue_sent && !self.exchange.head_sent {
+            self.out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+            self.exchange.continue_sent = true;
+        }
+        loop {
+            let now = self.clock.now_ns();
+            match self.core.poll_body(now, buf.len()) {
+                BodyNext::Data(data) => {
+                    buf[..data.len()].copy_from_slice(data);
+                    return Ok(data.len());
+                }
+                BodyNext::End => return Ok(0),
+                BodyNext::Reject(e) => {
+                    self.exchange.body_error = Some(e);
+                    self.exchange.keep = false;
+                    return Err(e);
+                }
+                BodyNext::NeedInput { deadline } => {
+                    if !self.flush().await {
+                        let e = RequestError::Malformed("the connection failed");
+                        self.exchange.body_error = Some(e);
+                        return Err(e);
+                    }
+                    self.fill(deadline).await;
+                }
+            }
+        }
+    }
+
     /// Reads what arrives before `deadline` into the core.
     async fn fill(&mut self, deadline: u64) {
         let space = self.core.input_space();
@@ -388,39 +424,7 @@ impl<'x, C: Read + Write, K: Clock> Exchange<'x, C, K> {
     /// response the handler then sends is replaced by the error's status
     /// and the connection closes.
     pub async fn read_body(&mut self, buf: &mut [u8]) -> Result<usize, RequestError> {
-        if let Some(e) = self.conn.exchange.body_error {
-            return Err(e);
-        }
-        if buf.is_empty() {
-            return Ok(0);
-        }
-        let conn = &mut *self.conn;
-        if conn.core.request().expects_continue() && !conn.exchange.continue_sent && !conn.exchange.head_sent {
-            conn.out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
-            conn.exchange.continue_sent = true;
-        }
-        loop {
-            let now = conn.clock.now_ns();
-            match conn.core.poll_body(now, buf.len()) {
-                BodyNext::Data(data) => {
-                    buf[..data.len()].copy_from_slice(data);
-                    return Ok(data.len());
-                }
-                BodyNext::End => return Ok(0),
-                BodyNext::Reject(e) => {
-                    conn.exchange.body_error = Some(e);
-                    return Err(e);
-                }
-                BodyNext::NeedInput { deadline } => {
-                    if !conn.flush().await {
-                        let e = RequestError::Malformed("the connection failed");
-                        conn.exchange.body_error = Some(e);
-                        return Err(e);
-                    }
-                    conn.fill(deadline).await;
-                }
-            }
-        }
+        self.conn.read_body(buf).await
     }
 
     /// Reads the whole body, refusing it (413) past `limit` bytes.
@@ -493,6 +497,14 @@ pub struct BodyWriter<'x, C, K> {
 }
 
 impl<C: Read + Write, K: Clock> BodyWriter<'_, C, K> {
+    /// Reads more of the request body, as [`Exchange::read_body`] does:
+    /// a handler can answer while the request is still arriving (an
+    /// echo, a transformation). An error here ends the connection after
+    /// the response, which is cut short.
+    pub async fn read_body(&mut self, buf: &mut [u8]) -> Result<usize, RequestError> {
+        self.conn.read_body(buf).await
+    }
+
     /// Sends `data` (buffered; large pieces go out at once).
     pub async fn write(&mut self, data: &[u8]) -> Result<(), WriteError> {
         if self.failed || self.conn.broken {
@@ -538,11 +550,13 @@ impl<C: Read + Write, K: Clock> BodyWriter<'_, C, K> {
     /// that failed, ends the connection (the client sees it cut short).
     pub async fn finish(self) -> Sent {
         match self.framing {
-            Framing::Chunked if !self.failed => self.conn.out.extend_from_slice(LAST_CHUNK),
+            Framing::Chunked if !self.failed && self.conn.exchange.body_error.is_none() => {
+                self.conn.out.extend_from_slice(LAST_CHUNK)
+            }
             Framing::Length(remaining) if remaining > 0 => self.conn.exchange.keep = false,
             _ => {}
         }
-        if self.failed {
+        if self.failed || self.conn.exchange.body_error.is_some() {
             self.conn.exchange.keep = false;
         }
         self.conn.flush_unless_pipelined().await;
