@@ -84,8 +84,9 @@ impl Accepted {
             *slot = Some(slot.map_or(q, |old: u16| old.max(q)));
         }
         Accepted {
-            // Identity is acceptable unless excluded by name or by `*;q=0`.
-            identity: identity.or(star).unwrap_or(1000).min(1000),
+            // Identity is acceptable unless excluded by name or by `*;q=0`;
+            // unnamed, it comes after any coding the client lists.
+            identity: identity.or(star).unwrap_or(1),
             gzip: gzip.or(star).unwrap_or(0),
             brotli: brotli.or(star).unwrap_or(0),
         }
