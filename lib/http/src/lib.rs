@@ -57,6 +57,7 @@ pub use accept::serve;
 pub use clock::{Clock, TimedOut, with_deadline};
 pub use config::Config;
 pub use conn::{BodyNext, Connection, Next};
+pub use embedded_io_async;
 pub use error::RequestError;
 #[cfg(feature = "oasis")]
 pub use io::{IoError, TcpIo};
