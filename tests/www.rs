@@ -182,7 +182,7 @@ fn the_documentation_site_renders_and_its_links_work() {
             }
         }
     }
-    for page in ["/docs/", "/docs/net.html", "/docs/abi.html", "/style.css", "/404.html"] {
+    for page in ["/docs/", "/docs/net.html", "/docs/abi.html", "/style.css"] {
         assert!(seen.contains(page), "{page} is not linked: {seen:?}");
     }
     // The rendered page matches the markdown it came from.
@@ -223,10 +223,12 @@ fn curl_sees_every_behaviour_byte_exact() {
     let (_, head, _) = server.curl("/app.js", &[]);
     assert_eq!(header(&head, "content-type").as_deref(), Some("text/javascript; charset=utf-8"));
     assert!(header(&head, "date").is_some_and(|d| d.ends_with(" GMT") && d.len() == 29));
-    // HEAD: the same head, no body.
-    let (status, head, body) = server.curl("/index.html", &["-I"]);
-    assert_eq!((status, body.len()), (200, 0));
+    // HEAD: the same head, no body (what follows the head is nothing).
+    let (status, head, _) = server.curl("/index.html", &["-I"]);
+    assert_eq!(status, 200);
     assert_eq!(header(&head, "content-length"), Some(index.len().to_string()));
+    let (out, _) = raw(&server, b"HEAD /index.html HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+    assert!(out.starts_with("HTTP/1.1 200 ") && out.ends_with("\r\n\r\n"), "{out}");
     // Validators and conditional requests.
     let (_, head, _) = server.curl("/index.html", &[]);
     let etag = header(&head, "etag").unwrap();
@@ -260,9 +262,11 @@ fn curl_sees_every_behaviour_byte_exact() {
     let (_, head, body) = server.curl("/app.js", &["--compressed"]);
     assert!(header(&head, "content-encoding").is_some());
     assert_eq!(body, std::fs::read(dir.join("app.js")).unwrap());
-    assert_eq!(server.curl("/index.html", &["-H", "Accept-Encoding: identity;q=0"]).0, 200, "variants exist");
-    assert_eq!(server.curl("/kib.txt", &["-H", "Accept-Encoding: identity;q=0"]).0, 200, "gzip of 1 KiB of k");
-    assert_eq!(server.curl("/blob.bin", &["-H", "Accept-Encoding: identity;q=0"]).0, 406);
+    // identity;q=0: a variant the client takes, or 406.
+    assert_eq!(server.curl("/index.html", &["-H", "Accept-Encoding: identity;q=0"]).0, 406);
+    let (status, head, _) = server.curl("/kib.txt", &["-H", "Accept-Encoding: identity;q=0, gzip"]);
+    assert_eq!((status, header(&head, "content-encoding").as_deref()), (200, Some("gzip")));
+    assert_eq!(server.curl("/blob.bin", &["-H", "Accept-Encoding: identity;q=0, gzip"]).0, 406, "not compressed");
     // Directories, errors, methods.
     let (status, head, _) = server.curl("/sub", &[]);
     assert_eq!((status, header(&head, "location").as_deref()), (301, Some("/sub/")));
@@ -277,9 +281,9 @@ fn curl_sees_every_behaviour_byte_exact() {
     // HTTP/1.0, keep-alive through several requests on one connection.
     assert_eq!(server.curl("/kib.txt", &["--http1.0"]).2.len(), 1024);
     let mut c = server.command("curl");
-    c.args(["-s", "--max-time", "20", "-o", "/dev/null", "-w", "%{num_connects} "]);
+    c.args(["-s", "--max-time", "20", "-w", "%{num_connects} "]);
     for _ in 0..5 {
-        c.arg(server.url("/kib.txt"));
+        c.args(["-o", "/dev/null"]).arg(server.url("/kib.txt"));
     }
     let out = run(&mut c, LIMIT);
     assert_eq!(out.stdout.split_whitespace().collect::<Vec<_>>(), ["1", "0", "0", "0", "0"], "one connection reused");
@@ -344,6 +348,12 @@ fn malformed_and_smuggling_requests_get_400_and_close() {
         assert!(closed, "{what}: the connection stayed open:\n{out}");
         assert!(!out.contains("/smuggled") && out.matches("HTTP/1.1 ").count() <= 2, "{what}:\n{out}");
         let last = out.rsplit("HTTP/1.1 ").next().unwrap_or_default();
+        if last.starts_with("200 ") {
+            // The echo had begun before the bad chunk: its response is cut
+            // short (no last chunk), and the connection closed.
+            assert!(last.contains("Transfer-Encoding: chunked") && !last.ends_with("0\r\n\r\n"), "{what}:\n{out}");
+            continue;
+        }
         assert!(last.starts_with("400 ") || last.starts_with("501 "), "{what}:\n{out}");
         assert!(last.contains("Connection: close"), "{what}:\n{out}");
     }
