@@ -110,7 +110,7 @@ impl<'a> Response<'a> {
     /// content (what error pages look like when a site has none).
     pub fn plain(status: u16) -> Response<'a> {
         let mut text = Vec::new();
-        let _ = write!(VecWriter(&mut text), "{status} {}\n", status::reason(status));
+        let _ = writeln!(VecWriter(&mut text), "{status} {}", status::reason(status));
         Response::new(status).header("Content-Type", "text/plain; charset=utf-8").owned_body(text)
     }
 
