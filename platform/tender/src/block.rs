@@ -1,7 +1,7 @@
 //! Block devices through the `BLOCK_*` hypercalls: one call per request,
 //! however many blocks it covers.
 
-use oasis_abi::{BlockFlush, BlockInfo as BlockInfoArgs, BlockIo, nr, result};
+use oasis_abi::{BlockFlush, BlockInfo as BlockInfoArgs, BlockIo, Hypercall, op, result};
 use oasis_devices::{BlockDevice, BlockInfo, DeviceError};
 
 use crate::hypercall;
@@ -18,16 +18,16 @@ impl GuestBlock {
     /// that names a handle it did not declare.
     pub fn open(handle: u32) -> GuestBlock {
         let mut arg = BlockInfoArgs { handle: u64::from(handle), ..Default::default() };
-        hypercall::call(nr::BLOCK_INFO, &mut arg);
+        hypercall::call::<op::BlockInfo>(&mut arg);
         GuestBlock {
             handle,
             info: BlockInfo { capacity: arg.capacity, block_size: arg.block_size.min(u64::from(u32::MAX)) as u32 },
         }
     }
 
-    fn io(&mut self, number: u64, offset: u64, data: u64, len: usize) -> Result<(), DeviceError> {
+    fn io<H: Hypercall<Arg = BlockIo>>(&mut self, offset: u64, data: u64, len: usize) -> Result<(), DeviceError> {
         let mut arg = BlockIo { handle: u64::from(self.handle), offset, data, len: len as u64, result: 0 };
-        hypercall::call(number, &mut arg);
+        hypercall::call::<H>(&mut arg);
         if arg.result == result::OK { Ok(()) } else { Err(DeviceError) }
     }
 }
@@ -38,16 +38,16 @@ impl BlockDevice for GuestBlock {
     }
 
     fn read(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), DeviceError> {
-        self.io(nr::BLOCK_READ, offset, buf.as_mut_ptr().addr() as u64, buf.len())
+        self.io::<op::BlockRead>(offset, buf.as_mut_ptr().addr() as u64, buf.len())
     }
 
     fn write(&mut self, offset: u64, data: &[u8]) -> Result<(), DeviceError> {
-        self.io(nr::BLOCK_WRITE, offset, data.as_ptr().addr() as u64, data.len())
+        self.io::<op::BlockWrite>(offset, data.as_ptr().addr() as u64, data.len())
     }
 
     fn flush(&mut self) -> Result<(), DeviceError> {
         let mut arg = BlockFlush { handle: u64::from(self.handle), result: 0 };
-        hypercall::call(nr::BLOCK_FLUSH, &mut arg);
+        hypercall::call::<op::BlockFlush>(&mut arg);
         if arg.result == result::OK { Ok(()) } else { Err(DeviceError) }
     }
 }
