@@ -35,6 +35,7 @@ pub mod rdata;
 pub mod record;
 pub mod types;
 pub mod wire;
+pub mod zone;
 
 pub use message::{Edns, Flags, Message};
 pub use name::{Name, NameError};
@@ -42,3 +43,4 @@ pub use rdata::{RData, Soa};
 pub use record::{Question, Record};
 pub use types::{Class, Opcode, RType, Rcode};
 pub use wire::WireError;
+pub use zone::{ParseOptions, Zone, parse_zone};

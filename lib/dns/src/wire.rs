@@ -13,7 +13,7 @@ use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 use core::fmt;
 
-use crate::name::{MAX_LABEL_LEN, MAX_NAME_LEN, Name};
+use crate::name::{MAX_NAME_LEN, Name};
 
 /// Most compression pointers followed while reading one name. Every
 /// pointer must also point before the one that led to it, so loops are
@@ -255,10 +255,6 @@ pub fn write_name_uncompressed(out: &mut Vec<u8>, name: &Name) {
     out.extend_from_slice(name.as_wire());
 }
 
-/// Checks a label length byte from outside.
-pub(crate) fn check_label_len(len: usize) -> Result<(), WireError> {
-    if len > MAX_LABEL_LEN { Err(WireError::BadLabelType) } else { Ok(()) }
-}
 
 #[cfg(test)]
 mod tests {
