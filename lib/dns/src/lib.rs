@@ -29,10 +29,12 @@
 
 extern crate alloc;
 
+pub mod answer;
 pub mod message;
 pub mod name;
 pub mod rdata;
 pub mod record;
+pub mod responder;
 pub mod types;
 pub mod wire;
 pub mod zone;
@@ -41,6 +43,8 @@ pub use message::{Edns, Flags, Message};
 pub use name::{Name, NameError};
 pub use rdata::{RData, Soa};
 pub use record::{Question, Record};
+pub use responder::{Action, Config, Pass, Responder, Transport};
+pub use answer::Catalog;
 pub use types::{Class, Opcode, RType, Rcode};
 pub use wire::WireError;
 pub use zone::{ParseOptions, Zone, parse_zone};
