@@ -39,12 +39,12 @@ pub mod types;
 pub mod wire;
 pub mod zone;
 
+pub use answer::Catalog;
 pub use message::{Edns, Flags, Message};
 pub use name::{Name, NameError};
 pub use rdata::{RData, Soa};
 pub use record::{Question, Record};
 pub use responder::{Action, Config, Pass, Responder, Transport};
-pub use answer::Catalog;
 pub use types::{Class, Opcode, RType, Rcode};
 pub use wire::WireError;
 pub use zone::{ParseOptions, Zone, parse_zone};

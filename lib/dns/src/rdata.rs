@@ -299,11 +299,9 @@ impl fmt::Display for RData {
             RData::A(a) => write!(f, "{a}"),
             RData::Aaaa(a) => write!(f, "{a}"),
             RData::Ns(n) | RData::Cname(n) | RData::Ptr(n) | RData::Dname(n) => write!(f, "{n}"),
-            RData::Soa(s) => write!(
-                f,
-                "{} {} {} {} {} {} {}",
-                s.mname, s.rname, s.serial, s.refresh, s.retry, s.expire, s.minimum
-            ),
+            RData::Soa(s) => {
+                write!(f, "{} {} {} {} {} {} {}", s.mname, s.rname, s.serial, s.refresh, s.retry, s.expire, s.minimum)
+            }
             RData::Mx { preference, exchange } => write!(f, "{preference} {exchange}"),
             RData::Txt(strings) => {
                 for (i, s) in strings.iter().enumerate() {

@@ -115,7 +115,9 @@ impl Class {
 
     /// `IN`, `CH`, `HS`, `NONE`, `ANY` or `CLASSnnn`.
     pub fn from_text(text: &[u8]) -> Option<Class> {
-        for (c, name) in [(Class::IN, "IN"), (Class::CH, "CH"), (Class::HS, "HS"), (Class::NONE, "NONE"), (Class::ANY, "ANY")] {
+        for (c, name) in
+            [(Class::IN, "IN"), (Class::CH, "CH"), (Class::HS, "HS"), (Class::NONE, "NONE"), (Class::ANY, "ANY")]
+        {
             if text.eq_ignore_ascii_case(name.as_bytes()) {
                 return Some(c);
             }

@@ -255,7 +255,6 @@ pub fn write_name_uncompressed(out: &mut Vec<u8>, name: &Name) {
     out.extend_from_slice(name.as_wire());
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -117,7 +117,10 @@ impl<'z> Resolution<'z> {
 pub fn resolve<'z>(catalog: &'z Catalog, qname: &Name, qtype: RType) -> Resolution<'z> {
     let mut r = Resolution::new();
     let mut walk = Walk { catalog, qtype, r: &mut r, steps: 0 };
-    walk.lookup(qname.clone());
+    // Lower case, as NSD: DNAME substitution keeps the query's labels, and
+    // NSD writes them in lower case. Owners equal to the question are
+    // still written in the asker's case, compressed to the question.
+    walk.lookup(qname.to_lowercase());
     r
 }
 
@@ -319,7 +322,8 @@ impl<'z> Walk<'_, 'z> {
             return;
         }
         if !matches!(self.qtype, RType::DS | RType::DNSKEY)
-            && let Some((apex, ns)) = zone.node_entry(zone.origin()).and_then(|(n, node)| Some((n, node.rrset(RType::NS)?)))
+            && let Some((apex, ns)) =
+                zone.node_entry(zone.origin()).and_then(|(n, node)| Some((n, node.rrset(RType::NS)?)))
         {
             self.r.add_set(Section::OptionalAuthority, apex, ns);
             self.additional(zone, ns);

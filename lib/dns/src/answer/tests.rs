@@ -34,14 +34,15 @@ out      CNAME www.example.net.
 
 pub(crate) fn catalog() -> Catalog {
     let origin = Name::from_text("example.com.", None).unwrap();
-    let zone = parse_zone(ZONE.as_bytes(), ParseOptions { file_name: "t", origin, default_ttl: None, include: None })
-        .unwrap();
+    let zone =
+        parse_zone(ZONE.as_bytes(), ParseOptions { file_name: "t", origin, default_ttl: None, include: None }).unwrap();
     let mut c = Catalog::new();
     c.insert(zone);
     let other = "$TTL 60\n@ SOA ns1.example.com. h 1 2 3 4 5\n@ NS ns1.example.com.\nx A 192.0.2.9\n";
     let origin = Name::from_text("new.example.", None).unwrap();
     c.insert(
-        parse_zone(other.as_bytes(), ParseOptions { file_name: "n", origin, default_ttl: None, include: None }).unwrap(),
+        parse_zone(other.as_bytes(), ParseOptions { file_name: "n", origin, default_ttl: None, include: None })
+            .unwrap(),
     );
     c
 }
@@ -79,7 +80,14 @@ fn cname_chains_and_loops() {
     let c = catalog();
     let (_, aa, items) = ask(&c, "www.example.com.", RType::A);
     assert!(aa);
-    assert_eq!(items[..3], ["Answer www.example.com. CNAME 3600", "Answer web.example.com. CNAME 3600", "Answer host.deep.example.com. A 3600"]);
+    assert_eq!(
+        items[..3],
+        [
+            "Answer www.example.com. CNAME 3600",
+            "Answer web.example.com. CNAME 3600",
+            "Answer host.deep.example.com. A 3600"
+        ]
+    );
     let (rcode, _, items) = ask(&c, "loop1.example.com.", RType::A);
     assert_eq!(rcode, Rcode::NOERROR);
     assert_eq!(items, ["Answer loop1.example.com. CNAME 3600", "Answer loop2.example.com. CNAME 3600"]);
@@ -134,7 +142,10 @@ fn dname_synthesises_a_cname_and_follows_it() {
     let c = catalog();
     let (rcode, aa, items) = ask(&c, "x.old.example.com.", RType::A);
     assert_eq!((rcode, aa), (Rcode::NOERROR, true));
-    assert_eq!(items[..3], ["Answer old.example.com. DNAME 3600", "Answer x.old.example.com. CNAME 3600", "Answer x.new.example. A 60"]);
+    assert_eq!(
+        items[..3],
+        ["Answer old.example.com. DNAME 3600", "Answer x.old.example.com. CNAME 3600", "Answer x.new.example. A 60"]
+    );
     let long = alloc::format!("{}.{}.grow.example.com.", "c".repeat(63), "d".repeat(63));
     let (rcode, _, items) = ask(&c, &long, RType::A);
     assert_eq!((rcode, items.len()), (Rcode::YXDOMAIN, 1));

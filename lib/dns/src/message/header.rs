@@ -140,7 +140,14 @@ mod tests {
             assert_eq!(Flags::from_bits(bit).to_bits(), bit);
         }
         let mut h = [0u8; 12];
-        write_header(&mut h, 0xBEEF, Flags { qr: true, rd: true, ..Flags::default() }, Opcode::NOTIFY, Rcode(5), [1, 2, 3, 4]);
+        write_header(
+            &mut h,
+            0xBEEF,
+            Flags { qr: true, rd: true, ..Flags::default() },
+            Opcode::NOTIFY,
+            Rcode(5),
+            [1, 2, 3, 4],
+        );
         let v = HeaderView::new_checked(&h).unwrap();
         assert_eq!((v.id(), v.opcode(), v.rcode()), (0xBEEF, Opcode::NOTIFY, Rcode(5)));
         assert_eq!((v.qdcount(), v.ancount(), v.nscount(), v.arcount()), (1, 2, 3, 4));

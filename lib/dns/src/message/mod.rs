@@ -109,14 +109,7 @@ impl Message {
             return Err(WireError::TooLong);
         }
         out.resize(start + HEADER_LEN, 0);
-        write_header(
-            &mut out[start..],
-            self.id,
-            self.flags,
-            self.opcode,
-            self.rcode,
-            counts.map(|c| c as u16),
-        );
+        write_header(&mut out[start..], self.id, self.flags, self.opcode, self.rcode, counts.map(|c| c as u16));
         let mut c = Compressor::new(start);
         for q in &self.questions {
             q.emit(out, Some(&mut c));

@@ -44,7 +44,8 @@ pub enum Transport {
 pub enum Action {
     /// Send `out`.
     Reply,
-    /// Send nothing (a response, or not even a header).
+    /// Send nothing (a response, or not even a header). Over TCP: close
+    /// the connection (a message too short to hold a question).
     Drop,
     /// Not a plain query: hand the message to the matching building block
     /// (`out` is empty).
@@ -137,6 +138,10 @@ impl Responder {
 
     fn respond_slow(&self, query: &[u8], transport: Transport, out: &mut Vec<u8>) -> Action {
         let Ok(header) = HeaderView::new_checked(query) else { return Action::Drop };
+        if transport == Transport::Tcp && query.len() < HEADER_LEN + 5 {
+            // Not even a root question: NSD closes the connection.
+            return Action::Drop;
+        }
         if header.flags().qr {
             return Action::Drop;
         }
@@ -145,12 +150,7 @@ impl Responder {
             Opcode::NOTIFY => return Action::Pass(Pass::Notify),
             Opcode::UPDATE => return Action::Pass(Pass::Update),
             _ => {
-                // NSD keeps the query's flags (but AD) and clears the rest.
-                let bits = u16::from_be_bytes([query[2], query[3]]);
-                let bits = (bits | 0x8000) & !0x0020 & !0x000F | Rcode::NOTIMP.0;
-                out.extend_from_slice(&query[0..2]);
-                out.extend_from_slice(&bits.to_be_bytes());
-                out.extend_from_slice(&[0; 8]);
+                error_reply(query, Rcode::NOTIMP, out);
                 return Action::Reply;
             }
         }
@@ -164,8 +164,10 @@ impl Responder {
         if q.signed {
             return Action::Pass(Pass::Signed);
         }
-        if let OptStatus::BadVersion { dnssec_ok } = q.opt {
-            return self.badvers(query, &q, dnssec_ok, out);
+        if let OptStatus::BadVersion { .. } = q.opt {
+            // RFC 3225 would echo DO; NSD stops reading the OPT at the
+            // version and never does. We answer as NSD.
+            return self.badvers(query, &q, false, out);
         }
         if q.qclass != Class::IN {
             // NSD answers CHAOS itself; we serve IN only (see README).
@@ -224,7 +226,14 @@ impl Responder {
     fn answer_header_and_question(&self, query: &[u8], q: &ParsedQuery, out: &mut Vec<u8>, flags: Flags) {
         out.resize(HEADER_LEN, 0);
         let rd = query[2] & 0x01 != 0;
-        write_header(out, u16::from_be_bytes([query[0], query[1]]), Flags { qr: true, rd, ..flags }, Opcode::QUERY, Rcode::NOERROR, [1, 0, 0, 0]);
+        write_header(
+            out,
+            u16::from_be_bytes([query[0], query[1]]),
+            Flags { qr: true, rd, ..flags },
+            Opcode::QUERY,
+            Rcode::NOERROR,
+            [1, 0, 0, 0],
+        );
         out.extend_from_slice(&query[HEADER_LEN..q.question_end]);
     }
 
@@ -266,6 +275,25 @@ impl Responder {
         let ar = u16::from_be_bytes([out[10], out[11]]).saturating_add(1);
         out[10..12].copy_from_slice(&ar.to_be_bytes());
     }
+}
+
+/// A bare error response to `query` as NSD sends for opcodes it does not
+/// implement: the query's ID, opcode and flags (AD cleared, QR set), the
+/// rcode, no sections. For the caller's refusals (a transfer not
+/// allowed, an update without a key). False, with `out` empty, when
+/// `query` is no query (shorter than a header, or QR set).
+pub fn error_reply(query: &[u8], rcode: Rcode, out: &mut Vec<u8>) -> bool {
+    out.clear();
+    let Some(header) = query.get(..HEADER_LEN) else { return false };
+    if header[2] & 0x80 != 0 {
+        return false;
+    }
+    let bits = u16::from_be_bytes([header[2], header[3]]);
+    let bits = (bits | 0x8000) & !0x0020 & !0x000F | (rcode.0 & 0x0F);
+    out.extend_from_slice(&header[0..2]);
+    out.extend_from_slice(&bits.to_be_bytes());
+    out.extend_from_slice(&[0; 8]);
+    true
 }
 
 fn write_rcode(out: &mut [u8], rcode: Rcode) {

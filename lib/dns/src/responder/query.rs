@@ -51,7 +51,14 @@ pub(crate) fn parse_query(query: &[u8]) -> Result<ParsedQuery, bool> {
     let qclass = Class(r.u16().map_err(|_| true)?);
     let question_end = r.pos();
     if header.qdcount() != 1 {
-        return Err(false);
+        // NSD keeps RD for an OPT-only query (no question, one OPT that
+        // it then took for the question) and clears every flag otherwise.
+        let opt_only = header.qdcount() == 0
+            && header.ancount() == 0
+            && header.nscount() == 0
+            && header.arcount() == 1
+            && matches!(read_opt(query, HEADER_LEN), Some((OptStatus::Ok { .. }, _)));
+        return Err(opt_only);
     }
     if header.ancount() != 0 || (qtype != RType::IXFR && header.nscount() != 0) {
         return Err(true);

@@ -66,7 +66,8 @@ fn errors_as_nsd_gives_them() {
     // Two questions: FORMERR with every flag cleared.
     let mut two = Message::new(8, Opcode::QUERY);
     two.flags.rd = true;
-    let question = Question { name: Name::from_text("a.example.com.", None).unwrap(), qtype: RType::A, qclass: Class::IN };
+    let question =
+        Question { name: Name::from_text("a.example.com.", None).unwrap(), qtype: RType::A, qclass: Class::IN };
     two.questions = vec![question.clone(), question];
     let mut bytes = Vec::new();
     two.emit(&mut bytes).unwrap();
@@ -134,9 +135,24 @@ mod properties {
 
     fn qname() -> impl Strategy<Value = String> {
         let labels = prop_oneof![
-            Just("www"), Just("web"), Just("mail"), Just("x"), Just("wild"), Just("cw"), Just("old"), Just("b"),
-            Just("a"), Just("sub"), Just("ns"), Just("ns1"), Just("deep"), Just("host"), Just("loop1"), Just("*"),
-            Just("Www"), Just("MAIL")
+            Just("www"),
+            Just("web"),
+            Just("mail"),
+            Just("x"),
+            Just("wild"),
+            Just("cw"),
+            Just("old"),
+            Just("b"),
+            Just("a"),
+            Just("sub"),
+            Just("ns"),
+            Just("ns1"),
+            Just("deep"),
+            Just("host"),
+            Just("loop1"),
+            Just("*"),
+            Just("Www"),
+            Just("MAIL")
         ];
         (proptest::collection::vec(labels, 0..4), prop_oneof![Just("example.com."), Just("new.example."), Just("org.")])
             .prop_map(|(ls, tail)| {

@@ -163,7 +163,12 @@ impl Zone {
             .flat_map(|(name, node)| node.rrsets.iter().map(move |set| (name.clone(), set)))
             .filter(|(name, set)| !(set.rtype == RType::SOA && *name == self.origin));
         soa.into_iter().chain(rest).flat_map(|(name, set)| {
-            set.rdata.iter().map(move |data| Record { name: name.clone(), class: Class::IN, ttl: set.ttl, data: data.clone() })
+            set.rdata.iter().map(move |data| Record {
+                name: name.clone(),
+                class: Class::IN,
+                ttl: set.ttl,
+                data: data.clone(),
+            })
         })
     }
 

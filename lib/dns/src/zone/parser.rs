@@ -177,7 +177,8 @@ impl State<'_> {
         let name = &entry.tokens[0].text;
         if name.eq_ignore_ascii_case(b"$ORIGIN") {
             let [arg] = args else { return Err(here(ZoneErrorKind::Syntax("$ORIGIN takes one name"))) };
-            self.origin = Name::from_text_bytes(&arg.text, Some(&self.origin)).map_err(|e| here(ZoneErrorKind::Name(e)))?;
+            self.origin =
+                Name::from_text_bytes(&arg.text, Some(&self.origin)).map_err(|e| here(ZoneErrorKind::Name(e)))?;
         } else if name.eq_ignore_ascii_case(b"$TTL") {
             let [arg] = args else { return Err(here(ZoneErrorKind::Syntax("$TTL takes one TTL"))) };
             self.default_ttl = Some(parse_ttl(&arg.text).ok_or(here(ZoneErrorKind::Syntax("bad $TTL value")))?);
@@ -194,11 +195,12 @@ impl State<'_> {
             let Some(resolver) = self.include.as_mut() else {
                 return Err(here(ZoneErrorKind::IncludeRefused(file_name)));
             };
-            let bytes = resolver(&file_name).map_err(|why| here(ZoneErrorKind::IncludeFailed(file_name.clone(), why)))?;
+            let bytes =
+                resolver(&file_name).map_err(|why| here(ZoneErrorKind::IncludeFailed(file_name.clone(), why)))?;
             let saved_origin = self.origin.clone();
             if let Some(origin) = origin {
-                self.origin =
-                    Name::from_text_bytes(&origin.text, Some(&self.origin)).map_err(|e| here(ZoneErrorKind::Name(e)))?;
+                self.origin = Name::from_text_bytes(&origin.text, Some(&self.origin))
+                    .map_err(|e| here(ZoneErrorKind::Name(e)))?;
             }
             self.load(zone, &file_name, &bytes, depth + 1).map_err(|e| DirectiveError::Nested(Box::new(e)))?;
             // RFC 1035 §5.1: the included file's origin changes end with it.
@@ -219,7 +221,9 @@ impl State<'_> {
     fn record(&mut self, entry: &Entry) -> Result<Record, ZoneErrorKind> {
         let mut tokens = entry.tokens.iter().peekable();
         let owner = if entry.owner_omitted {
-            self.last_owner.clone().ok_or(ZoneErrorKind::Syntax("no owner name and no earlier record to take it from"))?
+            self.last_owner
+                .clone()
+                .ok_or(ZoneErrorKind::Syntax("no owner name and no earlier record to take it from"))?
         } else {
             let token = tokens.next().ok_or(ZoneErrorKind::Syntax("empty record"))?;
             self.name(token)?
@@ -266,7 +270,11 @@ impl State<'_> {
             return generic_rdata(rtype, &tokens[1..]);
         }
         let want = |n: usize| -> Result<(), ZoneErrorKind> {
-            if tokens.len() == n { Ok(()) } else { Err(bad(if tokens.len() < n { "too few fields" } else { "too many fields" })) }
+            if tokens.len() == n {
+                Ok(())
+            } else {
+                Err(bad(if tokens.len() < n { "too few fields" } else { "too many fields" }))
+            }
         };
         let text = |i: usize| core::str::from_utf8(&tokens[i].text).map_err(|_| bad("not ASCII"));
         let int16 = |i: usize| parse_u16(&tokens[i].text).ok_or(bad("bad 16-bit number"));
