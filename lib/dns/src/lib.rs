@@ -30,6 +30,7 @@
 extern crate alloc;
 
 pub mod answer;
+pub mod base64;
 pub mod message;
 pub mod name;
 pub mod notify;
@@ -38,6 +39,7 @@ pub mod record;
 pub mod responder;
 pub mod secondary;
 pub mod serial;
+pub mod tsig;
 pub mod types;
 pub mod wire;
 pub mod zone;
