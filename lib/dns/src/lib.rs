@@ -42,6 +42,7 @@ pub mod serial;
 pub mod transfer;
 pub mod tsig;
 pub mod types;
+pub mod update;
 pub mod wire;
 pub mod zone;
 
