@@ -39,6 +39,7 @@ pub mod record;
 pub mod responder;
 pub mod secondary;
 pub mod serial;
+pub mod store;
 pub mod transfer;
 pub mod tsig;
 pub mod types;
