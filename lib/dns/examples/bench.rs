@@ -35,8 +35,9 @@ fn main() {
     }
     let origin = Name::from_text("example.com.", None).expect("origin");
     let started = Instant::now();
-    let zone = parse_zone(text.as_bytes(), ParseOptions { file_name: "bench", origin, default_ttl: None, include: None })
-        .expect("zone loads");
+    let zone =
+        parse_zone(text.as_bytes(), ParseOptions { file_name: "bench", origin, default_ttl: None, include: None })
+            .expect("zone loads");
     println!("zone: {} records, parsed in {:.0} ms", zone.record_count(), started.elapsed().as_secs_f64() * 1e3);
     let mut catalog = Catalog::new();
     catalog.insert(zone);

@@ -125,11 +125,8 @@ impl<'z> AxfrStream<'z> {
             (RType::IXFR, Some(theirs), Some(ours)) => !serial::is_newer(ours, theirs),
             _ => false,
         };
-        let records: Box<dyn Iterator<Item = Record> + 'z> = if current {
-            Box::new(soa)
-        } else {
-            Box::new(zone.records().chain(zone.records().take(1)))
-        };
+        let records: Box<dyn Iterator<Item = Record> + 'z> =
+            if current { Box::new(soa) } else { Box::new(zone.records().chain(zone.records().take(1))) };
         AxfrStream { request, records, pending: None, first: true, done: false }
     }
 
@@ -319,7 +316,10 @@ mod tests {
         let mut stream = AxfrStream::new(zone, parse_request(&build_request(1, &origin, None)).unwrap());
         let mut out = Vec::new();
         stream.next_message(&mut out);
-        assert_eq!(AxfrConsumer::new(2, origin.clone(), 100, None).feed(&out).unwrap_err(), TransferError::BadResponse(Rcode(0)));
+        assert_eq!(
+            AxfrConsumer::new(2, origin.clone(), 100, None).feed(&out).unwrap_err(),
+            TransferError::BadResponse(Rcode(0))
+        );
         assert_eq!(AxfrConsumer::new(1, origin.clone(), 3, None).feed(&out).unwrap_err(), TransferError::TooLarge);
         let other = Name::from_text("example.net.", None).unwrap();
         assert_eq!(AxfrConsumer::new(1, other, 100, None).feed(&out).unwrap_err(), TransferError::NoLeadingSoa);

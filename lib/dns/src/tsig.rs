@@ -95,8 +95,9 @@ impl Key {
         if !algorithm.eq_ignore_ascii_case("hmac-sha256") {
             return Err(KeyError::Algorithm);
         }
-        let name = if name.ends_with('.') { Name::from_text(name, None) } else { Name::from_text(name, Some(&Name::root())) }
-            .map_err(|_| KeyError::Name)?;
+        let name =
+            if name.ends_with('.') { Name::from_text(name, None) } else { Name::from_text(name, Some(&Name::root())) }
+                .map_err(|_| KeyError::Name)?;
         let secret = crate::base64::decode(secret).filter(|s| !s.is_empty()).ok_or(KeyError::Secret)?;
         Ok(Key { name, secret })
     }

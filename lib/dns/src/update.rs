@@ -216,13 +216,21 @@ pub fn apply(zone: &mut Zone, update: &Update) -> Result<Vec<Change>, UpdateErro
                 if rtype == RType::SOA {
                     continue;
                 }
-                if u.name == apex && rtype == RType::NS && next.rrset(&apex, RType::NS).is_some_and(|s| s.rdata.len() <= 1) {
+                if u.name == apex
+                    && rtype == RType::NS
+                    && next.rrset(&apex, RType::NS).is_some_and(|s| s.rdata.len() <= 1)
+                {
                     continue;
                 }
                 if let Some(set) = next.rrset(&u.name, rtype) {
                     let ttl = set.ttl;
                     if next.remove_record(&u.name, &u.data) {
-                        changes.push(Change::Removed(Record { name: u.name.clone(), class: Class::IN, ttl, data: u.data.clone() }));
+                        changes.push(Change::Removed(Record {
+                            name: u.name.clone(),
+                            class: Class::IN,
+                            ttl,
+                            data: u.data.clone(),
+                        }));
                     }
                 }
             }
@@ -267,8 +275,18 @@ fn add(zone: &mut Zone, u: &Record, apex: &Name, changes: &mut Vec<Change>) -> R
                 }
                 // Same data, new TTL: the whole RRset takes it.
                 for d in &set.rdata {
-                    changes.push(Change::Removed(Record { name: u.name.clone(), class: Class::IN, ttl: set.ttl, data: d.clone() }));
-                    changes.push(Change::Added(Record { name: u.name.clone(), class: Class::IN, ttl: u.ttl, data: d.clone() }));
+                    changes.push(Change::Removed(Record {
+                        name: u.name.clone(),
+                        class: Class::IN,
+                        ttl: set.ttl,
+                        data: d.clone(),
+                    }));
+                    changes.push(Change::Added(Record {
+                        name: u.name.clone(),
+                        class: Class::IN,
+                        ttl: u.ttl,
+                        data: d.clone(),
+                    }));
                 }
                 set.ttl = u.ttl;
                 zone.replace_rrset(&u.name, set);

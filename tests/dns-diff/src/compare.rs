@@ -4,10 +4,13 @@ use oasis_dns::RData;
 use oasis_dns::message::Message;
 use oasis_dns::record::Record;
 
+/// An RRset as compared: owner (lower case), type, class, TTL, data.
+type Set = (String, u16, u16, u32, Vec<Vec<u8>>);
+
 /// Records grouped into RRsets in the order the section gives them; the
 /// data inside a set sorted, so only the order within an RRset is free.
-fn rrsets(section: &[Record]) -> Vec<(String, u16, u16, u32, Vec<Vec<u8>>)> {
-    let mut sets: Vec<(String, u16, u16, u32, Vec<Vec<u8>>)> = Vec::new();
+fn rrsets(section: &[Record]) -> Vec<Set> {
+    let mut sets: Vec<Set> = Vec::new();
     for r in section {
         let name = r.name.to_text().to_ascii_lowercase();
         let mut data = Vec::new();

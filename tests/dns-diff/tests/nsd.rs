@@ -78,7 +78,7 @@ fn answers_like_nsd() {
                 ));
             }
         }
-        if failures.len() > 0 {
+        if !failures.is_empty() {
             println!("NSD log:\n{}", nsd.log());
         }
         drop(nsd);

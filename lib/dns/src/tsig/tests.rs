@@ -9,7 +9,11 @@ fn key() -> Key {
 
 fn query() -> Vec<u8> {
     let mut m = Message::new(0x4242, Opcode::QUERY);
-    m.questions.push(Question { name: Name::from_text("example.com.", None).unwrap(), qtype: RType::SOA, qclass: Class::IN });
+    m.questions.push(Question {
+        name: Name::from_text("example.com.", None).unwrap(),
+        qtype: RType::SOA,
+        qclass: Class::IN,
+    });
     let mut out = Vec::new();
     m.emit(&mut out).unwrap();
     out

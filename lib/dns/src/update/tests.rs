@@ -46,7 +46,8 @@ fn adds_and_deletes_bump_the_serial() {
     assert_eq!(z.serial().unwrap(), before + 1);
     assert_eq!(changes.len(), 5, "{changes:?}");
     // The same update again changes nothing and keeps the serial.
-    let again = update(alloc::vec![], alloc::vec![rec("new.example.com.", Class::IN, 60, RData::A([192, 0, 2, 77].into()))]);
+    let again =
+        update(alloc::vec![], alloc::vec![rec("new.example.com.", Class::IN, 60, RData::A([192, 0, 2, 77].into()))]);
     assert!(apply(&mut z, &again).unwrap().is_empty());
     assert_eq!(z.serial().unwrap(), before + 1);
 }
@@ -90,7 +91,8 @@ fn refuses_what_the_rfc_refuses_atomically() {
     assert!(z.rrset(&n("example.com."), RType::MX).is_none());
     // CNAME beside data is ignored, not an error.
     let mut z = original.clone();
-    let u = update(alloc::vec![], alloc::vec![rec("ns1.example.com.", Class::IN, 60, RData::Cname(n("x.example.com.")))]);
+    let u =
+        update(alloc::vec![], alloc::vec![rec("ns1.example.com.", Class::IN, 60, RData::Cname(n("x.example.com.")))]);
     assert!(apply(&mut z, &u).unwrap().is_empty());
     // One bad record refuses the whole update, nothing applied.
     let mut z = original.clone();
