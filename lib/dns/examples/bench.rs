@@ -24,7 +24,7 @@ fn main() {
         text += &format!("host{i} A 10.{}.{}.{}\n", (i >> 16) & 255, (i >> 8) & 255, i & 255);
         n += 1;
         if i % 4 == 0 && n < RECORDS {
-            text += &format!("host{i} AAAA 2001:db8::{:x}\n", i);
+            text += &format!("host{i} AAAA 2001:db8::{:x}:{:x}\n", i >> 16, i & 0xffff);
             n += 1;
         }
         if i % 10 == 0 && n < RECORDS {

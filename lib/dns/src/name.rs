@@ -260,6 +260,27 @@ impl Name {
         Name { wire: self.wire[at..].to_vec() }
     }
 
+    /// A byte string whose plain byte order is the canonical DNS order
+    /// (RFC 4034 §6.1): labels from the right, lower-cased, bytes 0 and 1
+    /// escaped as `1 1` and `1 2`, each label ended by 0 (so a label sorts
+    /// before any longer label it begins). Maps keyed by it compare with
+    /// `memcmp` instead of walking labels.
+    pub fn canonical_key(&self) -> Vec<u8> {
+        let mut key = Vec::with_capacity(self.wire.len() + 4);
+        let (offsets, n) = label_offsets(&self.wire);
+        for &at in offsets[..n].iter().rev() {
+            for &b in label_at(&self.wire, at) {
+                match b.to_ascii_lowercase() {
+                    0 => key.extend_from_slice(&[1, 1]),
+                    1 => key.extend_from_slice(&[1, 2]),
+                    c => key.push(c),
+                }
+            }
+            key.push(0);
+        }
+        key
+    }
+
     /// Presentation form with a trailing dot.
     pub fn to_text(&self) -> String {
         alloc::format!("{self}")
@@ -477,6 +498,27 @@ mod tests {
         ];
         for pair in sorted.windows(2) {
             assert!(n(pair[0]) < n(pair[1]), "{} < {}", pair[0], pair[1]);
+        }
+    }
+
+    fn arbitrary_name() -> impl proptest::strategy::Strategy<Value = Name> {
+        use proptest::prelude::*;
+        let byte = prop_oneof![Just(0u8), Just(1), Just(2), Just(b'a'), Just(b'B'), Just(b'b'), Just(255)];
+        proptest::collection::vec(proptest::collection::vec(byte, 1..4), 0..4).prop_map(|labels| {
+            let mut wire = Vec::new();
+            for l in labels {
+                wire.push(l.len() as u8);
+                wire.extend_from_slice(&l);
+            }
+            wire.push(0);
+            Name::from_wire(&wire).unwrap()
+        })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn canonical_key_orders_as_names_do(x in arbitrary_name(), y in arbitrary_name()) {
+            proptest::prop_assert_eq!(x.cmp(&y), x.canonical_key().cmp(&y.canonical_key()));
         }
     }
 

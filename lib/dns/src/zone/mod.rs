@@ -98,14 +98,15 @@ impl core::error::Error for ZoneProblem {}
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Zone {
     origin: Name,
-    nodes: BTreeMap<Name, Node>,
+    /// By [`Name::canonical_key`]: lookups compare bytes, not labels.
+    nodes: BTreeMap<Vec<u8>, (Name, Node)>,
 }
 
 impl Zone {
     /// An empty zone (not yet servable: it needs SOA and NS).
     pub fn new(origin: Name) -> Zone {
         let mut nodes = BTreeMap::new();
-        nodes.insert(origin.clone(), Node::default());
+        nodes.insert(origin.canonical_key(), (origin.clone(), Node::default()));
         Zone { origin, nodes }
     }
 
@@ -116,17 +117,17 @@ impl Zone {
 
     /// The node at `name` (exact, case-insensitive).
     pub fn node(&self, name: &Name) -> Option<&Node> {
-        self.nodes.get(name)
+        self.nodes.get(name.canonical_key().as_slice()).map(|(_, node)| node)
     }
 
     /// The node and its stored name (in the zone's case).
     pub fn node_entry(&self, name: &Name) -> Option<(&Name, &Node)> {
-        self.nodes.get_key_value(name)
+        self.nodes.get(name.canonical_key().as_slice()).map(|(n, node)| (n, node))
     }
 
     /// The RRset of `rtype` at `name`.
     pub fn rrset(&self, name: &Name, rtype: RType) -> Option<&RRset> {
-        self.nodes.get(name)?.rrset(rtype)
+        self.node(name)?.rrset(rtype)
     }
 
     /// The apex SOA and its TTL.
@@ -145,12 +146,12 @@ impl Zone {
 
     /// Names and nodes in canonical order (the apex first).
     pub fn nodes(&self) -> impl Iterator<Item = (&Name, &Node)> {
-        self.nodes.iter()
+        self.nodes.values().map(|(n, node)| (n, node))
     }
 
     /// Number of records.
     pub fn record_count(&self) -> usize {
-        self.nodes.values().flat_map(|n| &n.rrsets).map(|s| s.rdata.len()).sum()
+        self.nodes.values().flat_map(|(_, n)| &n.rrsets).map(|s| s.rdata.len()).sum()
     }
 
     /// Every record: the SOA first, then by name in canonical order, the
@@ -159,7 +160,7 @@ impl Zone {
         let soa = self.rrset(&self.origin, RType::SOA).map(|set| (self.origin.clone(), set));
         let rest = self
             .nodes
-            .iter()
+            .values()
             .flat_map(|(name, node)| node.rrsets.iter().map(move |set| (name.clone(), set)))
             .filter(|(name, set)| !(set.rtype == RType::SOA && *name == self.origin));
         soa.into_iter().chain(rest).flat_map(|(name, set)| {
@@ -174,7 +175,7 @@ impl Zone {
 
     /// True when `name` exists (has records or is an empty non-terminal).
     pub fn contains(&self, name: &Name) -> bool {
-        self.nodes.contains_key(name)
+        self.nodes.contains_key(name.canonical_key().as_slice())
     }
 
     /// Checks one record against the zone's rules without adding it.
@@ -202,7 +203,7 @@ impl Zone {
                 return Err(ZoneProblem::MultipleSoa);
             }
         }
-        if let Some(node) = self.nodes.get(&record.name) {
+        if let Some(node) = self.node(&record.name) {
             // DNSSEC's RRSIG and NSEC may sit beside a CNAME (RFC 4035 §2.5).
             let may_share = |t: RType| matches!(t.0, 46 | 47);
             let conflict = if rtype == RType::CNAME {
@@ -227,7 +228,7 @@ impl Zone {
     /// Adds a record with no rule checks (the caller has made them).
     pub(crate) fn insert_unchecked(&mut self, record: Record) -> bool {
         self.add_ancestors(&record.name);
-        let node = self.nodes.entry(record.name).or_default();
+        let node = self.entry(record.name);
         let rtype = record.data.rtype();
         match node.rrsets.iter_mut().find(|s| s.rtype == rtype) {
             Some(set) => {
@@ -245,27 +246,35 @@ impl Zone {
     /// Replaces a whole RRset (the apex SOA on serial bumps, for example).
     pub(crate) fn replace_rrset(&mut self, name: &Name, set: RRset) {
         self.add_ancestors(name);
-        let node = self.nodes.entry(name.clone()).or_default();
+        let node = self.entry(name.clone());
         match node.rrsets.iter_mut().find(|s| s.rtype == set.rtype) {
             Some(old) => *old = set,
             None => node.rrsets.push(set),
         }
     }
 
+    fn entry(&mut self, name: Name) -> &mut Node {
+        &mut self.nodes.entry(name.canonical_key()).or_insert_with(|| (name, Node::default())).1
+    }
+
     fn add_ancestors(&mut self, name: &Name) {
         let mut at = name.parent();
         while let Some(n) = at {
-            if n.label_count() < self.origin.label_count() || self.nodes.contains_key(&n) {
+            if n.label_count() < self.origin.label_count() || self.contains(&n) {
                 break;
             }
             at = n.parent();
-            self.nodes.insert(n, Node::default());
+            self.entry(n);
         }
+    }
+
+    fn node_mut(&mut self, name: &Name) -> Option<&mut Node> {
+        self.nodes.get_mut(name.canonical_key().as_slice()).map(|(_, node)| node)
     }
 
     /// Removes one record. Returns whether it was there.
     pub fn remove_record(&mut self, name: &Name, data: &RData) -> bool {
-        let Some(node) = self.nodes.get_mut(name) else { return false };
+        let Some(node) = self.node_mut(name) else { return false };
         let Some(i) = node.rrsets.iter().position(|s| s.rtype == data.rtype()) else { return false };
         let set = &mut node.rrsets[i];
         let Some(j) = set.rdata.iter().position(|d| d == data) else { return false };
@@ -279,7 +288,7 @@ impl Zone {
 
     /// Removes an RRset. Returns whether it was there.
     pub fn remove_rrset(&mut self, name: &Name, rtype: RType) -> bool {
-        let Some(node) = self.nodes.get_mut(name) else { return false };
+        let Some(node) = self.node_mut(name) else { return false };
         let before = node.rrsets.len();
         node.rrsets.retain(|s| s.rtype != rtype);
         let removed = node.rrsets.len() != before;
@@ -289,7 +298,7 @@ impl Zone {
 
     /// Removes every RRset at a name. Returns whether any was there.
     pub fn remove_name(&mut self, name: &Name) -> bool {
-        let Some(node) = self.nodes.get_mut(name) else { return false };
+        let Some(node) = self.node_mut(name) else { return false };
         let removed = !node.rrsets.is_empty();
         node.rrsets.clear();
         self.prune(name);
@@ -300,7 +309,11 @@ impl Zone {
     /// right after it in canonical order.
     pub fn has_descendants(&self, name: &Name) -> bool {
         use core::ops::Bound;
-        self.nodes.range((Bound::Excluded(name), Bound::Unbounded)).next().is_some_and(|(next, _)| next.ends_with(name))
+        let key = name.canonical_key();
+        self.nodes
+            .range::<[u8], _>((Bound::Excluded(key.as_slice()), Bound::Unbounded))
+            .next()
+            .is_some_and(|(_, (next, _))| next.ends_with(name))
     }
 
     /// Drops `name` and its ancestors while they are empty leaves.
@@ -310,9 +323,9 @@ impl Zone {
             if n == self.origin {
                 break;
             }
-            match self.nodes.get(&n) {
+            match self.node(&n) {
                 Some(node) if node.rrsets.is_empty() && !self.has_descendants(&n) => {
-                    self.nodes.remove(&n);
+                    self.nodes.remove(n.canonical_key().as_slice());
                 }
                 _ => break,
             }
