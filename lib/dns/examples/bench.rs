@@ -13,7 +13,7 @@ use oasis_dns::{Catalog, Class, Config, Edns, Name, Opcode, Question, RType, Res
 
 const RECORDS: usize = 100_000;
 const DISTINCT_QUERIES: usize = 20_000;
-const ROUNDS: usize = 10;
+const ROUNDS: usize = 30;
 
 fn main() {
     let mut text = String::from("$TTL 3600\n@ SOA ns1 hostmaster 1 7200 3600 1209600 300\n@ NS ns1\n@ NS ns2\n");
@@ -86,17 +86,21 @@ fn main() {
     for q in &queries {
         fast.respond(q, transport, &mut out);
     }
-    let started = Instant::now();
+    // The machine is shared: report the best and the median round.
+    let mut rounds = Vec::with_capacity(ROUNDS);
     for _ in 0..ROUNDS {
+        let started = Instant::now();
         for q in &queries {
             black_box(fast.respond(black_box(q), transport, &mut out));
         }
+        rounds.push(started.elapsed().as_nanos() as f64 / queries.len() as f64);
     }
-    let fast_ns = started.elapsed().as_nanos() as f64 / (queries.len() * ROUNDS) as f64;
+    rounds.sort_by(f64::total_cmp);
+    let (fast_ns, median_ns) = (rounds[0], rounds[ROUNDS / 2]);
     let (entries, bytes) = fast.cache_stats();
     println!("slow path (answer computed): {slow_ns:.0} ns/query");
     println!(
-        "fast path (template patched): {fast_ns:.0} ns/query = {:.2} M queries/s on one core ({entries} templates, {} KiB)",
+        "fast path (template patched): {fast_ns:.0} ns/query best, {median_ns:.0} median = {:.2} M queries/s on one core ({entries} templates, {} KiB)",
         1e3 / fast_ns,
         bytes / 1024
     );
