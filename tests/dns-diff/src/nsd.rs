@@ -42,6 +42,19 @@ impl Nsd {
     /// Writes the zones and a configuration to `dir` and starts NSD,
     /// waiting (at most 20 s) until it answers for the first zone.
     pub fn start(binary: &Path, dir: &Path, zones: &[GeneratedZone]) -> Result<Nsd, String> {
+        Nsd::start_with(binary, dir, zones, "", "")
+    }
+
+    /// [`Nsd::start`] with more configuration: `global` after the server
+    /// section (e.g. a `key:` clause), `per_zone` in every zone clause
+    /// (e.g. `provide-xfr:`).
+    pub fn start_with(
+        binary: &Path,
+        dir: &Path,
+        zones: &[GeneratedZone],
+        global: &str,
+        per_zone: &str,
+    ) -> Result<Nsd, String> {
         std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
         let port = free_port().map_err(|e| e.to_string())?;
         let d = dir.display();
@@ -53,10 +66,11 @@ impl Nsd {
              hide-version: yes\n  verbosity: 1\n  rrl-ratelimit: 0\n  rrl-whitelist-ratelimit: 0\n\
              remote-control:\n  control-enable: no\n"
         );
+        conf += global;
         for z in zones {
             let file = format!("{}zone", z.origin);
             std::fs::write(dir.join(&file), &z.text).map_err(|e| e.to_string())?;
-            conf += &format!("zone:\n  name: \"{}\"\n  zonefile: \"{file}\"\n", z.origin);
+            conf += &format!("zone:\n  name: \"{}\"\n  zonefile: \"{file}\"\n{per_zone}", z.origin);
         }
         let conf_path = dir.join("nsd.conf");
         std::fs::write(&conf_path, conf).map_err(|e| e.to_string())?;
