@@ -198,3 +198,71 @@ mod properties {
         }
     }
 }
+
+mod random_zones {
+    use super::*;
+    use crate::zone::{ParseOptions, parse_zone};
+    use alloc::string::String;
+    use proptest::prelude::*;
+
+    const LABELS: &[&str] = &["a", "b", "*", "ns", "mail", "x"];
+
+    fn owner() -> impl Strategy<Value = String> {
+        proptest::collection::vec(proptest::sample::select(LABELS), 0..3)
+            .prop_map(|ls| if ls.is_empty() { "@".into() } else { ls.join(".") })
+    }
+
+    fn record() -> impl Strategy<Value = String> {
+        (owner(), owner(), 0u8..9, any::<u8>()).prop_map(|(o, target, kind, v)| match kind {
+            0 => alloc::format!("{o} A 192.0.2.{v}"),
+            1 => alloc::format!("{o} AAAA 2001:db8::{v:x}"),
+            2 => alloc::format!("{o} CNAME {target}"),
+            3 => alloc::format!("{o} MX {v} {target}"),
+            4 => alloc::format!("{o} NS {target}"),
+            5 => alloc::format!("{o} DNAME {target}.t2."),
+            6 => alloc::format!("{o} TXT \"{}\"", "t".repeat(usize::from(v))),
+            7 => alloc::format!("{o} SRV 1 2 {v} {target}"),
+            _ => alloc::format!("{o} TYPE65000 \\# 1 {v:02x}"),
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+        #[test]
+        fn any_query_against_a_random_zone_gets_a_well_formed_response(
+            records in proptest::collection::vec(record(), 0..25),
+            queries in proptest::collection::vec((owner(), proptest::sample::select(&[1u16, 2, 5, 15, 16, 28, 33, 39, 43, 255, 65000][..]), any::<bool>(), any::<bool>()), 1..20),
+        ) {
+            let mut text = String::from("$TTL 300\n@ SOA ns h 1 2 3 4 5\n@ NS ns\n");
+            let origin = Name::from_text("t.", None).unwrap();
+            let mut zone = parse_zone(text.as_bytes(), ParseOptions { file_name: "t", origin: origin.clone(), default_ttl: None, include: None }).unwrap();
+            // Records the zone rules refuse (CNAME beside data, …) are skipped.
+            for r in &records {
+                let candidate = alloc::format!("{text}{r}\n");
+                if let Ok(z) = parse_zone(candidate.as_bytes(), ParseOptions { file_name: "t", origin: origin.clone(), default_ttl: None, include: None }) {
+                    text = candidate;
+                    zone = z;
+                }
+            }
+            let mut c = Catalog::new();
+            c.insert(zone);
+            let mut r = Responder::new(c, Config::default());
+            for (name, qtype, edns, tcp) in queries {
+                let qname = if name == "@" { "t.".into() } else { alloc::format!("{name}.t.") };
+                let q = query(&qname, RType(qtype), edns.then_some((1232, false)), 1, true);
+                let t = if tcp { Transport::Tcp } else { UDP };
+                let mut out = Vec::new();
+                prop_assert_eq!(r.respond(&q, t, &mut out), Action::Reply);
+                let m = Message::parse(&out).unwrap();
+                prop_assert!(m.flags.qr);
+                prop_assert_eq!(m.questions.len(), 1);
+                prop_assert!(m.rcode == Rcode::NOERROR || m.rcode == Rcode::NXDOMAIN || m.rcode == Rcode::YXDOMAIN);
+                // Every answer owner is the question or reached from it.
+                if !m.flags.tc && m.rcode == Rcode::NOERROR && m.answers.is_empty() && !m.authority.is_empty() {
+                    let soa_or_ns = m.authority.iter().all(|a| matches!(a.rtype(), RType::SOA | RType::NS));
+                    prop_assert!(soa_or_ns);
+                }
+            }
+        }
+    }
+}
