@@ -239,12 +239,20 @@ fn vary_case(rng: &mut Rng, name: &str) -> String {
 }
 
 fn pick_name(rng: &mut Rng, pool: &NamePool) -> String {
-    if rng.chance(65) {
+    if rng.chance(5) {
+        // The RRsets that need truncation or EDNS.
+        format!("{}.example.com.", rng.pick(&["big", "bigtxt", "manymx", "mxw", "x.mxw"]))
+    } else if rng.chance(65) {
         rng.pick(&pool.exact).clone()
     } else {
         let parent = rng.pick(&pool.parents).clone();
-        let label = *rng.pick(&["x", "foo", "nothere", "www", "a-b", "host1", "zz9", "*"]);
-        let deeper = if rng.chance(25) { "q." } else { "" };
+        let long = "l".repeat(63);
+        let label = *rng.pick(&["x", "foo", "nothere", "www", "a-b", "host1", "zz9", "*", long.as_str()]);
+        let deeper = match rng.below(8) {
+            0 | 1 => "q.".to_string(),
+            2 => format!("{}.{}.", "m".repeat(63), "n".repeat(40)),
+            _ => String::new(),
+        };
         format!("{deeper}{label}.{parent}")
     }
 }

@@ -26,7 +26,11 @@ fn answers_like_nsd() {
     };
     let started = Instant::now();
     let mut compared = 0;
+    let mut known = 0;
     let mut failures = Vec::new();
+    // What the queries exercised, by NSD's answers: (rcode, TC, AA) and
+    // dropped queries.
+    let mut tally = std::collections::BTreeMap::<String, usize>::new();
     for seed in SEEDS {
         let (zone_set, pool) = zones(seed);
         let mut catalog = Catalog::new();
@@ -61,11 +65,27 @@ fn answers_like_nsd() {
             let theirs = exchange(nsd.addr, &probe.bytes, probe.via, wait).unwrap();
             let ours = exchange(shim.addr, &probe.bytes, probe.via, wait).unwrap();
             compared += 1;
+            let kind = match theirs.as_deref().map(oasis_dns::message::Message::parse) {
+                None => "dropped".to_string(),
+                Some(Err(_)) => "unparsable".to_string(),
+                Some(Ok(m)) => format!(
+                    "rcode {} tc {} aa {} answers>0 {}",
+                    m.rcode.0,
+                    m.flags.tc,
+                    m.flags.aa,
+                    !m.answers.is_empty()
+                ),
+            };
+            *tally.entry(kind).or_default() += 1;
             let verdict = match (&ours, &theirs) {
                 (None, None) => Ok(()),
                 (Some(_), None) => Err("we answered, NSD did not".to_string()),
                 (None, Some(_)) => Err("NSD answered, we did not".to_string()),
-                (Some(a), Some(b)) => compare(a, b).or_else(|why| known_difference(probe.kind, a, b).ok_or(why)),
+                (Some(a), Some(b)) => compare(a, b).or_else(|why| {
+                    known_difference(probe.kind, a, b).ok_or(why)?;
+                    known += 1;
+                    Ok(())
+                }),
             };
             if let Err(why) = verdict {
                 failures.push(format!(
@@ -85,7 +105,10 @@ fn answers_like_nsd() {
         drop(shim);
         let _ = std::fs::remove_dir_all(&dir);
     }
-    println!("compared {compared} responses with NSD: {} differ", failures.len());
+    println!("compared {compared} responses with NSD: {} differ, {known} only in the documented ways", failures.len());
+    for (kind, n) in &tally {
+        println!("  {n:5}  {kind}");
+    }
     for f in failures.iter().take(15) {
         println!("{f}\n");
     }
@@ -114,6 +137,21 @@ fn known_difference(kind: &str, ours: &[u8], theirs: &[u8]) -> Option<()> {
             println!("known-difference check: {e}");
         }
         return verdict.ok();
+    }
+    // DNAME chains: NSD gives every synthesised name new identities and
+    // so cannot compress a synthesised CNAME's owner to the same name
+    // written just before as the previous CNAME's target. Its message is
+    // longer, and near the size limit it truncates where ours still fits.
+    // Accept when NSD's sections are exactly a prefix of ours.
+    if !a.flags.tc && b.flags.tc && a.answers.iter().any(|r| r.rtype() == oasis_dns::RType::DNAME) {
+        let mut prefix = a.clone();
+        prefix.flags.tc = true;
+        prefix.answers.truncate(b.answers.len());
+        prefix.authority.truncate(b.authority.len());
+        prefix.additional.truncate(b.additional.len());
+        let mut bytes = Vec::new();
+        prefix.emit(&mut bytes).ok()?;
+        return compare(&bytes, theirs).ok();
     }
     None
 }

@@ -24,18 +24,18 @@ fn now() -> u64 {
 /// Sends one framed request and reads framed messages until `take`
 /// says stop, at most 10,000 messages or 30 s.
 fn tcp_stream(server: SocketAddr, request: &[u8], mut take: impl FnMut(&[u8]) -> bool) {
-    let mut s = TcpStream::connect_timeout(&server, Duration::from_secs(5)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut s = TcpStream::connect_timeout(&server, Duration::from_secs(5)).expect("connect to NSD");
+    s.set_read_timeout(Some(Duration::from_secs(30))).expect("set timeout");
     let mut framed = (request.len() as u16).to_be_bytes().to_vec();
     framed.extend_from_slice(request);
-    s.write_all(&framed).unwrap();
+    s.write_all(&framed).expect("send request");
     for _ in 0..10_000 {
         let mut len = [0u8; 2];
         if s.read_exact(&mut len).is_err() {
             return;
         }
         let mut msg = vec![0u8; usize::from(u16::from_be_bytes(len))];
-        s.read_exact(&mut msg).unwrap();
+        s.read_exact(&mut msg).expect("read message");
         if !take(&msg) {
             return;
         }
