@@ -317,6 +317,14 @@ fn append(msg: &mut Vec<u8>, t: &TsigRecord) {
     msg[10..12].copy_from_slice(&ar.to_be_bytes());
 }
 
+/// The message as it was before it was signed (TSIG removed, ARCOUNT and
+/// ID restored), `None` when it carries no TSIG. For answering a signed
+/// query: [`verify`] it, give this to the responder, then [`sign`] the
+/// response with the query's MAC.
+pub fn without_tsig(msg: &[u8]) -> Result<Option<Vec<u8>>, WireError> {
+    Ok(find(msg)?.map(|(t, start)| unsigned_part(msg, start, t.original_id)))
+}
+
 /// A verified message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Verified {

@@ -40,6 +40,8 @@ fn sign_then_verify() {
     assert_eq!(m.additional.last().unwrap().rtype(), RType::TSIG);
     let v = verify(&q, &[key()], 1_700_000_100, None).unwrap();
     assert_eq!(v.mac, mac);
+    assert_eq!(without_tsig(&q).unwrap().unwrap(), query());
+    assert_eq!(without_tsig(&query()).unwrap(), None);
     // The response is signed over the request's MAC.
     let mut resp = query();
     resp[2] |= 0x80;
