@@ -190,6 +190,14 @@ pub fn replay(zone: &mut Zone, changes: &[Change]) -> Result<(), StoreError> {
                 zone.replace_rrset(&r.name, set);
             }
             Change::Added(r) => {
+                // As in the update: the RRset takes the added record's TTL.
+                if let Some(set) = zone.rrset(&r.name, r.rtype())
+                    && set.ttl != r.ttl
+                {
+                    let mut set = set.clone();
+                    set.ttl = r.ttl;
+                    zone.replace_rrset(&r.name, set);
+                }
                 zone.add(r.clone()).map_err(StoreError::Zone)?;
             }
             Change::Removed(r) if r.rtype() == RType::SOA => {}

@@ -302,8 +302,18 @@ fn add(zone: &mut Zone, u: &Record, apex: &Name, changes: &mut Vec<Change>) -> R
     if let Some(set) = zone.rrset(&u.name, rtype)
         && set.ttl != u.ttl
     {
-        // Keep one TTL per RRset: the new record's.
+        // Keep one TTL per RRset: the new record's. The records already
+        // there change TTL too, and the report says so.
         let mut set = set.clone();
+        for d in &set.rdata {
+            changes.push(Change::Removed(Record {
+                name: u.name.clone(),
+                class: Class::IN,
+                ttl: set.ttl,
+                data: d.clone(),
+            }));
+            changes.push(Change::Added(Record { name: u.name.clone(), class: Class::IN, ttl: u.ttl, data: d.clone() }));
+        }
         set.ttl = u.ttl;
         zone.replace_rrset(&u.name, set);
     }

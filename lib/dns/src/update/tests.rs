@@ -122,3 +122,19 @@ proptest::proptest! {
         }
     }
 }
+
+/// Found by fuzzing: adding to an RRset with another TTL changes the
+/// TTL of the records already there, and the report (and so a replayed
+/// journal) must say so.
+#[test]
+fn ttl_changes_are_reported() {
+    let mut z = zone();
+    let base = z.clone();
+    let u =
+        update(alloc::vec![], alloc::vec![rec("ns1.example.com.", Class::IN, 11008, RData::A([55, 207, 2, 1].into()))]);
+    let changes = apply(&mut z, &u).unwrap();
+    assert_eq!(z.rrset(&n("ns1.example.com."), RType::A).unwrap().ttl, 11008);
+    let mut replayed = base;
+    crate::store::replay(&mut replayed, &changes).unwrap();
+    assert_eq!(replayed.records().collect::<Vec<_>>(), z.records().collect::<Vec<_>>());
+}
