@@ -6,6 +6,7 @@
 //! TAPs of the user's own (`--net`), or the unix target — the tender or
 //! program replaces this process.
 
+mod manifest;
 mod netns;
 mod plan;
 mod proxy;
@@ -23,6 +24,7 @@ use oasis_targets::{Invocation, Target};
 use oasis_tender::Image;
 use oasis_tender::image::program_manifest;
 
+use self::manifest::PublishFrom;
 use self::plan::{NetInputs, NetPlan, shell_line};
 use self::publish::Publish;
 use crate::build;
@@ -45,7 +47,8 @@ pub struct RunArgs {
     /// Print hypercall or VM-exit counts at the end (hvt, spt)
     #[arg(long)]
     stats: bool,
-    /// Forward 127.0.0.1:HOST to the guest's port GUEST (hvt, spt; repeatable)
+    /// Forward 127.0.0.1:HOST to the guest's port GUEST (hvt, spt; repeatable);
+    /// replaces the package's own `[package.metadata.oasis] publish`
     #[arg(short = 'p', long = "publish", value_name = "HOST:GUEST[/tcp|/udp]")]
     publish: Vec<Publish>,
     /// Bind net device NAME to an existing TAP instead of a private namespace (hvt, spt; repeatable)
@@ -210,7 +213,13 @@ fn own_stack_plan(args: &RunArgs, target: &'static Target, mut run: Invocation<'
     if !target.is_tender() && nets.is_empty() {
         bail!("--unix-stack tap: the program declares no net device");
     }
+    let (publish, from) = manifest::effective(&args.publish, &args.dir)?;
     if nets.is_empty() || !args.net.is_empty() {
+        if from == PublishFrom::Manifest && !publish.is_empty() {
+            let ports: Vec<String> = publish.iter().map(ToString::to_string).collect();
+            let why = if nets.is_empty() { "the image declares no net device" } else { "--net binds your own TAP" };
+            eprintln!("oasis: the package's default ports ({}) are not published: {why}", ports.join(", "));
+        }
         if nets.is_empty() && !args.publish.is_empty() {
             bail!("-p: the image declares no net device, so it has no ports to publish");
         }
@@ -238,7 +247,8 @@ fn own_stack_plan(args: &RunArgs, target: &'static Target, mut run: Invocation<'
         target,
         run,
         guest_args: &args.args,
-        publish: args.publish.clone(),
+        publish,
+        publish_from: from,
     };
     plan::plan(inputs).map(Plan::Namespaced).map_err(anyhow::Error::msg)
 }

@@ -7,6 +7,7 @@ use std::net::Ipv4Addr;
 
 use oasis_targets::{Invocation, Target};
 
+use super::manifest::PublishFrom;
 use super::netns;
 use super::publish::Publish;
 
@@ -36,6 +37,8 @@ pub struct NetPlan {
     pub guest: Ipv4Addr,
     /// The ports published on 127.0.0.1.
     pub publish: Vec<Publish>,
+    /// Whether they are `-p`s or the package's defaults.
+    pub publish_from: PublishFrom,
     /// The tender's command line, run inside the namespace.
     pub command: Vec<OsString>,
 }
@@ -56,8 +59,10 @@ pub struct NetInputs<'a> {
     pub run: Invocation<'a>,
     /// The unikernel's own arguments.
     pub guest_args: &'a [String],
-    /// `-p`s.
+    /// `-p`s, or the package's default ports.
     pub publish: Vec<Publish>,
+    /// Which of the two.
+    pub publish_from: PublishFrom,
 }
 
 /// The value of a guest option given as `NAME VALUE` or `NAME=VALUE`, the
@@ -134,6 +139,7 @@ pub fn plan(inputs: NetInputs<'_>) -> Result<NetPlan, String> {
         taps,
         guest,
         publish: inputs.publish,
+        publish_from: inputs.publish_from,
         command,
     })
 }
@@ -181,8 +187,16 @@ impl fmt::Display for NetPlan {
         for step in self.configure() {
             writeln!(f, "{}", ip(step))?;
         }
+        let from = match self.publish_from {
+            PublishFrom::Flags => "",
+            PublishFrom::Manifest => "; the package's default, -p replaces it",
+        };
         for p in &self.publish {
-            writeln!(f, "# publish 127.0.0.1:{} -> {}:{}/{} (proxied by oasis)", p.host, self.guest, p.guest, p.proto)?;
+            writeln!(
+                f,
+                "# publish 127.0.0.1:{} -> {}:{}/{} (proxied by oasis{from})",
+                p.host, self.guest, p.guest, p.proto
+            )?;
         }
         writeln!(f, "nsenter --net={} {}", netns::path(&self.namespace).display(), shell_line(&self.command))?;
         writeln!(
@@ -208,6 +222,7 @@ mod tests {
             run,
             guest_args,
             publish: vec!["8080:80".parse().unwrap(), "5353:53/udp".parse().unwrap()],
+            publish_from: PublishFrom::Flags,
         }
     }
 
@@ -229,6 +244,18 @@ nsenter --net=/run/netns/oasis-run-4242 /bin/oasis spt /img/echo --mem=64M --net
 ip netns del oasis-run-4242  # when the tender exits, or on SIGINT, SIGTERM or SIGHUP
 ";
         assert_eq!(p.to_string(), expected);
+    }
+
+    #[test]
+    fn the_packages_default_ports_are_marked_as_such() {
+        let mut i = inputs(&[]);
+        i.publish = vec!["8080:80".parse().unwrap()];
+        i.publish_from = PublishFrom::Manifest;
+        let text = plan(i).unwrap().to_string();
+        assert!(
+            text.contains("# publish 127.0.0.1:8080 -> 10.179.0.2:80/tcp (proxied by oasis; the package's default, -p replaces it)"),
+            "{text}"
+        );
     }
 
     #[test]

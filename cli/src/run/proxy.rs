@@ -1,288 +1,516 @@
-//! The proxies behind `-p`: listen on 127.0.0.1 in the host's namespace
-//! and reach the guest from inside the run's namespace.
+//! The proxy behind `-p`: listens on 127.0.0.1 in the host's namespace and
+//! reaches the guest from inside the run's namespace.
 //!
-//! A socket belongs to the namespace of the thread that made it, so each
-//! connection's thread enters the namespace before it connects; the
-//! listening sockets were made before, in the host's. Plain threads: the
-//! load is one developer's traffic, and the caps below bound it.
+//! One thread, event-driven (edge-triggered epoll). A socket belongs to
+//! the namespace of the thread that made it: the listening sockets are
+//! made before the thread starts, in the host's namespace; the thread then
+//! enters the run's namespace, so the sockets it makes to reach the guest
+//! are there, while the ones it accepts are the host's. TCP bytes go from
+//! socket to socket through a pipe with `splice` and never enter this
+//! process; a pipe is taken from a pool while a direction has bytes in
+//! flight, so an idle connection holds two descriptors, a busy one at most
+//! six, and at most a pipe's 64 KiB waits per direction (a slow reader
+//! slows its writer down, nothing grows). UDP datagrams go through one
+//! buffer. No thread is made per connection, no allocation is made per
+//! byte, and every descriptor is owned, so a failing connection closes
+//! both of its sockets and nothing leaks.
 
-use std::collections::HashMap;
+mod tcp;
+mod udp;
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::fs::File;
 use std::io;
-use std::net::{Ipv4Addr, Shutdown, SocketAddr, SocketAddrV4, TcpListener, TcpStream, UdpSocket};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener, TcpStream, UdpSocket};
+use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, anyhow};
+use oasis_sys::{Epoll, Event, Events, Interest};
+use slab::Slab;
 
+use self::tcp::{Flow, PipePool, Relay};
+use self::udp::{Port, Session};
 use super::netns;
 use super::publish::{Proto, Publish};
 
-/// TCP connections relayed at once, over all ports; each takes two threads.
-const MAX_TCP: usize = 1024;
-/// UDP clients relayed at once per port; each takes a thread and a socket.
-const MAX_UDP: usize = 1024;
-/// A UDP client silent (both ways) this long loses its session.
-const UDP_IDLE: Duration = Duration::from_secs(60);
 /// How long to wait for the guest to answer a connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Relay threads copy through heap buffers; a small stack keeps many cheap.
-const STACK: usize = 256 * 1024;
-/// Pause after a failed accept or receive (e.g. out of descriptors), so the
-/// loop does not spin.
+/// Pause after a failed accept (e.g. out of descriptors), so the loop
+/// does not spin; the connection waits in the backlog meanwhile.
 const BACKOFF: Duration = Duration::from_millis(50);
+/// Connections the kernel queues per published TCP port before they are
+/// accepted (capped by `net.core.somaxconn`).
+const BACKLOG: u32 = 4096;
+/// Descriptors this process asks for: ten thousand connections at six
+/// each, with room to spare.
+const WANT_FILES: u64 = 1 << 20;
+/// Descriptors kept for everything but relays (the tender's pipes, the
+/// namespace, the listeners, UDP sessions).
+const RESERVED_FILES: u64 = 256 + (udp::MAX_SESSIONS as u64) * 2;
+/// Descriptors a relayed connection may hold: two sockets, a pipe each way.
+const FILES_PER_RELAY: u64 = 6;
+/// Events taken per wait.
+const EVENTS: usize = 1024;
+/// Largest datagram relayed.
+const DATAGRAM: usize = 65536;
 
-enum Bound {
-    Tcp(TcpListener),
-    Udp(UdpSocket),
+/// What a token names: its kind in the top bits, an index below.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Token {
+    Listener(usize),
+    UdpPort(usize),
+    Client(usize),
+    Guest(usize),
+    Session(usize),
 }
 
-/// Binds every published port, then serves them on threads of their own;
-/// prints one line per port. A port that cannot be bound fails the run
-/// before any is served.
+const KIND_SHIFT: u32 = 60;
+const INDEX: u64 = (1 << KIND_SHIFT) - 1;
+
+impl Token {
+    fn encode(self) -> u64 {
+        let (kind, i) = match self {
+            Token::Listener(i) => (0, i),
+            Token::UdpPort(i) => (1, i),
+            Token::Client(i) => (2, i),
+            Token::Guest(i) => (3, i),
+            Token::Session(i) => (4, i),
+        };
+        (kind << KIND_SHIFT) | (i as u64 & INDEX)
+    }
+
+    fn decode(token: u64) -> Option<Token> {
+        let i = (token & INDEX) as usize;
+        Some(match token >> KIND_SHIFT {
+            0 => Token::Listener(i),
+            1 => Token::UdpPort(i),
+            2 => Token::Client(i),
+            3 => Token::Guest(i),
+            4 => Token::Session(i),
+            _ => return None,
+        })
+    }
+}
+
+/// Something to do at a time: give up a connect, or look at a UDP
+/// session's silence.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Timer {
+    Connect { relay: usize, serial: u64 },
+    Idle { session: usize, serial: u64 },
+}
+
+/// Says a warning once per kind, then counts the repeats quietly.
+#[derive(Debug, Default)]
+struct Warned {
+    full: bool,
+    udp_full: bool,
+    accept: bool,
+    connect: u64,
+}
+
+/// The proxy's state, owned by its thread.
+struct Proxy {
+    epoll: Epoll,
+    listeners: Vec<(TcpListener, SocketAddrV4)>,
+    ports: Vec<Port>,
+    /// `None`: closed in this batch of events, removed after it (so a
+    /// stale event cannot reach a newer connection in the same slot).
+    relays: Slab<Option<Relay>>,
+    sessions: Slab<Option<Session>>,
+    closed_relays: Vec<usize>,
+    closed_sessions: Vec<usize>,
+    pool: PipePool,
+    timers: BinaryHeap<Reverse<(Instant, Timer)>>,
+    serial: u64,
+    max_relays: usize,
+    accept_paused_until: Option<Instant>,
+    warned: Warned,
+    datagram: Vec<u8>,
+}
+
+/// Binds every published port, then serves them all from one thread;
+/// prints one line per port. A port that cannot be bound, or a namespace
+/// that cannot be entered, fails the run before any is served.
 pub fn start(list: &[Publish], ns: &File, guest: Ipv4Addr) -> Result<()> {
-    let mut bound = Vec::new();
+    let ns = ns.try_clone().context("duplicating the namespace descriptor")?;
+    start_with(list, guest, move || netns::enter(&ns).context("entering the run's network namespace"))
+}
+
+/// [`start`], with the proxy thread first calling `enter` (which moves it
+/// into the namespace the guest is reached from).
+fn start_with(list: &[Publish], guest: Ipv4Addr, enter: impl FnOnce() -> Result<()> + Send + 'static) -> Result<()> {
+    if list.is_empty() {
+        return Ok(());
+    }
+    let mut listeners = Vec::new();
+    let mut ports = Vec::new();
     for p in list {
         let addr = SocketAddrV4::new(Ipv4Addr::LOCALHOST, p.host);
-        let what = || format!("publishing 127.0.0.1:{}/{}", p.host, p.proto);
-        let socket = match p.proto {
-            Proto::Tcp => Bound::Tcp(TcpListener::bind(addr).with_context(what)?),
-            Proto::Udp => Bound::Udp(UdpSocket::bind(addr).with_context(what)?),
-        };
-        bound.push((p, socket));
-    }
-    let tcp_active = Arc::new(AtomicUsize::new(0));
-    for (p, socket) in bound {
-        let ns = Arc::new(ns.try_clone().context("duplicating the namespace descriptor")?);
         let target = SocketAddrV4::new(guest, p.guest);
-        let name = format!("oasis-publish-{}", p.host);
-        let active = tcp_active.clone();
-        let spawned = match socket {
-            Bound::Tcp(l) => thread::Builder::new().name(name).spawn(move || serve_tcp(&l, target, &ns, &active)),
-            Bound::Udp(s) => thread::Builder::new().name(name).spawn(move || serve_udp(s, target, ns)),
-        };
-        spawned.context("starting a proxy thread")?;
-        eprintln!("oasis: publishing 127.0.0.1:{} -> {target}/{}", p.host, p.proto);
+        let what = || format!("publishing 127.0.0.1:{}/{}", p.host, p.proto);
+        match p.proto {
+            Proto::Tcp => {
+                let l = TcpListener::bind(addr).with_context(what)?;
+                // Best effort: a short queue only slows a burst down.
+                let _ = oasis_sys::set_backlog(&l, BACKLOG);
+                l.set_nonblocking(true).with_context(what)?;
+                listeners.push((l, target));
+            }
+            Proto::Udp => {
+                let s = UdpSocket::bind(addr).with_context(what)?;
+                s.set_nonblocking(true).with_context(what)?;
+                ports.push(Port { socket: s, target, sessions: HashMap::new() });
+            }
+        }
+    }
+    let files = oasis_sys::raise_nofile_limit(WANT_FILES).unwrap_or(1024);
+    let max_relays = usize::try_from(files.saturating_sub(RESERVED_FILES) / FILES_PER_RELAY).unwrap_or(usize::MAX);
+    if !listeners.is_empty() && max_relays < 10_000 {
+        eprintln!(
+            "oasis: warning: the open-file limit ({files}) lets at most {max_relays} TCP connections be relayed at once"
+        );
+    }
+    let (ready, started) = mpsc::sync_channel(1);
+    thread::Builder::new()
+        .name("oasis-publish".into())
+        .spawn(move || {
+            let made = enter().and_then(|()| Proxy::new(listeners, ports, max_relays));
+            match made {
+                Ok(mut proxy) => {
+                    let _ = ready.send(Ok(()));
+                    proxy.run();
+                }
+                Err(e) => {
+                    let _ = ready.send(Err(e));
+                }
+            }
+        })
+        .context("starting the proxy thread")?;
+    started.recv().map_err(|_| anyhow!("the proxy thread ended before starting"))??;
+    for p in list {
+        eprintln!("oasis: publishing 127.0.0.1:{} -> {guest}:{}/{}", p.host, p.guest, p.proto);
     }
     Ok(())
 }
 
-fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> io::Result<()> {
-    thread::Builder::new().name(name.into()).stack_size(STACK).spawn(f).map(drop)
+fn would_block(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::WouldBlock
 }
 
-/// Says once that a cap was reached, rather than once per refusal.
-fn warn_once(flag: &AtomicBool, what: &str) {
-    if !flag.swap(true, Ordering::Relaxed) {
-        eprintln!("oasis: warning: {what}");
-    }
-}
-
-/// A place among the `MAX_TCP`, given back when dropped.
-struct Slot(Arc<AtomicUsize>);
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-fn serve_tcp(listener: &TcpListener, target: SocketAddrV4, ns: &Arc<File>, active: &Arc<AtomicUsize>) {
-    let full = AtomicBool::new(false);
-    loop {
-        let client = match listener.accept() {
-            Ok((c, _)) => c,
-            Err(_) => {
-                thread::sleep(BACKOFF);
-                continue;
-            }
-        };
-        if active.fetch_add(1, Ordering::Relaxed) >= MAX_TCP {
-            active.fetch_sub(1, Ordering::Relaxed);
-            warn_once(&full, &format!("{MAX_TCP} connections are open; closing new ones to {target}"));
-            continue;
+impl Proxy {
+    fn new(listeners: Vec<(TcpListener, SocketAddrV4)>, ports: Vec<Port>, max_relays: usize) -> Result<Proxy> {
+        let epoll = Epoll::new().context("creating an epoll instance")?;
+        for (i, (l, _)) in listeners.iter().enumerate() {
+            epoll.add(l, Token::Listener(i).encode(), Interest::READ.edge()).context("watching a listener")?;
         }
-        let slot = Slot(active.clone());
-        let ns = ns.clone();
-        // On failure the closure, with the client and the slot, is dropped.
-        let _ = spawn("oasis-tcp", move || {
-            let _slot = slot;
-            relay_tcp(client, target, &ns);
-        });
+        for (i, p) in ports.iter().enumerate() {
+            epoll.add(&p.socket, Token::UdpPort(i).encode(), Interest::READ.edge()).context("watching a UDP port")?;
+        }
+        Ok(Proxy {
+            epoll,
+            listeners,
+            ports,
+            relays: Slab::new(),
+            sessions: Slab::new(),
+            closed_relays: Vec::new(),
+            closed_sessions: Vec::new(),
+            pool: PipePool::default(),
+            timers: BinaryHeap::new(),
+            serial: 0,
+            max_relays,
+            accept_paused_until: None,
+            warned: Warned::default(),
+            datagram: vec![0; DATAGRAM],
+        })
     }
-}
 
-fn relay_tcp(client: TcpStream, target: SocketAddrV4, ns: &File) {
-    if let Err(e) = netns::enter(ns) {
-        eprintln!("oasis: warning: entering the run's network namespace: {e}");
-        return;
+    fn run(&mut self) {
+        let mut events = Events::with_capacity(EVENTS);
+        loop {
+            let timeout = self.next_wake().map(|t| t.saturating_duration_since(Instant::now()));
+            if let Err(e) = self.epoll.wait(&mut events, timeout) {
+                eprintln!("oasis: warning: the port proxy stopped: {e}");
+                return;
+            }
+            for event in events.iter() {
+                self.dispatch(event);
+            }
+            self.expire(Instant::now());
+            for key in self.closed_relays.drain(..) {
+                self.relays.remove(key);
+            }
+            for key in self.closed_sessions.drain(..) {
+                self.sessions.remove(key);
+            }
+        }
     }
-    let guest = match TcpStream::connect_timeout(&target.into(), CONNECT_TIMEOUT) {
-        Ok(g) => g,
-        Err(e) => {
-            eprintln!("oasis: connecting to {target}: {e}");
+
+    fn next_wake(&self) -> Option<Instant> {
+        let timer = self.timers.peek().map(|Reverse((at, _))| *at);
+        match (timer, self.accept_paused_until) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn dispatch(&mut self, event: Event) {
+        match Token::decode(event.token) {
+            Some(Token::Listener(i)) if self.accept_paused_until.is_none() => self.accept(i),
+            Some(Token::Listener(_)) => {}
+            Some(Token::UdpPort(i)) => self.relay_datagrams_in(i),
+            Some(Token::Client(key)) => self.relay_event(key, false, event),
+            Some(Token::Guest(key)) => self.relay_event(key, true, event),
+            Some(Token::Session(key)) => self.relay_replies(key),
+            None => {}
+        }
+    }
+
+    /// Runs what is due: connects that took too long, silent sessions,
+    /// and accepting again after a pause.
+    fn expire(&mut self, now: Instant) {
+        if self.accept_paused_until.is_some_and(|t| t <= now) {
+            self.accept_paused_until = None;
+            for i in 0..self.listeners.len() {
+                self.accept(i);
+            }
+        }
+        while let Some(Reverse((at, timer))) = self.timers.peek().copied() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            match timer {
+                Timer::Connect { relay, serial } => {
+                    let late = matches!(self.relays.get(relay), Some(Some(r)) if r.serial == serial && !r.connected);
+                    if late {
+                        let target = self.relays[relay].as_ref().and_then(|r| r.guest.peer_addr().ok());
+                        self.warn_connect(target, "timed out");
+                        self.close_relay(relay);
+                    }
+                }
+                Timer::Idle { session, serial } => {
+                    let Some(Some(s)) = self.sessions.get(session) else { continue };
+                    if s.serial != serial {
+                        continue;
+                    }
+                    let quiet_until = s.last + udp::IDLE;
+                    if quiet_until <= now {
+                        self.close_session(session);
+                    } else {
+                        self.timers.push(Reverse((quiet_until, timer)));
+                    }
+                }
+            }
+        }
+    }
+
+    fn next_serial(&mut self) -> u64 {
+        self.serial += 1;
+        self.serial
+    }
+
+    /// Accepts every waiting connection on listener `i`.
+    fn accept(&mut self, i: usize) {
+        loop {
+            let client = match self.listeners[i].0.accept() {
+                Ok((c, _)) => c,
+                Err(e) if would_block(&e) => return,
+                Err(e) if matches!(e.kind(), io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted) => {
+                    continue;
+                }
+                Err(e) => {
+                    // Out of descriptors or memory: the connection waits in
+                    // the backlog until the pause is over.
+                    if !std::mem::replace(&mut self.warned.accept, true) {
+                        eprintln!("oasis: warning: accepting a connection: {e}; pausing");
+                    }
+                    self.accept_paused_until = Some(Instant::now() + BACKOFF);
+                    return;
+                }
+            };
+            let target = self.listeners[i].1;
+            self.open_relay(client, target);
+        }
+    }
+
+    fn open_relay(&mut self, client: TcpStream, target: SocketAddrV4) {
+        if self.relays.len() >= self.max_relays {
+            if !std::mem::replace(&mut self.warned.full, true) {
+                eprintln!(
+                    "oasis: warning: {} connections are open, the most the open-file limit allows; closing new ones",
+                    self.max_relays
+                );
+            }
             return;
         }
-    };
-    let _ = (client.set_nodelay(true), guest.set_nodelay(true));
-    let (Ok(client2), Ok(guest2)) = (client.try_clone(), guest.try_clone()) else { return };
-    if spawn("oasis-tcp", move || pipe(guest2, client2)).is_err() {
-        let _ = (client.shutdown(Shutdown::Both), guest.shutdown(Shutdown::Both));
-        return;
-    }
-    pipe(client, guest);
-}
-
-/// Copies until `from` ends, then passes the end on as a half-close, so
-/// the other direction keeps flowing. On an error both connections are
-/// shut, which also ends the other direction's copy.
-fn pipe(mut from: TcpStream, mut to: TcpStream) {
-    match io::copy(&mut from, &mut to) {
-        Ok(_) => {
-            let _ = to.shutdown(Shutdown::Write);
+        if client.set_nonblocking(true).is_err() {
+            return;
         }
-        Err(_) => {
-            let _ = (from.shutdown(Shutdown::Both), to.shutdown(Shutdown::Both));
-        }
-    }
-}
-
-/// A UDP client's own socket in the namespace, connected to the guest.
-struct Session {
-    socket: Arc<UdpSocket>,
-    /// Milliseconds since the relay started at the last datagram.
-    last: Arc<AtomicU64>,
-}
-
-type Sessions = Arc<Mutex<HashMap<SocketAddr, Session>>>;
-
-fn millis(epoch: Instant) -> u64 {
-    u64::try_from(epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
-}
-
-fn serve_udp(host: UdpSocket, target: SocketAddrV4, ns: Arc<File>) {
-    let host = Arc::new(host);
-    let sessions: Sessions = Arc::default();
-    let epoch = Instant::now();
-    let full = AtomicBool::new(false);
-    let mut buf = vec![0u8; 65536];
-    loop {
-        let (n, client) = match host.recv_from(&mut buf) {
-            Ok(r) => r,
-            Err(_) => {
-                thread::sleep(BACKOFF);
-                continue;
+        let guest = match oasis_sys::connect_nonblocking(target) {
+            Ok(g) => g,
+            Err(e) => {
+                self.warn_connect(Some(target.into()), &e.to_string());
+                return;
             }
         };
-        // Looking up and marking active under the lock: a session only
-        // times out, under the same lock, when it has not been marked.
-        let socket = {
-            let Ok(mut map) = sessions.lock() else { return };
-            match map.get(&client) {
-                Some(s) => {
-                    s.last.store(millis(epoch), Ordering::Relaxed);
-                    Some(s.socket.clone())
-                }
-                None if map.len() >= MAX_UDP => {
-                    warn_once(&full, &format!("{MAX_UDP} UDP clients are active; dropping datagrams from new ones"));
-                    None
-                }
-                None => open_session(client, target, &ns, &host, &sessions, epoch).map(|s| {
-                    let socket = s.socket.clone();
-                    map.insert(client, s);
-                    socket
-                }),
+        // Requests and replies are passed on as they come: no waiting to
+        // fill segments on either side.
+        let _ = (client.set_nodelay(true), guest.set_nodelay(true));
+        let serial = self.next_serial();
+        let relay = Relay { client, guest, connected: false, up: Flow::default(), down: Flow::default(), serial };
+        let key = self.relays.insert(Some(relay));
+        let Some(Some(r)) = self.relays.get(key) else { return };
+        let watched = self
+            .epoll
+            .add(&r.client, Token::Client(key).encode(), Interest::BOTH.edge())
+            .and_then(|()| self.epoll.add(&r.guest, Token::Guest(key).encode(), Interest::BOTH.edge()));
+        if watched.is_err() {
+            self.close_relay(key);
+            return;
+        }
+        self.timers.push(Reverse((Instant::now() + CONNECT_TIMEOUT, Timer::Connect { relay: key, serial })));
+    }
+
+    fn relay_event(&mut self, key: usize, guest_side: bool, event: Event) {
+        let Some(Some(relay)) = self.relays.get_mut(key) else { return };
+        if !relay.connected {
+            // Client data waits in its socket until the guest answers;
+            // the pump after connecting reads it (edges are not lost).
+            if !guest_side || !(event.writable() || event.failed()) {
+                return;
             }
-        };
-        if let Some(s) = socket {
-            let _ = s.send(&buf[..n]);
+            match relay.guest.take_error() {
+                Ok(None) if event.writable() => relay.connected = true,
+                Ok(None) => return,
+                Ok(Some(e)) | Err(e) => {
+                    let target = relay.guest.peer_addr().ok();
+                    self.warn_connect(target, &e.to_string());
+                    self.close_relay(key);
+                    return;
+                }
+            }
+        }
+        match relay.pump(&mut self.pool) {
+            Ok(false) => {}
+            // Over both ways, or broken: both sockets are closed.
+            Ok(true) | Err(_) => self.close_relay(key),
         }
     }
-}
 
-/// Starts the thread that makes `client`'s socket in the namespace and
-/// carries the guest's replies back; `None` if it could not.
-fn open_session(
-    client: SocketAddr,
-    target: SocketAddrV4,
-    ns: &Arc<File>,
-    host: &Arc<UdpSocket>,
-    sessions: &Sessions,
-    epoch: Instant,
-) -> Option<Session> {
-    let (made, socket) = mpsc::sync_channel(1);
-    let last = Arc::new(AtomicU64::new(millis(epoch)));
-    let (ns, host, sessions, mine) = (ns.clone(), host.clone(), sessions.clone(), last.clone());
-    let spawned = spawn("oasis-udp", move || {
-        let socket = netns::enter(&ns)
-            .and_then(|()| UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)))
-            .and_then(|s| s.connect(target).map(|()| Arc::new(s)));
-        match socket {
-            Ok(s) => {
-                let _ = made.send(Some(s.clone()));
-                relay_replies(&s, client, &host, &sessions, &mine, epoch);
+    fn close_relay(&mut self, key: usize) {
+        if let Some(slot) = self.relays.get_mut(key)
+            && slot.take().is_some()
+        {
+            self.closed_relays.push(key);
+        }
+    }
+
+    /// Says why the guest could not be reached: the first time in full,
+    /// then every thousandth (a guest still booting refuses many).
+    fn warn_connect(&mut self, target: Option<SocketAddr>, why: &str) {
+        self.warned.connect += 1;
+        let n = self.warned.connect;
+        if n == 1 || n.is_multiple_of(1000) {
+            let target = target.map_or_else(|| "the guest".to_string(), |t| t.to_string());
+            let count = if n > 1 { format!(" ({n} failures so far)") } else { String::new() };
+            eprintln!("oasis: connecting to {target}: {why}{count}");
+        }
+    }
+
+    /// Datagrams from clients on UDP port `i`, each sent on by the
+    /// client's session (made on its first datagram).
+    fn relay_datagrams_in(&mut self, i: usize) {
+        loop {
+            let (n, client) = match self.ports[i].socket.recv_from(&mut self.datagram) {
+                Ok(r) => r,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => return,
+            };
+            let key = match self.ports[i].sessions.get(&client) {
+                Some(&k) => k,
+                None => match self.open_session(i, client) {
+                    Some(k) => k,
+                    None => continue,
+                },
+            };
+            if let Some(Some(s)) = self.sessions.get_mut(key) {
+                s.last = Instant::now();
+                // A full socket buffer drops the datagram, as a network would.
+                let _ = s.socket.send(&self.datagram[..n]);
             }
+        }
+    }
+
+    fn open_session(&mut self, port: usize, client: SocketAddr) -> Option<usize> {
+        let p = &self.ports[port];
+        if p.sessions.len() >= udp::MAX_SESSIONS {
+            if !std::mem::replace(&mut self.warned.udp_full, true) {
+                eprintln!(
+                    "oasis: warning: {} UDP clients are active; dropping datagrams from new ones",
+                    udp::MAX_SESSIONS
+                );
+            }
+            return None;
+        }
+        let target = p.target;
+        // Made in this thread, so in the run's namespace.
+        let socket = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0))
+            .and_then(|s| s.connect(target).map(|()| s))
+            .and_then(|s| s.set_nonblocking(true).map(|()| s));
+        let socket = match socket {
+            Ok(s) => s,
             Err(e) => {
                 eprintln!("oasis: warning: a socket to {target} in the run's namespace: {e}");
-                let _ = made.send(None);
+                return None;
+            }
+        };
+        let serial = self.next_serial();
+        let now = Instant::now();
+        let key = self.sessions.insert(Some(Session { port, client, socket, last: now, serial }));
+        let Some(Some(s)) = self.sessions.get(key) else { return None };
+        if self.epoll.add(&s.socket, Token::Session(key).encode(), Interest::READ.edge()).is_err() {
+            self.sessions.remove(key);
+            return None;
+        }
+        self.ports[port].sessions.insert(client, key);
+        self.timers.push(Reverse((now + udp::IDLE, Timer::Idle { session: key, serial })));
+        Some(key)
+    }
+
+    /// The guest's replies on session `key`, sent back to its client.
+    fn relay_replies(&mut self, key: usize) {
+        loop {
+            let Some(Some(s)) = self.sessions.get_mut(key) else { return };
+            match s.socket.recv(&mut self.datagram) {
+                Ok(n) => {
+                    s.last = Instant::now();
+                    let _ = self.ports[s.port].socket.send_to(&self.datagram[..n], s.client);
+                }
+                Err(e) if would_block(&e) => return,
+                // A refusal (ICMP) means the guest is not listening (yet),
+                // which the client learns by silence.
+                Err(e) if matches!(e.kind(), io::ErrorKind::ConnectionRefused | io::ErrorKind::Interrupted) => {}
+                Err(_) => {
+                    self.close_session(key);
+                    return;
+                }
             }
         }
-    });
-    if spawned.is_err() {
-        return None;
     }
-    let socket = socket.recv().ok().flatten()?;
-    Some(Session { socket, last })
+
+    fn close_session(&mut self, key: usize) {
+        if let Some(slot) = self.sessions.get_mut(key)
+            && let Some(s) = slot.take()
+        {
+            self.ports[s.port].sessions.remove(&s.client);
+            self.closed_sessions.push(key);
+        }
+    }
 }
 
-fn relay_replies(
-    socket: &UdpSocket,
-    client: SocketAddr,
-    host: &UdpSocket,
-    sessions: &Sessions,
-    last: &Arc<AtomicU64>,
-    epoch: Instant,
-) {
-    let idle_ms = u64::try_from(UDP_IDLE.as_millis()).unwrap_or(u64::MAX);
-    let mut buf = vec![0u8; 65536];
-    loop {
-        let quiet = millis(epoch).saturating_sub(last.load(Ordering::Relaxed));
-        if quiet >= idle_ms {
-            let Ok(mut map) = sessions.lock() else { return };
-            if millis(epoch).saturating_sub(last.load(Ordering::Relaxed)) >= idle_ms {
-                if map.get(&client).is_some_and(|s| Arc::ptr_eq(&s.last, last)) {
-                    map.remove(&client);
-                }
-                return;
-            }
-            continue;
-        }
-        let _ = socket.set_read_timeout(Some(Duration::from_millis(idle_ms - quiet)));
-        match socket.recv(&mut buf) {
-            Ok(n) => {
-                last.store(millis(epoch), Ordering::Relaxed);
-                let _ = host.send_to(&buf[..n], client);
-            }
-            // Timeouts lead to the idle check; a refusal means the guest
-            // is not listening (yet), which the client learns by silence.
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock
-                        | io::ErrorKind::TimedOut
-                        | io::ErrorKind::Interrupted
-                        | io::ErrorKind::ConnectionRefused
-                ) => {}
-            Err(_) => {
-                if let Ok(mut map) = sessions.lock()
-                    && map.get(&client).is_some_and(|s| Arc::ptr_eq(&s.last, last))
-                {
-                    map.remove(&client);
-                }
-                return;
-            }
-        }
-    }
-}
+#[cfg(test)]
+mod tests;

@@ -39,6 +39,13 @@ fn port(what: &str, v: &str) -> Result<u16, String> {
     }
 }
 
+impl fmt::Display for Publish {
+    /// As written after `-p`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}/{}", self.host, self.guest, self.proto)
+    }
+}
+
 impl FromStr for Publish {
     type Err = String;
 

@@ -1,10 +1,20 @@
 //! Safe wrappers for the few process-level system calls made around the
 //! tenders, by the `oasis` command and the tenders' launchers: signal
-//! dispositions and masks, network namespaces, and killing a child.
+//! dispositions and masks, network namespaces, killing a child, and what
+//! the port proxy of `oasis run` is built on (epoll, splice, a connect
+//! that does not wait, the descriptor limit).
 //!
 //! They live in a crate of their own beside the tenders so that the CLI
 //! needs no `unsafe` of its own. It is not a general-purpose binding: each
 //! wrapper is what one caller needs, with its safety argument.
+
+mod epoll;
+mod socket;
+mod splice;
+
+pub use epoll::{Epoll, Event, Events, Interest};
+pub use socket::{connect_nonblocking, raise_nofile_limit, set_backlog};
+pub use splice::Pipe;
 
 use std::fs::File;
 use std::io;
