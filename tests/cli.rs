@@ -131,3 +131,28 @@ fn new_makes_a_package_that_builds_and_runs() {
         .expect_stderr("already exists", "new twice");
     oasis(&["new", "Bad Name"]).expect_status(1, "oasis new bad").expect_stderr("invalid name", "new bad");
 }
+
+#[test]
+fn run_publishes_the_packages_default_ports_unless_p_replaces_them() {
+    // From another directory, naming the package by its path.
+    let www = workspace_root().join("unikernels/www");
+    let www = www.to_str().unwrap();
+    let dry_run = |extra: &[&str]| {
+        let mut cmd = Command::new(OASIS);
+        cmd.current_dir(std::env::temp_dir()).args(["run", www, "--dry-run"]).args(extra);
+        run(&mut cmd, LIMIT)
+    };
+    let out = dry_run(&["--target", "spt"]);
+    out.expect_status(0, "oasis run www --dry-run").expect_stdout(
+        ":80/tcp (proxied by oasis; the package's default, -p replaces it)",
+        "the default port in the plan",
+    );
+    assert!(out.stdout.contains("# publish 127.0.0.1:8080 -> 10."), "{out:#?}");
+    let out = dry_run(&["--target", "spt", "-p", "9090:80"]);
+    out.expect_status(0, "oasis run www -p 9090:80 --dry-run");
+    assert!(out.stdout.contains("# publish 127.0.0.1:9090 -> ") && !out.stdout.contains("8080"), "{out:#?}");
+    // The unix target listens on the host's own port 8080: nothing to publish.
+    let out = dry_run(&["--target", "unix"]);
+    out.expect_status(0, "oasis run www --target unix --dry-run");
+    assert!(!out.stdout.contains("publish") && out.stdout.trim_end().ends_with("/www"), "{out:#?}");
+}

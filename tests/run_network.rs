@@ -1,7 +1,9 @@
 //! `oasis run` with a private network namespace: ports published on
 //! 127.0.0.1 reach the echo unikernel over TCP and UDP, and the namespace,
 //! the tender and the ports are gone after SIGTERM; a namespace left by a
-//! run killed outright is removed by the next run.
+//! run killed outright is removed by the next run; www, run with no `-p`
+//! from any directory, is on 127.0.0.1:8080 (its package's default); and
+//! without the capabilities a run says so and offers the unix target.
 //!
 //! All traffic stays on loopback or inside the namespaces these runs make.
 //! Needs root (namespaces, TAPs); skipped with a printed reason otherwise.
@@ -110,8 +112,13 @@ struct Running {
 
 impl Running {
     fn start(args: &[&str]) -> Running {
+        Running::start_in(&workspace_root(), args)
+    }
+
+    /// `oasis run ARGS` from `dir`.
+    fn start_in(dir: &std::path::Path, args: &[&str]) -> Running {
         let mut child = Command::new(OASIS)
-            .current_dir(workspace_root())
+            .current_dir(dir)
             .arg("run")
             .args(args)
             .stdin(Stdio::null())
@@ -294,4 +301,83 @@ fn a_namespace_left_by_a_killed_run_is_removed_by_the_next() {
     let own = out.stderr.lines().find_map(|l| l.strip_prefix("oasis: network namespace ")?.split(':').next());
     let own = own.unwrap_or_else(|| panic!("the run did not name its namespace\n{out:#?}"));
     assert!(!listed(own), "{own} is left after the run:\n{}", namespaces());
+}
+
+/// One HTTP/1.1 GET on a fresh connection: (status line, whole response).
+fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<(String, String)> {
+    let mut conn = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+    conn.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(conn, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")?;
+    let mut back = Vec::new();
+    conn.read_to_end(&mut back)?;
+    let text = String::from_utf8_lossy(&back).into_owned();
+    Ok((text.lines().next().unwrap_or_default().to_string(), text))
+}
+
+#[test]
+fn www_is_on_8080_by_default_from_any_directory() {
+    let test = "www_is_on_8080_by_default_from_any_directory";
+    if !privileged(test) {
+        return;
+    }
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, 8080));
+    if TcpListener::bind(addr).is_err() {
+        skip(test, "127.0.0.1:8080 is taken on this machine");
+        return;
+    }
+    let mut cmd = Command::new(OASIS);
+    cmd.current_dir(workspace_root()).args(["build", "unikernels/www", "--target", "spt"]);
+    run(&mut cmd, BUILD_LIMIT).expect_status(0, "oasis build unikernels/www");
+    // From elsewhere, naming the package by its path: the default comes
+    // from the package's Cargo.toml, not from the working directory.
+    let www = workspace_root().join("unikernels/www");
+    let elsewhere = std::env::temp_dir();
+    let mut running = Running::start_in(&elsewhere, &[www.to_str().unwrap(), "--target", "spt"]);
+    let start = Instant::now();
+    let (status, page) = loop {
+        running.assert_running();
+        if let Ok((status, page)) = http_get(addr, "/")
+            && status.starts_with("HTTP/1.1 200")
+        {
+            break (status, page);
+        }
+        assert!(start.elapsed() < READY_LIMIT, "www never answered on {addr}\n{}", running.output());
+        thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+    assert!(page.contains("<title>") && page.contains("Oasis"), "the home page: {page:.300}");
+    let stderr = running.stderr.lock().unwrap().clone();
+    assert!(stderr.contains("oasis: publishing 127.0.0.1:8080 -> ") && stderr.contains(":80/tcp"), "{stderr}");
+    let (status, _) = http_get(addr, "/no-such-page").unwrap();
+    assert!(status.starts_with("HTTP/1.1 404"), "{status}");
+    let status = running.terminate();
+    assert!(status.code().is_some(), "oasis run was killed ({status})\n{}", running.output());
+    assert!(TcpListener::bind(addr).is_ok(), "127.0.0.1:8080 is still taken");
+}
+
+#[test]
+fn without_the_capabilities_a_run_says_so_and_offers_unix() {
+    let test = "without_the_capabilities_a_run_says_so_and_offers_unix";
+    build_echo();
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let mut cmd = if root {
+        if Command::new("setpriv").arg("--help").output().is_err() {
+            skip(test, "setpriv (util-linux) is missing, and it drops the capabilities");
+            return;
+        }
+        // Root without the two capabilities: gone from the bounding and
+        // inheritable sets, so the exec'd oasis does not get them.
+        let mut c = Command::new("setpriv");
+        c.args(["--inh-caps=-all", "--bounding-set=-sys_admin,-net_admin", OASIS]);
+        c
+    } else {
+        Command::new(OASIS)
+    };
+    cmd.current_dir(workspace_root()).args(["run", "unikernels/echo", "--target", "spt", "-p", "8007:7"]);
+    let out = run(&mut cmd, BUILD_LIMIT);
+    out.expect_status(1, "oasis run without the capabilities");
+    let line = out.stderr.lines().find(|l| l.contains("CAP_")).unwrap_or_default();
+    assert!(line.contains("CAP_SYS_ADMIN") && line.contains("CAP_NET_ADMIN"), "{out:#?}");
+    assert!(line.contains("--target unix"), "offers the unix target: {out:#?}");
 }

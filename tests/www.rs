@@ -6,7 +6,8 @@
 //! a second request read from the smuggled bytes), a slowloris client, the
 //! connection limit, and a headless Chromium rendering the home page. On
 //! spt, inside a namespace of the test's own, the same site over the
-//! unikernel's own TCP/IP stack.
+//! unikernel's own TCP/IP stack; on hvt (where /dev/kvm is, emulated here:
+//! slow), a few requests with the VM exits they cost.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -18,7 +19,9 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use oasis_testkit::{NetNs, Running, netns_available, oasis_binary, run, skip, workspace_root};
+use oasis_testkit::{
+    NetNs, Running, kvm_available, kvm_is_emulated, netns_available, oasis_binary, run, skip, workspace_root,
+};
 
 const LIMIT: Duration = Duration::from_secs(60);
 const BOOT_LIMIT: Duration = Duration::from_secs(120);
@@ -121,16 +124,21 @@ impl Server {
 
     /// curl with `args`: (status, headers, body bytes).
     fn curl(&self, path: &str, args: &[&str]) -> (u16, String, Vec<u8>) {
+        self.curl_within(path, args, Duration::from_secs(20))
+    }
+
+    /// [`Server::curl`] with a time limit of its own (an emulated guest).
+    fn curl_within(&self, path: &str, args: &[&str], limit: Duration) -> (u16, String, Vec<u8>) {
         let tmp = std::env::temp_dir().join(format!("www-test-{}-{}", std::process::id(), rand_suffix()));
         let head = tmp.with_extension("head");
         let mut c = self.command("curl");
-        c.args(["-s", "--max-time", "20", "--path-as-is", "-o"])
+        c.args(["-s", "--max-time", &limit.as_secs().to_string(), "--path-as-is", "-o"])
             .arg(&tmp)
             .arg("-D")
             .arg(&head)
             .args(args)
             .arg(self.url(path));
-        let out = run(&mut c, LIMIT);
+        let out = run(&mut c, limit + Duration::from_secs(5));
         assert_eq!(out.status, Some(0), "curl {path} {args:?}: {out:#?}\n{}", self.guest.output());
         let headers = std::fs::read_to_string(&head).unwrap_or_default();
         let body = std::fs::read(&tmp).unwrap_or_default();
@@ -599,4 +607,40 @@ fn spt_serves_the_site_over_its_own_stack() {
     let (status, _, body) = server.curl("/echo", &["--data-binary", "streamed through a unikernel"]);
     assert_eq!((status, body.as_slice()), (200, &b"streamed through a unikernel"[..]));
     assert!(server.guest.output().contains("\"GET /docs/net.html HTTP/1.1\" 200"));
+}
+
+/// A small workload on hvt: a handful of requests (this machine's KVM is
+/// software-emulated, about 10^4 times slower than hardware, so a test
+/// here stays small), the same bytes as unix, and the tender's VM-exit
+/// count printed for docs/benchmarks.md.
+#[test]
+fn hvt_serves_a_few_requests() {
+    let test = "hvt_serves_a_few_requests";
+    if let Err(why) = kvm_available() {
+        skip(test, &why);
+        return;
+    }
+    if let Err(why) = netns_available() {
+        skip(test, &why);
+        return;
+    }
+    let image = guest_image();
+    let ns = NetNs::create().unwrap();
+    ns.add_tap("tap0", &["10.0.0.1/24"]).unwrap();
+    let oasis = oasis_binary();
+    let mut c = ns.command(oasis.to_str().unwrap());
+    c.arg("hvt").arg(&image).args(["--mem=32M", "--stats", "--net:service=tap0", "--", "--ipv4", "10.0.0.2/24"]);
+    let mut guest = Running::spawn(&mut c);
+    // Emulated KVM boots slowly; the limit is generous, not a timing claim.
+    let limit = if kvm_is_emulated() { BOOT_LIMIT * 3 } else { BOOT_LIMIT };
+    guest.wait_for("www: serving", limit);
+    let server = Server { guest, ns: Some(ns), host: "10.0.0.2".into(), port: 80 };
+    let unix = boot_unix(&unix_image(), &[]);
+    for path in ["/", "/style.css"] {
+        let (status, _, body) = server.curl_within(path, &[], limit);
+        assert_eq!(status, 200, "{path}");
+        assert_eq!(body, unix.curl(path, &[]).2, "{path}: hvt and unix serve the same bytes");
+    }
+    assert_eq!(server.curl_within("/nope", &[], limit).0, 404);
+    assert!(server.guest.output().contains("\"GET /style.css HTTP/1.1\" 200"), "{}", server.guest.output());
 }

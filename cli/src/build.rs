@@ -154,7 +154,12 @@ pub fn build_with(dir: &Path, target: &Target, features: &[&str], kv: &[(String,
         }
     }
     add_kv_env(&mut plan, kv)?;
+    // From the package's directory: cargo finds its configuration (the
+    // guest flags in `.cargo/config.toml`) from where it runs, not from
+    // the manifest, so a build started elsewhere would miss them.
+    let package_dir = manifest.parent().unwrap_or(Path::new("."));
     let out = Command::new("cargo")
+        .current_dir(package_dir)
         .args(&plan.args)
         .envs(plan.env.iter().map(|(k, v)| (k, v)))
         .stderr(Stdio::inherit())

@@ -61,6 +61,9 @@ enum State {
     Closed,
 }
 
+/// The input buffer's size between requests (most request heads fit).
+pub const INPUT_START: usize = 2048;
+
 /// One connection's protocol state.
 #[derive(Debug)]
 pub struct Connection {
@@ -83,10 +86,9 @@ pub struct Connection {
 impl Connection {
     /// A connection accepted at `now` (monotonic nanoseconds).
     pub fn new(config: Config, now: u64) -> Connection {
-        let size = config.max_head.max(config.max_request_line) + 4096;
         Connection {
             config,
-            buf: vec![0; size],
+            buf: Vec::new(),
             start: 0,
             end: 0,
             eof: false,
@@ -118,14 +120,29 @@ impl Connection {
     /// Free space to read into; report what was read with [`received`].
     ///
     /// [`received`]: Connection::received
+    ///
+    /// The buffer starts small and doubles, up to the largest head allowed
+    /// plus room for a body's chunk, only while a request needs it; once
+    /// all input is used it shrinks back. So an idle connection holds
+    /// [`INPUT_START`] bytes, not the most a request may take: ten thousand
+    /// keep-alive connections fit in a small unikernel. Empty only when
+    /// the buffer is at its largest and full.
     pub fn input_space(&mut self) -> &mut [u8] {
+        let most = self.config.max_head.max(self.config.max_request_line) + 4096;
         if self.start == self.end {
             self.start = 0;
             self.end = 0;
+            if self.buf.len() != INPUT_START.min(most) {
+                self.buf = vec![0; INPUT_START.min(most)];
+            }
         } else if self.start > 0 && self.end == self.buf.len() {
             self.buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;
             self.start = 0;
+        }
+        if self.end == self.buf.len() && self.buf.len() < most {
+            let grown = (self.buf.len() * 2).clamp(INPUT_START, most);
+            self.buf.resize(grown, 0);
         }
         &mut self.buf[self.end..]
     }

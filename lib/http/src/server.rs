@@ -142,7 +142,8 @@ where
         io,
         core: Connection::new(config, now),
         clock,
-        out: Vec::with_capacity(FLUSH_AT),
+        // Grows with the first response; idle connections stay small.
+        out: Vec::new(),
         date: DateCache { text: [0; IMF_FIXDATE_LEN], valid_until: 0 },
         peer,
         broken: false,
