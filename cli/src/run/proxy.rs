@@ -54,8 +54,9 @@ const RESERVED_FILES: u64 = 256 + (udp::MAX_SESSIONS as u64) * 2;
 const FILES_PER_RELAY: u64 = 6;
 /// Events taken per wait.
 const EVENTS: usize = 1024;
-/// Largest datagram relayed.
-const DATAGRAM: usize = 65536;
+/// The shared buffer: a TCP read that fills it goes on by splice; the
+/// largest datagram.
+const SCRATCH: usize = 65536;
 
 /// What a token names: its kind in the top bits, an index below.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -129,7 +130,9 @@ struct Proxy {
     max_relays: usize,
     accept_paused_until: Option<Instant>,
     warned: Warned,
-    datagram: Vec<u8>,
+    /// The buffer TCP bytes are copied through (small messages) and UDP
+    /// datagrams relayed in.
+    scratch: Vec<u8>,
 }
 
 /// Binds every published port, then serves them all from one thread;
@@ -224,7 +227,7 @@ impl Proxy {
             max_relays,
             accept_paused_until: None,
             warned: Warned::default(),
-            datagram: vec![0; DATAGRAM],
+            scratch: vec![0; SCRATCH],
         })
     }
 
@@ -377,6 +380,7 @@ impl Proxy {
 
     fn relay_event(&mut self, key: usize, guest_side: bool, event: Event) {
         let Some(Some(relay)) = self.relays.get_mut(key) else { return };
+        let fresh = !relay.connected;
         if !relay.connected {
             // Client data waits in its socket until the guest answers;
             // the pump after connecting reads it (edges are not lost).
@@ -394,7 +398,17 @@ impl Proxy {
                 }
             }
         }
-        match relay.pump(&mut self.pool) {
+        // Each direction only on the events that can move it: input on its
+        // source, room at its destination (after connecting, or on an
+        // error, both).
+        let (up, down) = if fresh || event.failed() {
+            (true, true)
+        } else if guest_side {
+            (event.writable(), event.readable())
+        } else {
+            (event.readable(), event.writable())
+        };
+        match relay.pump(up, down, &mut self.pool, &mut self.scratch) {
             Ok(false) => {}
             // Over both ways, or broken: both sockets are closed.
             Ok(true) | Err(_) => self.close_relay(key),
@@ -425,7 +439,7 @@ impl Proxy {
     /// client's session (made on its first datagram).
     fn relay_datagrams_in(&mut self, i: usize) {
         loop {
-            let (n, client) = match self.ports[i].socket.recv_from(&mut self.datagram) {
+            let (n, client) = match self.ports[i].socket.recv_from(&mut self.scratch) {
                 Ok(r) => r,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(_) => return,
@@ -440,7 +454,7 @@ impl Proxy {
             if let Some(Some(s)) = self.sessions.get_mut(key) {
                 s.last = Instant::now();
                 // A full socket buffer drops the datagram, as a network would.
-                let _ = s.socket.send(&self.datagram[..n]);
+                let _ = s.socket.send(&self.scratch[..n]);
             }
         }
     }
@@ -485,10 +499,10 @@ impl Proxy {
     fn relay_replies(&mut self, key: usize) {
         loop {
             let Some(Some(s)) = self.sessions.get_mut(key) else { return };
-            match s.socket.recv(&mut self.datagram) {
+            match s.socket.recv(&mut self.scratch) {
                 Ok(n) => {
                     s.last = Instant::now();
-                    let _ = self.ports[s.port].socket.send_to(&self.datagram[..n], s.client);
+                    let _ = self.ports[s.port].socket.send_to(&self.scratch[..n], s.client);
                 }
                 Err(e) if would_block(&e) => return,
                 // A refusal (ICMP) means the guest is not listening (yet),

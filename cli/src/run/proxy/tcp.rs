@@ -2,7 +2,7 @@
 //! guest's in the run's namespace, with a flow each way that splices
 //! through a pipe (the bytes never enter this process).
 
-use std::io;
+use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 
 use oasis_sys::Pipe;
@@ -35,9 +35,20 @@ impl PipePool {
 }
 
 /// One direction of a connection.
+///
+/// Bytes are first read into the proxy's shared buffer and written on at
+/// once: for the small messages of request and reply traffic, two system
+/// calls, and a read shorter than the buffer proves the socket drained
+/// (edge-triggered, the next data brings a new event). A read that fills
+/// the buffer is a bulk transfer, whose rest goes by `splice` through a
+/// pipe without entering this process. Whatever the destination cannot
+/// take yet is held (at most one buffer's worth, or a pipe's) and nothing
+/// more is read until it is out, so a slow reader slows its writer down.
 #[derive(Debug, Default)]
 pub struct Flow {
-    /// Holds the bytes read and not yet written; `None` while empty.
+    /// Bytes read and not yet written (copied).
+    held: Vec<u8>,
+    /// Bytes read and not yet written (spliced); `None` while empty.
     pipe: Option<Pipe>,
     /// Bytes in the pipe.
     queued: usize,
@@ -47,50 +58,121 @@ pub struct Flow {
     shut: bool,
 }
 
+/// What a pump found.
+enum Step {
+    /// Go on reading.
+    More,
+    /// Wait for an event.
+    Wait,
+}
+
+fn would_block(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::WouldBlock
+}
+
 impl Flow {
     /// Whether this direction is over: its end read and passed on.
     pub fn done(&self) -> bool {
         self.shut
     }
 
-    /// Moves what it can from `from` to `to` until neither can go on
-    /// without waiting, then passes an end of input on as a half-close.
-    /// An error means the connection is broken.
-    pub fn pump(&mut self, from: &TcpStream, to: &TcpStream, pool: &mut PipePool) -> io::Result<()> {
+    /// Writes what is held; `Wait` while some remains.
+    fn flush(&mut self, mut to: &TcpStream, pool: &mut PipePool) -> io::Result<Step> {
+        while !self.held.is_empty() {
+            match to.write(&self.held) {
+                Ok(n) => {
+                    self.held.drain(..n);
+                }
+                Err(e) if would_block(&e) => return Ok(Step::Wait),
+                Err(e) => return Err(e),
+            }
+        }
+        // Not shrunk: a flow that held once is a slow one, likely again.
+        while self.queued > 0 {
+            let Some(pipe) = &self.pipe else { break };
+            match pipe.drain_to(to, self.queued) {
+                Ok(n) => self.queued -= n,
+                Err(e) if would_block(&e) => return Ok(Step::Wait),
+                Err(e) => return Err(e),
+            }
+        }
+        if let Some(pipe) = self.pipe.take() {
+            pool.give(pipe);
+        }
+        Ok(Step::More)
+    }
+
+    /// Moves what it can from `from` to `to` until it must wait for
+    /// either, then passes an end of input on as a half-close. `scratch`
+    /// is the proxy's shared buffer. An error means the connection is
+    /// broken.
+    pub fn pump(
+        &mut self,
+        mut from: &TcpStream,
+        mut to: &TcpStream,
+        pool: &mut PipePool,
+        scratch: &mut [u8],
+    ) -> io::Result<()> {
+        if let Step::Wait = self.flush(to, pool)? {
+            return Ok(());
+        }
+        while !self.eof {
+            let n = match from.read(scratch) {
+                Ok(0) => {
+                    self.eof = true;
+                    break;
+                }
+                Ok(n) => n,
+                Err(e) if would_block(&e) => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            let written = match to.write(&scratch[..n]) {
+                Ok(m) => m,
+                Err(e) if would_block(&e) => 0,
+                Err(e) => return Err(e),
+            };
+            if written < n {
+                self.held.extend_from_slice(&scratch[written..n]);
+                return Ok(());
+            }
+            if n < scratch.len() {
+                // Drained: the next bytes bring the next event.
+                return Ok(());
+            }
+            if let Step::Wait = self.splice(from, to, pool)? {
+                return Ok(());
+            }
+        }
+        if !self.shut {
+            self.shut = true;
+            to.shutdown(Shutdown::Write)?;
+        }
+        Ok(())
+    }
+
+    /// The rest of a bulk transfer, through a pipe: until the source is
+    /// drained (`More`, to read on and see its end) or the destination is
+    /// full (`Wait`).
+    fn splice(&mut self, from: &TcpStream, to: &TcpStream, pool: &mut PipePool) -> io::Result<Step> {
+        let pipe = match &mut self.pipe {
+            Some(p) => p,
+            None => self.pipe.insert(pool.take()?),
+        };
         loop {
-            let mut progress = false;
-            if let Some(pipe) = &self.pipe
-                && self.queued > 0
-            {
+            match pipe.fill_from(from, PIPE_BYTES - self.queued) {
+                // The end: seen by the caller's next read.
+                Ok(0) => break,
+                Ok(n) => self.queued += n,
+                Err(e) if would_block(&e) => break,
+                Err(e) => return Err(e),
+            }
+            while self.queued > 0 {
                 match pipe.drain_to(to, self.queued) {
-                    Ok(n) => {
-                        self.queued -= n;
-                        progress = n > 0;
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Ok(n) => self.queued -= n,
+                    Err(e) if would_block(&e) => return Ok(Step::Wait),
                     Err(e) => return Err(e),
                 }
-            }
-            if !self.eof && self.queued < PIPE_BYTES {
-                let pipe = match &mut self.pipe {
-                    Some(p) => p,
-                    None => self.pipe.insert(pool.take()?),
-                };
-                match pipe.fill_from(from, PIPE_BYTES - self.queued) {
-                    Ok(0) => {
-                        self.eof = true;
-                        progress = true;
-                    }
-                    Ok(n) => {
-                        self.queued += n;
-                        progress = true;
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                    Err(e) => return Err(e),
-                }
-            }
-            if !progress {
-                break;
             }
         }
         if self.queued == 0
@@ -98,11 +180,7 @@ impl Flow {
         {
             pool.give(pipe);
         }
-        if self.eof && self.queued == 0 && !self.shut {
-            self.shut = true;
-            to.shutdown(Shutdown::Write)?;
-        }
-        Ok(())
+        Ok(Step::More)
     }
 }
 
@@ -122,14 +200,18 @@ pub struct Relay {
 }
 
 impl Relay {
-    /// Moves what can move both ways; `Ok(true)` when the connection is
-    /// over (both directions ended).
-    pub fn pump(&mut self, pool: &mut PipePool) -> io::Result<bool> {
+    /// Moves what can move in the directions named; `Ok(true)` when the
+    /// connection is over (both directions ended).
+    pub fn pump(&mut self, up: bool, down: bool, pool: &mut PipePool, scratch: &mut [u8]) -> io::Result<bool> {
         if !self.connected {
             return Ok(false);
         }
-        self.up.pump(&self.client, &self.guest, pool)?;
-        self.down.pump(&self.guest, &self.client, pool)?;
+        if up {
+            self.up.pump(&self.client, &self.guest, pool, scratch)?;
+        }
+        if down {
+            self.down.pump(&self.guest, &self.client, pool, scratch)?;
+        }
         Ok(self.up.done() && self.down.done())
     }
 }
@@ -154,8 +236,9 @@ mod tests {
         pool: &mut PipePool,
         done: impl Fn(&Flow) -> bool,
     ) {
-        for _ in 0..2000 {
-            flow.pump(from, to, pool).unwrap();
+        let mut scratch = vec![0u8; 65536];
+        for _ in 0..20_000 {
+            flow.pump(from, to, pool, &mut scratch).unwrap();
             if done(flow) {
                 return;
             }
@@ -188,7 +271,8 @@ mod tests {
         pump_until(&mut flow, &from, &to, &mut pool, Flow::done);
         assert_eq!(reader.join().unwrap(), payload);
         drop(writer.join().unwrap());
-        // The pipe went back to the pool once empty.
+        // The bulk went by splice, and the pipe back to the pool once empty.
         assert!(flow.pipe.is_none() && pool.idle.len() == 1);
+        assert!(flow.held.is_empty());
     }
 }
