@@ -7,7 +7,7 @@
 //! not count the parent's pages from before `exec`). Runs of the compared commands are interleaved
 //! (A B C A B C …) so drift in machine speed affects all alike.
 //!
-//! Usage: `oasis-bench boot|hvt|net|block|kv …`, see `--help`.
+//! Usage: `oasis-bench boot|hvt|net|block|kv|www …`, see `--help`.
 
 #![allow(clippy::unwrap_used)]
 
@@ -98,6 +98,9 @@ enum Bench {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// Web serving: www (unix, spt, through -p) against nginx with wrk;
+    /// many connections, the smallest --mem, hvt VM exits per request
+    Www(www::Options),
     /// Boot time and VM exits of hello on hvt, against Solo5 hvt
     Hvt {
         /// Counted runs of each command
@@ -182,6 +185,7 @@ fn print_table(rows: &[Row]) {
 mod block;
 mod kv;
 mod net;
+mod www;
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
@@ -330,5 +334,6 @@ fn main() -> Result<()> {
             kv::kv(requests, pipelined_requests, pipeline, rounds, hvt_sets, dir)
         }
         Bench::TcpClient { addr, mib } => net::tcp_client(&addr, mib),
+        Bench::Www(options) => www::www(options),
     }
 }
