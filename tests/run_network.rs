@@ -381,3 +381,56 @@ fn without_the_capabilities_a_run_says_so_and_offers_unix() {
     assert!(line.contains("CAP_SYS_ADMIN") && line.contains("CAP_NET_ADMIN"), "{out:#?}");
     assert!(line.contains("--target unix"), "offers the unix target: {out:#?}");
 }
+
+/// Ten thousand connections open at once through `-p`, each carrying a
+/// message both ways. Past one process's descriptor limit (two per
+/// connection), the proxy serves from helper processes too.
+#[test]
+fn ten_thousand_connections_through_a_published_port() {
+    const N: usize = 10_000;
+    const LIMIT: Duration = Duration::from_secs(300);
+    let test = "ten_thousand_connections_through_a_published_port";
+    if !privileged(test) {
+        return;
+    }
+    // The clients' own descriptors: raise the soft limit to the hard one.
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit and setrlimit read and write the valid struct given.
+    unsafe {
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
+        lim.rlim_cur = lim.rlim_max;
+        libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+    }
+    if lim.rlim_cur < (N + 500) as u64 {
+        skip(test, &format!("the open-file limit is {} here, too few for {N} clients", lim.rlim_cur));
+        return;
+    }
+    build_echo();
+    let port = free_port();
+    let publish = format!("{port}:7");
+    let args = ["unikernels/echo", "--target", "spt", "--mem=512M", "-p", &publish, "--"];
+    let mut running = Running::start(&[&args[..], &["--tcp-buffer", "1024", "--tcp-backlog", "256"]].concat());
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    wait_ready(&mut running, addr);
+    let start = Instant::now();
+    let mut clients = Vec::with_capacity(N);
+    for i in 0..N {
+        let c = TcpStream::connect_timeout(&addr, Duration::from_secs(10))
+            .unwrap_or_else(|e| panic!("connection {i}: {e}\n{}", running.output()));
+        c.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        clients.push(c);
+        assert!(start.elapsed() < LIMIT, "{i} connections in {LIMIT:?}");
+    }
+    for (i, c) in clients.iter_mut().enumerate() {
+        c.write_all(format!("{i:08}").as_bytes()).unwrap();
+    }
+    for (i, c) in clients.iter_mut().enumerate() {
+        let mut buf = [0u8; 8];
+        c.read_exact(&mut buf).unwrap_or_else(|e| panic!("connection {i}: {e}\n{}", running.output()));
+        assert_eq!(&buf, format!("{i:08}").as_bytes(), "connection {i}");
+        assert!(start.elapsed() < 2 * LIMIT, "the echoes took longer than {:?}", 2 * LIMIT);
+    }
+    drop(clients);
+    let status = running.terminate();
+    assert!(status.code().is_some(), "oasis run was killed ({status})\n{}", running.output());
+}

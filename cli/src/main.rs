@@ -70,6 +70,13 @@ enum Command {
     /// (the file a unikernel's block device is bound to)
     #[command(subcommand)]
     Kv(kv::KvCommand),
+    /// (internal) A helper process of `oasis run`'s port proxy
+    #[command(hide = true)]
+    PublishWorker {
+        /// An inherited listening socket and the guest address it leads to
+        #[arg(long = "tcp", value_name = "FD=ADDR:PORT")]
+        tcp: Vec<String>,
+    },
     /// The spt tender: run IMAGE in this process under seccomp
     #[command(disable_help_flag = true)]
     Spt {
@@ -118,6 +125,7 @@ fn run_cli() -> Result<(), u8> {
         Command::Run(args) => run::run(args),
         Command::Inspect { image } => inspect::inspect(&image),
         Command::Kv(command) => kv::kv(command),
+        Command::PublishWorker { tcp } => run::publish_worker(&tcp),
         // Reached only through `oasis help`'s listing: the tenders' own
         // arguments skip clap (see above).
         Command::Spt { args } => return tender::main(tender::find("spt").ok_or(2u8)?, args),

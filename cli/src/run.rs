@@ -253,6 +253,19 @@ fn own_stack_plan(args: &RunArgs, target: &'static Target, mut run: Invocation<'
     plan::plan(inputs).map(Plan::Namespaced).map_err(anyhow::Error::msg)
 }
 
+/// `oasis publish-worker --tcp FD=ADDR:PORT…`: a helper process of the
+/// port proxy (see `proxy::start`), not for users.
+pub fn publish_worker(tcp: &[String]) -> Result<()> {
+    let parsed = tcp
+        .iter()
+        .map(|t| {
+            let (fd, addr) = t.split_once('=').with_context(|| format!("--tcp {t}: expected FD=ADDR:PORT"))?;
+            Ok((fd.parse()?, addr.parse()?))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    proxy::worker(&parsed)
+}
+
 /// `oasis run`.
 pub fn run(args: RunArgs) -> Result<()> {
     publish::check_unique(&args.publish).map_err(anyhow::Error::msg)?;

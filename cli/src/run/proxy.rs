@@ -23,6 +23,7 @@ use std::collections::{BinaryHeap, HashMap};
 use std::fs::File;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener, TcpStream, UdpSocket};
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -38,20 +39,33 @@ use super::publish::{Proto, Publish};
 
 /// How long to wait for the guest to answer a connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Connections to the guest being made at once; more clients wait (their
+/// bytes in their own sockets) for a turn. The guest's stack keeps a
+/// backlog of 16 by default (`--tcp-backlog`) and drops SYNs beyond it,
+/// which Linux retries only after a second, then three, then seven: a
+/// burst of thousands of connects at once would time out.
+const MAX_CONNECTING: usize = 16;
 /// Pause after a failed accept (e.g. out of descriptors), so the loop
 /// does not spin; the connection waits in the backlog meanwhile.
 const BACKOFF: Duration = Duration::from_millis(50);
 /// Connections the kernel queues per published TCP port before they are
 /// accepted (capped by `net.core.somaxconn`).
 const BACKLOG: u32 = 4096;
-/// Descriptors this process asks for: ten thousand connections at six
-/// each, with room to spare.
+/// Descriptors a process asks for (as many as the kernel allows, up to
+/// this).
 const WANT_FILES: u64 = 1 << 20;
-/// Descriptors kept for everything but relays (the tender's pipes, the
-/// namespace, the listeners, UDP sessions).
-const RESERVED_FILES: u64 = 256 + (udp::MAX_SESSIONS as u64) * 2;
-/// Descriptors a relayed connection may hold: two sockets, a pipe each way.
-const FILES_PER_RELAY: u64 = 6;
+/// Descriptors kept for everything but relays' sockets: the tender's
+/// pipes, the namespace, the listeners, UDP sessions, pooled pipes.
+const RESERVED_FILES: u64 = 128 + (udp::MAX_SESSIONS as u64) + 2 * tcp::POOL as u64;
+/// Descriptors a relayed connection holds: its two sockets (a pipe only
+/// while a bulk transfer is blocked, and none when no pipe can be had:
+/// the bytes are then copied).
+const FILES_PER_RELAY: u64 = 2;
+/// Connections `oasis run` makes room for, with helper processes if one
+/// process's descriptor limit is too low.
+const WANT_RELAYS: usize = 12_000;
+/// At most this many helper processes.
+const MAX_HELPERS: usize = 3;
 /// Events taken per wait.
 const EVENTS: usize = 1024;
 /// The shared buffer: a TCP read that fills it goes on by splice; the
@@ -123,6 +137,10 @@ struct Proxy {
     relays: Slab<Option<Relay>>,
     sessions: Slab<Option<Session>>,
     closed_relays: Vec<usize>,
+    /// Accepted clients waiting for a turn to connect to the guest.
+    waiting: std::collections::VecDeque<(TcpStream, SocketAddrV4)>,
+    /// Relays whose connection to the guest is being made.
+    connecting: usize,
     closed_sessions: Vec<usize>,
     pool: PipePool,
     timers: BinaryHeap<Reverse<(Instant, Timer)>>,
@@ -135,20 +153,53 @@ struct Proxy {
     scratch: Vec<u8>,
 }
 
-/// Binds every published port, then serves them all from one thread;
+/// Binds every published port, then serves them all from one thread (and,
+/// where the open-file limit is too low for [`WANT_RELAYS`] connections
+/// and cannot be raised, from helper processes sharing the TCP listeners);
 /// prints one line per port. A port that cannot be bound, or a namespace
 /// that cannot be entered, fails the run before any is served.
 pub fn start(list: &[Publish], ns: &File, guest: Ipv4Addr) -> Result<()> {
-    let ns = ns.try_clone().context("duplicating the namespace descriptor")?;
-    start_with(list, guest, move || netns::enter(&ns).context("entering the run's network namespace"))
-}
-
-/// [`start`], with the proxy thread first calling `enter` (which moves it
-/// into the namespace the guest is reached from).
-fn start_with(list: &[Publish], guest: Ipv4Addr, enter: impl FnOnce() -> Result<()> + Send + 'static) -> Result<()> {
     if list.is_empty() {
         return Ok(());
     }
+    let (listeners, ports) = bind(list, guest)?;
+    let max_relays = relay_capacity();
+    if !listeners.is_empty() && max_relays < WANT_RELAYS {
+        let helpers = WANT_RELAYS.div_ceil(max_relays.max(1)).saturating_sub(1).min(MAX_HELPERS);
+        spawn_helpers(helpers, &listeners, ns)?;
+        let total = max_relays * (helpers + 1);
+        if total < WANT_RELAYS {
+            eprintln!("oasis: warning: the open-file limit lets at most {total} TCP connections be relayed at once");
+        }
+    }
+    let ns = ns.try_clone().context("duplicating the namespace descriptor")?;
+    serve_in_thread(listeners, ports, max_relays, move || {
+        netns::enter(&ns).context("entering the run's network namespace")
+    })?;
+    announce(list, guest);
+    Ok(())
+}
+
+/// [`start`] without helpers, the proxy thread first calling `enter`
+/// (which moves it into the namespace the guest is reached from).
+#[cfg(test)]
+fn start_with(list: &[Publish], guest: Ipv4Addr, enter: impl FnOnce() -> Result<()> + Send + 'static) -> Result<()> {
+    let (listeners, ports) = bind(list, guest)?;
+    serve_in_thread(listeners, ports, relay_capacity(), enter)?;
+    announce(list, guest);
+    Ok(())
+}
+
+fn announce(list: &[Publish], guest: Ipv4Addr) {
+    for p in list {
+        eprintln!("oasis: publishing 127.0.0.1:{} -> {guest}:{}/{}", p.host, p.guest, p.proto);
+    }
+}
+
+type Listeners = Vec<(TcpListener, SocketAddrV4)>;
+
+/// Binds the published ports on 127.0.0.1, in this thread's namespace.
+fn bind(list: &[Publish], guest: Ipv4Addr) -> Result<(Listeners, Vec<Port>)> {
     let mut listeners = Vec::new();
     let mut ports = Vec::new();
     for p in list {
@@ -170,13 +221,59 @@ fn start_with(list: &[Publish], guest: Ipv4Addr, enter: impl FnOnce() -> Result<
             }
         }
     }
+    Ok((listeners, ports))
+}
+
+/// How many connections one process may relay: the open-file limit,
+/// raised as far as it goes, over the two sockets each takes.
+fn relay_capacity() -> usize {
     let files = oasis_sys::raise_nofile_limit(WANT_FILES).unwrap_or(1024);
-    let max_relays = usize::try_from(files.saturating_sub(RESERVED_FILES) / FILES_PER_RELAY).unwrap_or(usize::MAX);
-    if !listeners.is_empty() && max_relays < 10_000 {
-        eprintln!(
-            "oasis: warning: the open-file limit ({files}) lets at most {max_relays} TCP connections be relayed at once"
-        );
+    usize::try_from(files.saturating_sub(RESERVED_FILES) / FILES_PER_RELAY).unwrap_or(usize::MAX)
+}
+
+/// Starts `count` helper processes (`oasis publish-worker`) in the run's
+/// namespace, each serving the same TCP listeners with a descriptor limit
+/// of its own. They die with this process.
+fn spawn_helpers(count: usize, listeners: &Listeners, ns: &File) -> Result<()> {
+    if count == 0 {
+        return Ok(());
     }
+    let exe = std::env::current_exe().context("finding the oasis executable")?;
+    let fds: Vec<RawFd> = listeners.iter().map(|(l, _)| l.as_raw_fd()).collect();
+    for _ in 0..count {
+        let mut cmd = std::process::Command::new(&exe);
+        cmd.arg("publish-worker").stdin(std::process::Stdio::null());
+        for (l, target) in listeners {
+            cmd.arg("--tcp").arg(format!("{}={target}", l.as_raw_fd()));
+        }
+        oasis_sys::child_in_netns_keeping(&mut cmd, ns, &fds);
+        // Not waited for: it lives as long as this process (PDEATHSIG).
+        cmd.spawn().context("starting a proxy helper process")?;
+    }
+    Ok(())
+}
+
+/// `oasis publish-worker`: serves inherited TCP listeners (descriptor =
+/// guest address) from this process, which was started in the run's
+/// namespace. Runs until killed.
+pub fn worker(tcp: &[(RawFd, SocketAddrV4)]) -> Result<()> {
+    let mut listeners = Vec::new();
+    for &(fd, target) in tcp {
+        let l = oasis_sys::inherited_listener(fd).with_context(|| format!("descriptor {fd}"))?;
+        l.set_nonblocking(true)?;
+        listeners.push((l, target));
+    }
+    let mut proxy = Proxy::new(listeners, Vec::new(), relay_capacity())?;
+    proxy.run();
+    Ok(())
+}
+
+fn serve_in_thread(
+    listeners: Listeners,
+    ports: Vec<Port>,
+    max_relays: usize,
+    enter: impl FnOnce() -> Result<()> + Send + 'static,
+) -> Result<()> {
     let (ready, started) = mpsc::sync_channel(1);
     thread::Builder::new()
         .name("oasis-publish".into())
@@ -193,11 +290,7 @@ fn start_with(list: &[Publish], guest: Ipv4Addr, enter: impl FnOnce() -> Result<
             }
         })
         .context("starting the proxy thread")?;
-    started.recv().map_err(|_| anyhow!("the proxy thread ended before starting"))??;
-    for p in list {
-        eprintln!("oasis: publishing 127.0.0.1:{} -> {guest}:{}/{}", p.host, p.guest, p.proto);
-    }
-    Ok(())
+    started.recv().map_err(|_| anyhow!("the proxy thread ended before starting"))?
 }
 
 fn would_block(e: &io::Error) -> bool {
@@ -220,6 +313,8 @@ impl Proxy {
             relays: Slab::new(),
             sessions: Slab::new(),
             closed_relays: Vec::new(),
+            waiting: std::collections::VecDeque::new(),
+            connecting: 0,
             closed_sessions: Vec::new(),
             pool: PipePool::default(),
             timers: BinaryHeap::new(),
@@ -243,6 +338,7 @@ impl Proxy {
                 self.dispatch(event);
             }
             self.expire(Instant::now());
+            self.start_connects();
             for key in self.closed_relays.drain(..) {
                 self.relays.remove(key);
             }
@@ -319,6 +415,18 @@ impl Proxy {
     /// Accepts every waiting connection on listener `i`.
     fn accept(&mut self, i: usize) {
         loop {
+            if self.relays.len() + self.waiting.len() >= self.max_relays {
+                // Left in the backlog, for a helper process with room or
+                // for when a connection here ends.
+                if !std::mem::replace(&mut self.warned.full, true) {
+                    eprintln!(
+                        "oasis: warning: {} connections are open, the most the open-file limit allows here; new ones wait",
+                        self.max_relays
+                    );
+                }
+                self.accept_paused_until = Some(Instant::now() + BACKOFF);
+                return;
+            }
             let client = match self.listeners[i].0.accept() {
                 Ok((c, _)) => c,
                 Err(e) if would_block(&e) => return,
@@ -336,20 +444,20 @@ impl Proxy {
                 }
             };
             let target = self.listeners[i].1;
+            self.waiting.push_back((client, target));
+        }
+    }
+
+    /// Starts connections to the guest for waiting clients, while fewer
+    /// than [`MAX_CONNECTING`] are being made.
+    fn start_connects(&mut self) {
+        while self.connecting < MAX_CONNECTING {
+            let Some((client, target)) = self.waiting.pop_front() else { return };
             self.open_relay(client, target);
         }
     }
 
     fn open_relay(&mut self, client: TcpStream, target: SocketAddrV4) {
-        if self.relays.len() >= self.max_relays {
-            if !std::mem::replace(&mut self.warned.full, true) {
-                eprintln!(
-                    "oasis: warning: {} connections are open, the most the open-file limit allows; closing new ones",
-                    self.max_relays
-                );
-            }
-            return;
-        }
         if client.set_nonblocking(true).is_err() {
             return;
         }
@@ -366,6 +474,7 @@ impl Proxy {
         let serial = self.next_serial();
         let relay = Relay { client, guest, connected: false, up: Flow::default(), down: Flow::default(), serial };
         let key = self.relays.insert(Some(relay));
+        self.connecting += 1;
         let Some(Some(r)) = self.relays.get(key) else { return };
         let watched = self
             .epoll
@@ -388,7 +497,10 @@ impl Proxy {
                 return;
             }
             match relay.guest.take_error() {
-                Ok(None) if event.writable() => relay.connected = true,
+                Ok(None) if event.writable() => {
+                    relay.connected = true;
+                    self.connecting -= 1;
+                }
                 Ok(None) => return,
                 Ok(Some(e)) | Err(e) => {
                     let target = relay.guest.peer_addr().ok();
@@ -417,8 +529,11 @@ impl Proxy {
 
     fn close_relay(&mut self, key: usize) {
         if let Some(slot) = self.relays.get_mut(key)
-            && slot.take().is_some()
+            && let Some(relay) = slot.take()
         {
+            if !relay.connected {
+                self.connecting -= 1;
+            }
             self.closed_relays.push(key);
         }
     }

@@ -19,7 +19,7 @@ pub use splice::Pipe;
 use std::fs::File;
 use std::io;
 use std::mem::MaybeUninit;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, FromRawFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command};
 use std::time::Duration;
@@ -94,6 +94,31 @@ pub fn kill(child: &Child, signal: libc::c_int) {
     }
 }
 
+/// The listening TCP socket at descriptor `fd`, inherited from the
+/// process that started this one ([`child_in_netns_keeping`]). Refused
+/// unless `fd` is open and a listening socket, so a wrong number cannot
+/// take over another descriptor.
+pub fn inherited_listener(fd: std::os::fd::RawFd) -> io::Result<std::net::TcpListener> {
+    let mut listening: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: getsockopt writes at most `len` bytes into `listening`; on a
+    // descriptor that is not an open socket it fails and writes nothing.
+    let rc =
+        unsafe { libc::getsockopt(fd, libc::SOL_SOCKET, libc::SO_ACCEPTCONN, (&raw mut listening).cast(), &mut len) };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if listening == 0 {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("descriptor {fd} is not listening")));
+    }
+    // Owned from here on: close-on-exec again, so it goes no further.
+    // SAFETY: fcntl on the open descriptor takes no pointers.
+    unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    // SAFETY: `fd` is an open listening socket handed to this process for
+    // it to own, and nothing else in the process refers to it.
+    Ok(std::net::TcpListener::from(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) }))
+}
+
 /// Moves the calling thread into the network namespace `ns`; sockets it
 /// makes from then on belong there. Other threads are unaffected.
 pub fn enter_netns(ns: &File) -> io::Result<()> {
@@ -110,12 +135,22 @@ pub fn enter_netns(ns: &File) -> io::Result<()> {
 /// would be left to stop it otherwise). `ns` must stay open until the
 /// child is spawned.
 pub fn child_in_netns(cmd: &mut Command, ns: &File) {
+    child_in_netns_keeping(cmd, ns, &[]);
+}
+
+/// [`child_in_netns`], with the descriptors `keep` (of this process,
+/// open until the child is spawned) left open across the exec, at the same
+/// numbers: how sockets bound in this namespace reach a helper that runs in
+/// another.
+pub fn child_in_netns_keeping(cmd: &mut Command, ns: &File, keep: &[std::os::fd::RawFd]) {
+    let keep = keep.to_vec();
     let ns_fd = ns.as_raw_fd();
     let parent = std::process::id();
     // SAFETY: the closure runs in the forked child before exec and makes
     // only async-signal-safe system calls (setns, prctl, getppid,
-    // pthread_sigmask on a set built on its stack); the descriptor is
-    // open in the child, inherited from this process.
+    // pthread_sigmask on a set built on its stack, fcntl); the descriptors
+    // are open in the child, inherited from this process; `keep` was
+    // allocated before the fork and is only read.
     unsafe {
         cmd.pre_exec(move || {
             if libc::setns(ns_fd, libc::CLONE_NEWNET) != 0 {
@@ -132,6 +167,12 @@ pub fn child_in_netns(cmd: &mut Command, ns: &File) {
             let mut empty = MaybeUninit::<libc::sigset_t>::uninit();
             libc::sigemptyset(empty.as_mut_ptr());
             libc::pthread_sigmask(libc::SIG_SETMASK, empty.as_ptr(), std::ptr::null_mut());
+            // Cleared close-on-exec in the child's own table only.
+            for &fd in &keep {
+                if libc::fcntl(fd, libc::F_SETFD, 0) != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+            }
             Ok(())
         })
     };

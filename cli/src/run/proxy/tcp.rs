@@ -15,7 +15,7 @@ pub struct PipePool {
 }
 
 /// How many idle pipes are kept.
-const POOL: usize = 256;
+pub const POOL: usize = 64;
 /// A pipe's capacity (the kernel's default): the most a flow holds.
 pub const PIPE_BYTES: usize = 64 * 1024;
 
@@ -143,6 +143,7 @@ impl Flow {
             if let Step::Wait = self.splice(from, to, pool)? {
                 return Ok(());
             }
+            // Without a pipe (out of descriptors) the bulk is copied.
         }
         if !self.shut {
             self.shut = true;
@@ -157,7 +158,11 @@ impl Flow {
     fn splice(&mut self, from: &TcpStream, to: &TcpStream, pool: &mut PipePool) -> io::Result<Step> {
         let pipe = match &mut self.pipe {
             Some(p) => p,
-            None => self.pipe.insert(pool.take()?),
+            None => match pool.take() {
+                Ok(p) => self.pipe.insert(p),
+                // The caller copies instead.
+                Err(_) => return Ok(Step::More),
+            },
         };
         loop {
             match pipe.fill_from(from, PIPE_BYTES - self.queued) {
