@@ -66,6 +66,20 @@ struct Tally {
     acked_ops: u64,
 }
 
+/// Waits until nobody holds `disk`'s lock (the tenders hold it while they
+/// run), so what is read next is what the killed run left.
+fn wait_until_released(disk: &Path) {
+    let file = std::fs::File::open(disk).unwrap();
+    let start = std::time::Instant::now();
+    loop {
+        match file.try_lock() {
+            Ok(()) => return,
+            Err(_) if start.elapsed() < Duration::from_secs(30) => std::thread::sleep(Duration::from_millis(5)),
+            Err(e) => panic!("{}: still locked 30 s after the kill: {e}", disk.display()),
+        }
+    }
+}
+
 /// When to kill a run.
 #[derive(Clone, Copy, Debug)]
 enum Kill {
@@ -128,6 +142,9 @@ fn run_and_kill(target: &str, image: &Path, disk: &Path, seed: u64, kill: Kill) 
     let exited_early = child.try_wait().unwrap();
     let _ = child.kill(); // SIGKILL
     child.wait().unwrap();
+    // The tender's supervisor is gone; the guest's process it watched dies
+    // with it (PR_SET_PDEATHSIG) an instant later, and releases the disk.
+    wait_until_released(disk);
     reader.join().unwrap();
     let out = output.lock().unwrap().clone();
     let mut err = String::new();
