@@ -202,7 +202,7 @@ fn device(file: &Path, writable: bool) -> Result<FileDevice> {
 /// read-only too, so nothing can be written).
 fn open(file: &Path, writable: bool) -> Result<DiskKv<FileDevice>> {
     let options = OpenOptions { durability: Durability::Explicit, read_only: !writable };
-    DiskKv::open(device(file, writable)?, options).map_err(|mut failed| {
+    block_on(DiskKv::open(device(file, writable)?, options)).map_err(|mut failed| {
         let io = failed.device.take_error();
         store_error(file, &failed.error, io)
     })
@@ -260,8 +260,10 @@ fn classify(file: &Path) -> Result<Content> {
     let dev = device(file, false);
     if let Ok(dev) = dev {
         let options = OpenOptions { read_only: true, ..OpenOptions::default() };
-        match DiskKv::open(dev, options) {
-            Ok(kv) => return Ok(Content::Store(format!("an Oasis key-value store with {} keys", kv.info().keys))),
+        match block_on(DiskKv::open(dev, options)) {
+            Ok(kv) => {
+                return Ok(Content::Store(format!("an Oasis key-value store with {} keys", block_on(kv.info()).keys)));
+            }
             Err(failed) => match failed.error {
                 KvError::NotAStore => {}
                 KvError::Device => {
@@ -413,14 +415,14 @@ fn format_file(args: &FormatArgs) -> Result<StoreInfo> {
         max_value_len: max_value,
         max_record_len: max_record,
     };
-    if let Err(error) = DiskKv::format(&mut dev, &options) {
+    if let Err(error) = block_on(DiskKv::format(&mut dev, &options)) {
         match dev.take_error() {
             Some(io) => bail!("cannot format {}: I/O error: {io}", file.display()),
             None => bail!("cannot format {}: {error}", file.display()),
         }
     }
     drop(dev);
-    Ok(open(file, false)?.info())
+    Ok(block_on(open(file, false)?.info()))
 }
 
 // ---- reading -------------------------------------------------------------
@@ -447,7 +449,7 @@ fn get(file: &Path, key: &str) -> Result<()> {
 /// `oasis kv check FILE`.
 fn check(file: &Path) -> Result<()> {
     let mut dev = device(file, false)?;
-    let report = match oasis_kv::disk::check(&mut dev) {
+    let report = match block_on(oasis_kv::disk::check(&mut dev)) {
         Ok(report) => report,
         Err(error @ KvError::Corrupt { .. }) => bail!("{}: {error}; nothing more can be checked", file.display()),
         Err(error) => return Err(store_error(file, &error, dev.take_error())),
@@ -455,7 +457,7 @@ fn check(file: &Path) -> Result<()> {
     // What the store is and how full, when it opens (damaged records keep
     // it from opening; the report says where).
     let options = OpenOptions { read_only: true, ..OpenOptions::default() };
-    let info = DiskKv::open(dev, options).ok().map(|kv| kv.info());
+    let info = block_on(DiskKv::open(dev, options)).ok().map(|kv| block_on(kv.info()));
     stdout(|out| {
         if let Some(info) = info {
             writeln!(
@@ -486,7 +488,7 @@ fn check(file: &Path) -> Result<()> {
 fn import(file: &Path, dir: &Path) -> Result<()> {
     let entries = oasis_kv_build::read_dir(dir).with_context(|| format!("cannot import {}", dir.display()))?.entries;
     // Plan: every key and size within the store's limits, before writing.
-    let info = with_store(file, false, |kv| Ok(kv.info()))?;
+    let info = with_store(file, false, |kv| Ok(block_on(kv.info())))?;
     let store = fs::metadata(file).with_context(|| format!("cannot read {}", file.display()))?;
     let mut total = 0;
     for (key, path, _) in &entries {
@@ -504,7 +506,7 @@ fn import(file: &Path, dir: &Path) -> Result<()> {
     }
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     with_store(file, true, |kv| {
-        kv.set_clock(now);
+        block_on(kv.set_clock(now));
         let mut done = 0;
         let result = entries.iter().try_for_each(|(key, path, _)| {
             let value = fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -514,7 +516,7 @@ fn import(file: &Path, dir: &Path) -> Result<()> {
         });
         // Make what was set durable (and known durable, so later damage
         // to it is reported as damage), even after an error.
-        let synced = kv.checkpoint();
+        let synced = block_on(kv.checkpoint());
         result.with_context(|| format!("{done} of {} files were imported before this error", entries.len()))?;
         synced.context("cannot make the import durable")?;
         Ok(())

@@ -145,21 +145,23 @@ pub struct BlockInfo {
     pub block_size: u32,
 }
 
-/// A block device: whole blocks at block-aligned offsets. Calls complete
-/// before they return (the hypercall ABI is synchronous); a write is
-/// durable only once a later [`BlockDevice::flush`] has returned `Ok`.
+/// A block device: whole blocks at block-aligned offsets. A request is in
+/// flight until its future completes (the device wakes the task when it
+/// does); a write is durable only once a later `flush` has returned `Ok`.
+/// One request at a time per device (`&mut self`).
+#[allow(async_fn_in_trait)]
 pub trait BlockDevice {
     /// Its geometry.
     fn info(&self) -> BlockInfo;
 
     /// Reads `buf.len()` bytes (a multiple of the block size) at `offset`
     /// (block-aligned, `offset + buf.len()` within the capacity).
-    fn read(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), DeviceError>;
+    async fn read(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), DeviceError>;
 
     /// Writes `data` (whole blocks) at `offset` (block-aligned, within the
     /// capacity). Not durable until `flush`.
-    fn write(&mut self, offset: u64, data: &[u8]) -> Result<(), DeviceError>;
+    async fn write(&mut self, offset: u64, data: &[u8]) -> Result<(), DeviceError>;
 
     /// Returns once every earlier write is durable.
-    fn flush(&mut self) -> Result<(), DeviceError>;
+    async fn flush(&mut self) -> Result<(), DeviceError>;
 }

@@ -1,4 +1,6 @@
-//! A file as the unikernel's block device on the unix target.
+//! A file as the unikernel's block device on the unix target. Requests
+//! are done synchronously inside their futures, so a flush (`fdatasync`)
+//! still holds up the executor while it runs.
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
@@ -55,17 +57,17 @@ impl BlockDevice for FileBlock {
         self.info
     }
 
-    fn read(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), DeviceError> {
+    async fn read(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), DeviceError> {
         self.check(offset, buf.len())?;
         self.file.read_exact_at(buf, offset).map_err(|_| DeviceError)
     }
 
-    fn write(&mut self, offset: u64, data: &[u8]) -> Result<(), DeviceError> {
+    async fn write(&mut self, offset: u64, data: &[u8]) -> Result<(), DeviceError> {
         self.check(offset, data.len())?;
         self.file.write_all_at(data, offset).map_err(|_| DeviceError)
     }
 
-    fn flush(&mut self) -> Result<(), DeviceError> {
+    async fn flush(&mut self) -> Result<(), DeviceError> {
         self.file.sync_data().map_err(|_| DeviceError)
     }
 }

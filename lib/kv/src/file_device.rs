@@ -1,6 +1,8 @@
 //! A block device over a host file, for host tools (`oasis kv …`) and the
 //! unix target: whole blocks with positioned reads and writes, and `flush`
-//! as `fdatasync`.
+//! as `fdatasync`. A request does its I/O on its future's first poll and
+//! completes there, so a store over it runs under
+//! [`crate::tools::block_on`].
 
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -78,19 +80,19 @@ impl BlockDevice for FileDevice {
         self.info
     }
 
-    fn read(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), DeviceError> {
+    async fn read(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), DeviceError> {
         self.checked(offset, buf.len())?;
         let result = self.file.read_exact_at(buf, offset);
         self.result(result)
     }
 
-    fn write(&mut self, offset: u64, data: &[u8]) -> Result<(), DeviceError> {
+    async fn write(&mut self, offset: u64, data: &[u8]) -> Result<(), DeviceError> {
         self.checked(offset, data.len())?;
         let result = self.file.write_all_at(data, offset);
         self.result(result)
     }
 
-    fn flush(&mut self) -> Result<(), DeviceError> {
+    async fn flush(&mut self) -> Result<(), DeviceError> {
         let result = self.file.sync_data();
         self.result(result)
     }

@@ -402,7 +402,7 @@ pub async fn run<S: Store>(
                         "storage:{}\r\ndurability:{}\r\n{}",
                         store.describe(),
                         counters.durability,
-                        store.persistence_info()
+                        store.persistence_info().await
                     ),
                 ),
                 (

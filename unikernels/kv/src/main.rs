@@ -316,7 +316,7 @@ async fn main(os: Os, net: impl Stack, disk: impl BlockDevice + 'static) -> Resu
                 .map_err(|e| Error::Storage(e.0))?;
             // So the count below leaves out keys already past their deadline.
             store.set_now(os.wall_clock_ns() / 1_000_000);
-            let info = store.info();
+            let info = store.info().await;
             oasis::log::info!(
                 "{} store: {} keys, {} of {} usable bytes live, capacity {} bytes",
                 if opened == Opened::Formatted { "formatted a new" } else { "opened the" },

@@ -128,7 +128,7 @@ pub trait Store {
     /// What it is, for INFO.
     fn describe(&self) -> &'static str;
     /// More `name:value\r\n` lines for INFO's Persistence section.
-    fn persistence_info(&self) -> String {
+    async fn persistence_info(&self) -> String {
         String::new()
     }
 }
@@ -389,7 +389,7 @@ impl ValueCache {
 /// backup at the end, ext4's block groups, XFS, btrfs, LVM, LUKS, ZFS's
 /// labels at both ends, RAID superblocks) writes there, and reading the
 /// whole device would take minutes where I/O is slow (emulated KVM).
-fn looks_blank<D: BlockDevice>(dev: &mut D) -> Result<bool, StoreError> {
+async fn looks_blank<D: BlockDevice>(dev: &mut D) -> Result<bool, StoreError> {
     const MIB: u64 = 1 << 20;
     const SAMPLE: u64 = 4096;
     let info = dev.info();
@@ -410,7 +410,7 @@ fn looks_blank<D: BlockDevice>(dev: &mut D) -> Result<bool, StoreError> {
         let mut at = start;
         while at < end {
             let part = &mut buf[..chunk.min(end - at) as usize];
-            dev.read(at, part).map_err(|e| StoreError(format!("reading the device at {at}: {e}")))?;
+            dev.read(at, part).await.map_err(|e| StoreError(format!("reading the device at {at}: {e}")))?;
             let mut words = part.chunks_exact(8);
             if words.any(|w| w != [0u8; 8]) || words.remainder().iter().any(|&b| b != 0) {
                 return Ok(false);
@@ -428,11 +428,11 @@ impl<D: BlockDevice> DiskStore<D> {
     pub async fn open(mut dev: D, store_id: u64, max_value: usize, cache: usize) -> Result<(Self, Opened), StoreError> {
         let options = OpenOptions { durability: Durability::Explicit, read_only: false };
         let mut opened = Opened::Existing;
-        let kv = match DiskKv::open(dev, options) {
+        let kv = match DiskKv::open(dev, options).await {
             Ok(kv) => kv,
             Err(OpenError { error: KvError::NotAStore, device }) => {
                 dev = device;
-                if !looks_blank(&mut dev)? {
+                if !looks_blank(&mut dev).await? {
                     return Err(StoreError(
                         "the storage device holds something that is not an Oasis store; refusing to format over \
                          it (give a blank device, or format one with `oasis kv format`)"
@@ -445,18 +445,18 @@ impl<D: BlockDevice> DiskStore<D> {
                 // A record must fit an eighth of the log: on a small device
                 // the value limit comes down until it does.
                 loop {
-                    match DiskKv::format(&mut dev, &format) {
+                    match DiskKv::format(&mut dev, &format).await {
                         Ok(()) => break,
                         Err(KvError::Geometry(_)) if format.max_value_len > 4096 => format.max_value_len /= 2,
                         Err(e) => return Err(StoreError(format!("formatting: {e}"))),
                     }
                 }
                 opened = Opened::Formatted;
-                DiskKv::open(dev, options).map_err(|e| StoreError(format!("opening after format: {e}")))?
+                DiskKv::open(dev, options).await.map_err(|e| StoreError(format!("opening after format: {e}")))?
             }
             Err(e) => return Err(StoreError(format!("opening the store: {e}"))),
         };
-        let paths = kv.keys();
+        let paths = kv.keys().await;
         let keys: BTreeSet<Vec<u8>> = paths.iter().filter_map(|(path, _)| decode_key(path)).collect();
         let mut expiries = Expiries::default();
         for (path, _) in &paths {
@@ -479,8 +479,8 @@ impl<D: BlockDevice> DiskStore<D> {
     }
 
     /// The store's numbers, for the log and INFO.
-    pub fn info(&self) -> StoreInfo {
-        self.kv.info()
+    pub async fn info(&self) -> StoreInfo {
+        self.kv.info().await
     }
 
     #[cfg(test)]
@@ -651,8 +651,8 @@ impl<D: BlockDevice> Store for DiskStore<D> {
         "disk"
     }
 
-    fn persistence_info(&self) -> String {
-        let i = self.kv.info();
+    async fn persistence_info(&self) -> String {
+        let i = self.kv.info().await;
         format!(
             "disk_capacity:{}\r\ndisk_log_used:{}\r\ndisk_live_bytes:{}\r\ndisk_usable_bytes:{}\r\n\
              disk_generation:{}\r\ncache_bytes:{}\r\ncache_budget:{}\r\ncache_hits:{}\r\ncache_misses:{}\r\n",
@@ -686,7 +686,7 @@ mod tests {
 
     /// Every path in the store under it, as the host tool would list it.
     fn paths(store: &DiskStore<MemDevice>) -> Vec<String> {
-        store.kv.keys().into_iter().map(|(p, _)| p).collect()
+        block_on(store.kv.keys()).into_iter().map(|(p, _)| p).collect()
     }
 
     #[test]

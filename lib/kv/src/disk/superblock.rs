@@ -178,7 +178,7 @@ pub(crate) struct SuperblockRead {
 }
 
 /// Reads both copies and picks the newest valid one, or says why none is.
-pub(crate) fn read<D: BlockDevice>(dev: &mut D) -> Result<SuperblockRead, KvError> {
+pub(crate) async fn read<D: BlockDevice>(dev: &mut D) -> Result<SuperblockRead, KvError> {
     let info = dev.info();
     let block = u64::from(info.block_size);
     if info.block_size < 512 || info.block_size > MAX_BLOCK_SIZE || info.capacity < SUPERBLOCK_BLOCKS * block {
@@ -187,7 +187,7 @@ pub(crate) fn read<D: BlockDevice>(dev: &mut D) -> Result<SuperblockRead, KvErro
     let mut buf = vec![0; info.block_size as usize];
     let mut copies = [Err(SbFault::NoMagic), Err(SbFault::NoMagic)];
     for (slot, copy) in copies.iter_mut().enumerate() {
-        dev.read(slot as u64 * block, &mut buf)?;
+        dev.read(slot as u64 * block, &mut buf).await?;
         *copy = Superblock::decode(&buf, slot as u32);
     }
     let newest = copies.iter().filter_map(|copy| copy.as_ref().ok()).max_by_key(|sb| sb.generation).copied();
@@ -209,13 +209,13 @@ pub(crate) fn read<D: BlockDevice>(dev: &mut D) -> Result<SuperblockRead, KvErro
 }
 
 /// Writes `sb` to both copies, flushing after each (see the module doc).
-pub(crate) fn write<D: BlockDevice>(dev: &mut D, sb: &Superblock) -> Result<(), KvError> {
+pub(crate) async fn write<D: BlockDevice>(dev: &mut D, sb: &Superblock) -> Result<(), KvError> {
     // Only reachable from a hostile image with extreme values (or a bug):
     // refuse rather than write a superblock that would not read back.
     sb.check().map_err(|reason| KvError::corrupt(0, reason))?;
     for slot in 0..2u32 {
-        dev.write(u64::from(slot) * u64::from(sb.block_size), &sb.encode(slot))?;
-        dev.flush()?;
+        dev.write(u64::from(slot) * u64::from(sb.block_size), &sb.encode(slot)).await?;
+        dev.flush().await?;
     }
     Ok(())
 }
