@@ -45,7 +45,7 @@ fn prefix(target: Target) -> &'static str {
     match target {
         Target::Hvt => "oasis-hvt: ",
         Target::Spt => "oasis-spt: ",
-        Target::Unix => "oasis-unix: ",
+        Target::Unix => "oasis-platform-unix: ",
     }
 }
 

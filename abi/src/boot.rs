@@ -10,19 +10,19 @@ pub const BOOT_MAGIC: u64 = u64::from_le_bytes(*b"OASISBI\0");
 /// Which tender runs the guest; selects how hypercalls are made.
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Platform {
+pub enum Tender {
     /// KVM: hypercalls are `out` instructions.
     Hvt = 1,
     /// Seccomp process: hypercalls are calls to `spt_hypercall`.
     Spt = 2,
 }
 
-impl Platform {
-    /// The platform with this number, if any.
-    pub const fn from_u32(v: u32) -> Option<Platform> {
+impl Tender {
+    /// The tender with this number, if any.
+    pub const fn from_u32(v: u32) -> Option<Tender> {
         match v {
-            1 => Some(Platform::Hvt),
-            2 => Some(Platform::Spt),
+            1 => Some(Tender::Hvt),
+            2 => Some(Tender::Spt),
             _ => None,
         }
     }
@@ -39,8 +39,8 @@ pub struct BootInfo {
     /// MUST NOT make any call (their numbers may differ); it executes `ud2`,
     /// which every tender reports as a fault.
     pub abi_version: u32,
-    /// A [`Platform`] number.
-    pub platform: u32,
+    /// A [`Tender`] number.
+    pub tender: u32,
     /// Size of guest memory; addresses `GUEST_MIN_ADDR..mem_size` are RAM.
     pub mem_size: u64,
     /// First page-aligned address above every loaded segment.

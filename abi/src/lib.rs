@@ -8,7 +8,7 @@
 //! the guest and the host cannot disagree silently. `docs/abi.md` is the
 //! prose form of the same contract.
 //!
-//! It is not an implementation: the guest side lives in `oasis-guest`, the
+//! It is not an implementation: the guest side lives in `oasis-platform-tender`, the
 //! host side in `oasis-tender`.
 //!
 //! Words used as in RFC 2119: a guest that breaks a MUST is stopped by the
@@ -23,7 +23,7 @@ pub mod exit;
 pub mod layout;
 pub mod manifest;
 
-pub use boot::{BootInfo, Platform};
+pub use boot::{BootInfo, Tender};
 pub use call::*;
 pub use manifest::{DeviceEntry, DeviceKind, ManifestHeader, ManifestNote};
 

@@ -206,14 +206,14 @@ pub fn net(pings: u32, mib: u64, solo5: Option<PathBuf>) -> Result<()> {
     println!("|---|---|---|---|---|");
     // Every peer runs for the whole test, each in its namespace.
     let oasis_ns = tap_ns()?;
-    let mut oasis_guest = spawn(
+    let mut oasis_platform_tender = spawn(
         &oasis_ns,
         &oasis,
         &["spt", echo.to_str().unwrap_or_default(), "--net:service=tap0", "--", "--ipv4", "10.0.0.2/24"],
     );
-    oasis_guest.wait_for("listening on port 7", Duration::from_secs(60));
+    oasis_platform_tender.wait_for("listening on port 7", Duration::from_secs(60));
     let mut peers: Vec<(&str, NetNs, &str, Option<Running>)> =
-        vec![("Oasis echo on spt", oasis_ns, "10.0.0.2", Some(oasis_guest))];
+        vec![("Oasis echo on spt", oasis_ns, "10.0.0.2", Some(oasis_platform_tender))];
     if let Some(dir) = &solo5 {
         let tender = dir.join("tenders/spt/solo5-spt");
         let image = dir.join("tests/test_net/test_net.spt");

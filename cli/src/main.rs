@@ -9,7 +9,7 @@
 
 #![cfg_attr(not(test), no_main)]
 // The OS calls the tenders and `oasis run` need are wrapped in
-// `oasis_tender::host`; the one exception is the C `main` symbol below.
+// `oasis_sys`; the one exception is the C `main` symbol below.
 #![deny(unsafe_code)]
 #![cfg_attr(test, allow(dead_code))]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
@@ -116,7 +116,7 @@ fn run_cli() -> Result<(), u8> {
     }
     // Rust's start-up would have ignored SIGPIPE; keep that for the
     // commands that print.
-    oasis_tender::host::ignore_sigpipe();
+    oasis_sys::ignore_sigpipe();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::New { name, dir } => new::new(&name, &dir),

@@ -28,7 +28,7 @@ fn parse(name: &str, args: Vec<OsString>) -> Result<Option<TenderArgs>, u8> {
 pub fn spt_main(args: Vec<OsString>) -> Result<(), u8> {
     // A guest writing to a closed stdout loses its output; it must not
     // kill the tender.
-    oasis_tender::host::ignore_sigpipe();
+    oasis_sys::ignore_sigpipe();
     let parsed = match parse("spt", args) {
         Ok(Some(p)) => p,
         Ok(None) => return Ok(()),
@@ -48,7 +48,7 @@ pub fn spt_main(args: Vec<OsString>) -> Result<(), u8> {
 pub fn hvt_main(args: Vec<OsString>) -> Result<(), u8> {
     // A guest writing to a closed stdout loses its output; it must not
     // kill the tender.
-    oasis_tender::host::ignore_sigpipe();
+    oasis_sys::ignore_sigpipe();
     let parsed = match parse("hvt", args) {
         Ok(Some(p)) => p,
         Ok(None) => return Ok(()),

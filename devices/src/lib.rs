@@ -3,8 +3,8 @@
 //! so a protocol crate depends on these and never on a platform. Its one
 //! dependency is the ABI's data-only crate, for the offloaded frame format.
 //!
-//! Implementations live with the platforms: `oasis-guest` (hypercalls on
-//! hvt and spt) and `oasis-unix` (a TAP device, a file). Readiness is not
+//! Implementations live with the platforms: `oasis-platform-tender` (hypercalls on
+//! hvt and spt) and `oasis-platform-unix` (a TAP device, a file). Readiness is not
 //! part of the traits: a device names its *handle*, and the runtime's
 //! `Os::device_ready(handle)` completes when the platform reports input.
 

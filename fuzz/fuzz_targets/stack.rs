@@ -21,6 +21,7 @@ use std::sync::Mutex;
 use libfuzzer_sys::fuzz_target;
 use oasis_devices::{DeviceError, NetDevice, NetInfo, OFFLOAD_MAX_FRAME, OffloadHeader, net_offload};
 use oasis_net::config::Cidr;
+use oasis_net::io::{Read, Write};
 use oasis_net::{NetConfig, SmolStack, Stack, TcpListener, TcpStream, UdpSocket};
 use oasis_runtime::{Duration, Os, Platform, start};
 

@@ -57,7 +57,7 @@ impl NetSetup {
     pub fn start(self, os: &Os) -> Result<NetStack, DeviceSetupError> {
         #[cfg(target_os = "none")]
         {
-            let device = oasis_guest::net::GuestNet::open(self.handle);
+            let device = oasis_platform_tender::net::GuestNet::open(self.handle);
             Ok(oasis_net::SmolStack::new(os, device, self.config))
         }
         #[cfg(all(not(target_os = "none"), not(feature = "unix-tap")))]
@@ -69,7 +69,7 @@ impl NetSetup {
                     self.name
                 );
             }
-            Ok(oasis_unix::net::HostStack)
+            Ok(oasis_platform_unix::net::HostStack)
         }
         #[cfg(all(not(target_os = "none"), feature = "unix-tap"))]
         {
@@ -79,7 +79,7 @@ impl NetSetup {
                     why: alloc::format!("bind it to a TAP device: --net:{}=TAP", self.name),
                 });
             };
-            let device = oasis_unix::net::TapNet::open(tap, self.name, self.handle, self.mac)
+            let device = oasis_platform_unix::net::TapNet::open(tap, self.name, self.handle, self.mac)
                 .map_err(|e| DeviceSetupError { name: self.name, why: alloc::format!("{e}") })?;
             Ok(oasis_net::SmolStack::new(os, device, self.config))
         }
@@ -88,7 +88,11 @@ impl NetSetup {
 
 #[cfg(all(not(target_os = "none"), feature = "unix-tap"))]
 fn oasis_tap_parse_mac(v: &'static str) -> Result<[u8; 6], ArgError> {
-    oasis_unix::net::parse_mac(v).map_err(|reason| ArgError::Invalid { name: "--net-mac", value: v.into(), reason })
+    oasis_platform_unix::net::parse_mac(v).map_err(|reason| ArgError::Invalid {
+        name: "--net-mac",
+        value: v.into(),
+        reason,
+    })
 }
 
 /// A declared block device, from boot arguments to an open device.
@@ -121,7 +125,7 @@ impl BlockSetup {
     pub fn start(self, _os: &Os) -> Result<crate::block::Block, DeviceSetupError> {
         #[cfg(target_os = "none")]
         {
-            Ok(oasis_guest::block::GuestBlock::open(self.handle))
+            Ok(oasis_platform_tender::block::GuestBlock::open(self.handle))
         }
         #[cfg(not(target_os = "none"))]
         {
@@ -131,7 +135,7 @@ impl BlockSetup {
                     why: alloc::format!("bind it to a file: --block:{}=FILE", self.name),
                 });
             };
-            oasis_unix::block::FileBlock::open(file)
+            oasis_platform_unix::block::FileBlock::open(file)
                 .map_err(|why| DeviceSetupError { name: self.name, why: alloc::format!("{file}: {why}") })
         }
     }

@@ -48,21 +48,21 @@ pub use log;
 
 /// Networking: the [`net::Stack`] API and the target's stack.
 pub mod net {
-    pub use oasis_net::{NetConfig, NetError, NetStats, Stack, TcpListener, TcpStream, UdpSocket};
+    pub use oasis_net::{NetConfig, NetError, NetStats, Stack, TcpListener, TcpStream, UdpSocket, io, nal};
 
     /// The stack a `net` device gives this target: the unikernel's own
     /// stack on the device (hvt, spt).
     #[cfg(target_os = "none")]
-    pub type NetStack = oasis_net::SmolStack<oasis_guest::net::GuestNet>;
+    pub type NetStack = oasis_net::SmolStack<oasis_platform_tender::net::GuestNet>;
 
     /// The stack a `net` device gives this target: the host's sockets.
     #[cfg(all(not(target_os = "none"), not(feature = "unix-tap")))]
-    pub type NetStack = oasis_unix::net::HostStack;
+    pub type NetStack = oasis_platform_unix::net::HostStack;
 
     /// The stack a `net` device gives this target: the unikernel's own
     /// stack on a TAP device.
     #[cfg(all(not(target_os = "none"), feature = "unix-tap"))]
-    pub type NetStack = oasis_net::SmolStack<oasis_unix::net::TapNet>;
+    pub type NetStack = oasis_net::SmolStack<oasis_platform_unix::net::TapNet>;
 }
 
 /// Block devices: the [`block::BlockDevice`] trait and the target's device.
@@ -71,11 +71,11 @@ pub mod block {
 
     /// The block device of this target: hypercalls to the tender.
     #[cfg(target_os = "none")]
-    pub type Block = oasis_guest::block::GuestBlock;
+    pub type Block = oasis_platform_tender::block::GuestBlock;
 
     /// The block device of this target: a file (`--block:NAME=FILE`).
     #[cfg(not(target_os = "none"))]
-    pub type Block = oasis_unix::block::FileBlock;
+    pub type Block = oasis_platform_unix::block::FileBlock;
 }
 
 /// Key-value stores (`oasis-kv`): the [`kv::KvRo`]/[`kv::KvRw`] traits,
@@ -115,7 +115,7 @@ pub mod sync {
 pub mod __private {
     pub use crate::glue::{BlockSetup, DeviceSetupError, NetSetup};
     #[cfg(target_os = "none")]
-    pub use oasis_guest::run;
+    pub use oasis_platform_tender::run;
     #[cfg(not(target_os = "none"))]
-    pub use oasis_unix::run;
+    pub use oasis_platform_unix::run;
 }

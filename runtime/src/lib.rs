@@ -4,8 +4,8 @@
 //! application receives in `main`, boot-argument parsing, a `log` backend
 //! on the console and a CSPRNG. It is `no_std` + `alloc` and has no
 //! `unsafe`: everything that touches hardware or the host sits behind the
-//! small [`Platform`] trait, implemented by `oasis-guest` (hvt, spt) and
-//! `oasis-unix` (a Linux process).
+//! small [`Platform`] trait, implemented by `oasis-platform-tender` (hvt, spt) and
+//! `oasis-platform-unix` (a Linux process).
 //!
 //! It is not a platform binding, and it never reads a clock or blocks on its
 //! own: the loop is *run what is ready → next deadline → `Platform::wait`*.

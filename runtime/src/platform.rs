@@ -1,7 +1,7 @@
 //! The boundary between the runtime and whatever runs it.
 
 /// What the runtime needs from a target. Implemented once per target
-/// (`oasis-guest` for hvt and spt, `oasis-unix`) and by fakes in tests.
+/// (`oasis-platform-tender` for hvt and spt, `oasis-platform-unix`) and by fakes in tests.
 ///
 /// Implementations are single-threaded in practice but `Sync` so they can
 /// sit in a `static`.

@@ -153,4 +153,4 @@ impl Drop for Namespace {
 }
 
 /// Moves the calling thread into the network namespace `ns`.
-pub use oasis_tender::host::enter_netns as enter;
+pub use oasis_sys::enter_netns as enter;

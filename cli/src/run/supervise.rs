@@ -14,7 +14,7 @@ use std::process::{Child, Command, ExitStatus};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use oasis_tender::host::{self, BlockedSignals};
+use oasis_sys::{self as host, BlockedSignals};
 
 use super::netns::{self, Namespace};
 use super::plan::NetPlan;

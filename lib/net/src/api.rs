@@ -2,6 +2,13 @@
 //!
 //! Async methods in traits, used generically: an application's `main`
 //! takes `impl Stack` and is monomorphised for the target's stack.
+//!
+//! A TCP connection is a byte stream in the embedded ecosystem's terms:
+//! [`TcpStream`] is `embedded_io_async::Read + Write` (with
+//! [`NetError`] as their error), so no_std crates written against those
+//! traits (TLS, HTTP, MQTT clients) take an Oasis connection as it is. The
+//! stacks also implement `embedded-nal-async`'s `TcpConnect` and
+//! `UdpStack` (see [`crate::nal`]).
 
 #![allow(async_fn_in_trait)]
 
@@ -49,6 +56,23 @@ impl fmt::Display for NetError {
 
 impl core::error::Error for NetError {}
 
+impl embedded_io_async::Error for NetError {
+    fn kind(&self) -> embedded_io_async::ErrorKind {
+        use embedded_io_async::ErrorKind;
+        match self {
+            NetError::NotConfigured => ErrorKind::NotConnected,
+            NetError::AddressInUse => ErrorKind::AddrInUse,
+            NetError::Unreachable => ErrorKind::AddrNotAvailable,
+            NetError::Refused => ErrorKind::ConnectionRefused,
+            NetError::Reset => ErrorKind::ConnectionReset,
+            NetError::TimedOut => ErrorKind::TimedOut,
+            NetError::Closed => ErrorKind::BrokenPipe,
+            NetError::TooLarge => ErrorKind::InvalidInput,
+            NetError::Device => ErrorKind::Other,
+        }
+    }
+}
+
 /// A TCP/IP stack.
 pub trait Stack {
     /// Its listening sockets.
@@ -64,7 +88,8 @@ pub trait Stack {
     /// Connects to `remote`.
     async fn tcp_connect(&self, remote: SocketAddr) -> Result<Self::Stream, NetError>;
 
-    /// Binds a UDP socket to `port` (all addresses).
+    /// Binds a UDP socket to `port` (all addresses); 0 picks a free
+    /// ephemeral port.
     async fn udp_bind(&self, port: u16) -> Result<Self::Udp, NetError>;
 }
 
@@ -81,25 +106,16 @@ pub trait TcpListener {
 }
 
 /// A TCP connection. Dropping it closes it gracefully.
-pub trait TcpStream {
-    /// Reads into `buf`; 0 means the peer closed its side.
-    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, NetError>;
-
-    /// Writes some of `buf`; returns how much was queued.
-    async fn write(&mut self, buf: &[u8]) -> Result<usize, NetError>;
-
-    /// Writes all of `buf`.
-    async fn write_all(&mut self, mut buf: &[u8]) -> Result<(), NetError> {
-        while !buf.is_empty() {
-            let n = self.write(buf).await?;
-            buf = &buf[n..];
-        }
-        Ok(())
-    }
-
-    /// Waits until everything written has been acknowledged by the peer.
-    async fn flush(&mut self) -> Result<(), NetError>;
-
+///
+/// Reading and writing are `embedded_io_async`'s [`Read`](embedded_io_async::Read)
+/// and [`Write`](embedded_io_async::Write): `read` returns 0 only when the
+/// peer closed its side, `write` queues some of the buffer (never 0 of a
+/// non-empty one), `write_all` queues all of it, and `flush` waits until
+/// everything written has been acknowledged by the peer (on the host
+/// socket stack, until the kernel has it).
+pub trait TcpStream:
+    embedded_io_async::Read + embedded_io_async::Write + embedded_io_async::ErrorType<Error = NetError>
+{
     /// Closes the sending side (sends FIN); reading still works.
     async fn shutdown(&mut self) -> Result<(), NetError>;
 

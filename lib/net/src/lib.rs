@@ -10,8 +10,8 @@
 //! before smoltcp and counted in [`NetStats`].
 //!
 //! It is `no_std` + `alloc` and has no `unsafe`. It is not a device
-//! driver: the platforms provide devices (`oasis-guest` through hypercalls,
-//! `oasis-unix` on a TAP). The unix target's host-socket stack implements
+//! driver: the platforms provide devices (`oasis-platform-tender` through hypercalls,
+//! `oasis-platform-unix` on a TAP). The unix target's host-socket stack implements
 //! the same [`Stack`] trait without this crate's machinery.
 
 #![cfg_attr(not(test), no_std)]
@@ -23,6 +23,7 @@ extern crate alloc;
 pub mod api;
 mod checksum;
 pub mod config;
+pub mod nal;
 mod offload;
 mod phy;
 mod stack;
@@ -36,3 +37,10 @@ pub use phy::NetStats;
 pub use stack::SmolStack;
 pub use tcp::{SmolListener, SmolStream};
 pub use udp::SmolUdp;
+
+/// The byte-stream traits [`TcpStream`] is made of.
+pub use embedded_io_async as io;
+#[doc(hidden)]
+pub use embedded_nal_async as __nal;
+
+impl_embedded_nal!(SmolStack<D>, D: oasis_devices::NetDevice + 'static);

@@ -133,16 +133,26 @@ impl<D: NetDevice> Inner<D> {
             })
     }
 
-    /// A free ephemeral port.
-    pub(crate) fn ephemeral_port(&mut self) -> u16 {
+    /// Whether a UDP socket is bound to `port`.
+    fn udp_port_in_use(&self, port: u16) -> bool {
+        self.sockets.iter().any(|(_, s)| matches!(s, smoltcp::socket::Socket::Udp(u) if u.endpoint().port == port))
+    }
+
+    /// The next ephemeral port for which `in_use` says no.
+    fn free_port(&mut self, in_use: fn(&Self, u16) -> bool) -> u16 {
         for _ in 0..16384 {
             let p = self.next_port;
             self.next_port = if p == u16::MAX { 49152 } else { p + 1 };
-            if !self.tcp_port_in_use(p) {
+            if !in_use(self, p) {
                 return p;
             }
         }
         self.next_port
+    }
+
+    /// A free ephemeral TCP port.
+    pub(crate) fn ephemeral_port(&mut self) -> u16 {
+        self.free_port(Self::tcp_port_in_use)
     }
 
     /// Hands a connection's socket to the reaper, which removes it once
@@ -443,16 +453,12 @@ impl<D: NetDevice + 'static> Stack for SmolStack<D> {
 
     async fn udp_bind(&self, port: u16) -> Result<SmolUdp<D>, NetError> {
         let mut inner = self.borrow();
-        let h = inner.new_udp_socket();
-        if inner.sockets.get_mut::<udp::Socket>(h).bind(port).is_err() {
-            inner.sockets.remove(h);
+        let port = if port == 0 { inner.free_port(Inner::udp_port_in_use) } else { port };
+        if inner.udp_port_in_use(port) {
             return Err(NetError::AddressInUse);
         }
-        let in_use = inner
-            .sockets
-            .iter()
-            .any(|(other, s)| other != h && matches!(s, smoltcp::socket::Socket::Udp(u) if u.endpoint().port == port));
-        if in_use {
+        let h = inner.new_udp_socket();
+        if inner.sockets.get_mut::<udp::Socket>(h).bind(port).is_err() {
             inner.sockets.remove(h);
             return Err(NetError::AddressInUse);
         }

@@ -93,7 +93,11 @@ impl<D: NetDevice> SmolStream<D> {
     }
 }
 
-impl<D: NetDevice> TcpStream for SmolStream<D> {
+impl<D: NetDevice> embedded_io_async::ErrorType for SmolStream<D> {
+    type Error = NetError;
+}
+
+impl<D: NetDevice> embedded_io_async::Read for SmolStream<D> {
     async fn read(&mut self, buf: &mut [u8]) -> Result<usize, NetError> {
         if buf.is_empty() {
             return Ok(0);
@@ -118,7 +122,9 @@ impl<D: NetDevice> TcpStream for SmolStream<D> {
         })
         .await
     }
+}
 
+impl<D: NetDevice> embedded_io_async::Write for SmolStream<D> {
     async fn write(&mut self, buf: &[u8]) -> Result<usize, NetError> {
         if buf.is_empty() {
             return Ok(0);
@@ -163,7 +169,9 @@ impl<D: NetDevice> TcpStream for SmolStream<D> {
         })
         .await
     }
+}
 
+impl<D: NetDevice> TcpStream for SmolStream<D> {
     async fn shutdown(&mut self) -> Result<(), NetError> {
         let mut inner = self.stack.borrow();
         inner.tcp(self.handle).close();

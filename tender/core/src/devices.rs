@@ -246,8 +246,7 @@ fn max_frame(mtu: u16, offload: bool) -> u64 {
     if offload { oasis_abi::net_offload::MAX_FRAME } else { u64::from(mtu) + 14 }
 }
 
-/// Block size of every block device.
-pub const BLOCK_SIZE: u64 = 512;
+pub use oasis_abi::BLOCK_SIZE;
 
 /// A block device: a file, used whole blocks at a time.
 #[derive(Debug)]

@@ -9,16 +9,16 @@
 #![allow(clippy::result_large_err)] // see `Outcome`
 
 use std::fs::File;
-use std::mem::{ManuallyDrop, offset_of};
+use std::mem::ManuallyDrop;
 use std::os::fd::{AsRawFd, FromRawFd};
 use std::time::Duration;
 
 use oasis_abi::layout::GUEST_MIN_ADDR;
 use oasis_abi::{
-    Abort, BlockFlush, BlockInfo, BlockIo, CONSOLE_WRITE_MAX, Clock, ConsoleWrite, DeviceKind, Exit, Fault,
-    NET_BATCH_MAX, NetBatch, NetFrame, NetInfo, NetIo, Yield, nr, result,
+    Abort, BLOCK_SIZE, BlockFlush, BlockInfo, BlockIo, CONSOLE_WRITE_MAX, ConsoleWrite, DeviceKind, Exit, Fault,
+    Hypercall, MAX_ARG_SIZE, NET_BATCH_MAX, NetBatch, NetFrame, NetInfo, NetIo, Wire, Yield, nr, op, result,
 };
-use vm_memory::{ByteValued, Bytes, GuestAddress, GuestMemoryBackend, GuestMemoryMmap};
+use vm_memory::{Bytes, GuestAddress, GuestMemoryBackend, GuestMemoryMmap};
 
 use crate::devices::Backend;
 use crate::memory::AccessMap;
@@ -136,63 +136,82 @@ impl Hypercalls {
         }
     }
 
-    /// Serves call `number` whose argument struct is at `arg`.
-    pub fn handle(&mut self, number: u64, arg: u64) -> Outcome {
+    /// Serves call `number` whose argument struct is at `addr`.
+    pub fn handle(&mut self, number: u64, addr: u64) -> Outcome {
         self.stats.call(number);
         match number {
-            nr::CONSOLE_WRITE => self.console_write(arg),
-            nr::CLOCK_WALL => self.clock(number, arg, host_wall_ns()),
-            nr::CLOCK_MONOTONIC => self.clock(number, arg, host_monotonic_ns().saturating_sub(self.origin_ns)),
-            nr::YIELD => self.yield_(arg),
-            nr::EXIT => {
-                let [status] = self.read_words::<1>(number, arg)?;
-                let status = u8::try_from(status).map_err(|_| Violation::BadExitStatus { status })?;
+            nr::CONSOLE_WRITE => self.call::<op::ConsoleWrite>(addr, Self::console_write),
+            nr::CLOCK_WALL => self.call::<op::ClockWall>(addr, |_, arg| {
+                arg.ns = host_wall_ns();
+                Ok(())
+            }),
+            nr::CLOCK_MONOTONIC => self.call::<op::ClockMonotonic>(addr, |s, arg| {
+                arg.ns = host_monotonic_ns().saturating_sub(s.origin_ns);
+                Ok(())
+            }),
+            nr::YIELD => self.call::<op::Yield>(addr, Self::yield_),
+            nr::EXIT => self.call::<op::Exit>(addr, |_, arg: &mut Exit| {
+                let status = u8::try_from(arg.status).map_err(|_| Violation::BadExitStatus { status: arg.status })?;
                 Err(Stop::Exit(status))
-            }
-            nr::ABORT => self.abort(arg),
-            nr::FAULT => {
-                let [vector, error_code, rip, address] = self.read_words::<4>(number, arg)?;
-                let vector = u8::try_from(vector).unwrap_or(u8::MAX);
+            }),
+            nr::ABORT => self.call::<op::Abort>(addr, Self::abort),
+            nr::FAULT => self.call::<op::Fault>(addr, |_, arg: &mut Fault| {
+                let vector = u8::try_from(arg.vector).unwrap_or(u8::MAX);
                 Err(Stop::Fault(crate::stop::Fault {
-                    kind: FaultKind::Exception { vector, error_code },
-                    rip,
-                    address: (vector == 14).then_some(address),
+                    kind: FaultKind::Exception { vector, error_code: arg.error_code },
+                    rip: arg.rip,
+                    address: (vector == 14).then_some(arg.address),
                 }))
-            }
-            nr::NET_INFO => self.net_info(arg),
-            nr::NET_WRITE => self.net_write(arg),
-            nr::NET_READ => self.net_read(arg),
-            nr::NET_WRITE_BATCH => self.net_write_batch(arg),
-            nr::NET_READ_BATCH => self.net_read_batch(arg),
-            nr::BLOCK_INFO => self.block_info(arg),
-            nr::BLOCK_READ => self.block_io(nr::BLOCK_READ, arg),
-            nr::BLOCK_WRITE => self.block_io(nr::BLOCK_WRITE, arg),
-            nr::BLOCK_FLUSH => self.block_flush(arg),
+            }),
+            nr::NET_INFO => self.call::<op::NetInfo>(addr, Self::net_info),
+            nr::NET_WRITE => self.call::<op::NetWrite>(addr, Self::net_write),
+            nr::NET_READ => self.call::<op::NetRead>(addr, Self::net_read),
+            nr::NET_WRITE_BATCH => self.call::<op::NetWriteBatch>(addr, Self::net_write_batch),
+            nr::NET_READ_BATCH => self.call::<op::NetReadBatch>(addr, Self::net_read_batch),
+            nr::BLOCK_INFO => self.call::<op::BlockInfo>(addr, Self::block_info),
+            nr::BLOCK_READ => self.call::<op::BlockRead>(addr, Self::block_io::<op::BlockRead>),
+            nr::BLOCK_WRITE => self.call::<op::BlockWrite>(addr, Self::block_io::<op::BlockWrite>),
+            nr::BLOCK_FLUSH => self.call::<op::BlockFlush>(addr, Self::block_flush),
             _ => Err(Violation::UnknownCall { number }.into()),
         }
     }
 
-    /// Reads the first `N` words of the argument struct at `addr`, after
-    /// checking the whole struct of call `number` is aligned and in memory
-    /// the tender may read and write.
-    fn read_words<const N: usize>(&self, number: u64, addr: u64) -> Result<[u64; N], Stop>
-    where
-        [u64; N]: ByteValued,
-    {
-        let size = arg_size(number);
-        let bad = || Stop::from(Violation::BadArgument { call: number, addr });
-        if !addr.is_multiple_of(8) || addr < GUEST_MIN_ADDR || !self.access.can_write(addr, size) {
-            return Err(bad());
-        }
-        // One read for all N words: each guest-memory access looks up its
-        // region, which is most of a small call's cost in the tender.
-        self.mem.read_obj::<[u64; N]>(GuestAddress(addr)).map_err(|_| bad())
+    /// Serves call `H`: reads its whole argument struct at `addr`, lets
+    /// `serve` check and act on it, and writes the whole struct back.
+    fn call<H: Hypercall>(&mut self, addr: u64, serve: impl FnOnce(&mut Self, &mut H::Arg) -> Outcome) -> Outcome {
+        let mut arg = self.read_arg::<H>(addr)?;
+        serve(self, &mut arg)?;
+        self.write_wire(H::NR, addr, &arg)
     }
 
-    fn write_word(&self, number: u64, addr: u64, offset: usize, value: u64) -> Outcome {
+    /// Reads call `H`'s argument struct at `addr`, after checking it is
+    /// aligned and lies in memory the tender may read and write.
+    fn read_arg<H: Hypercall>(&self, addr: u64) -> Result<H::Arg, Stop> {
+        let size = <H::Arg as Wire>::SIZE as u64;
+        if !addr.is_multiple_of(8) || addr < GUEST_MIN_ADDR || !self.access.can_write(addr, size) {
+            return Err(Violation::BadArgument { call: H::NR, addr }.into());
+        }
+        self.read_wire(H::NR, addr)
+    }
+
+    /// Reads a struct at `addr` (checked by the caller) in one access:
+    /// each guest-memory access looks up its region, which is most of a
+    /// small call's cost in the tender.
+    fn read_wire<T: Wire>(&self, call: u64, addr: u64) -> Result<T, Stop> {
+        let mut buf = [0u8; MAX_ARG_SIZE];
         self.mem
-            .write_obj::<u64>(value, GuestAddress(addr + offset as u64))
-            .map_err(|_| Violation::BadArgument { call: number, addr }.into())
+            .read_slice(&mut buf[..T::SIZE], GuestAddress(addr))
+            .map_err(|_| Stop::from(Violation::BadArgument { call, addr }))?;
+        Ok(T::decode(&buf))
+    }
+
+    /// Writes a struct at `addr` (checked by the caller) in one access.
+    fn write_wire<T: Wire>(&self, call: u64, addr: u64, value: &T) -> Outcome {
+        let mut buf = [0u8; MAX_ARG_SIZE];
+        value.encode(&mut buf);
+        self.mem
+            .write_slice(&buf[..T::SIZE], GuestAddress(addr))
+            .map_err(|_| Violation::BadArgument { call, addr }.into())
     }
 
     /// Checks `len` bytes at `addr` lie in guest memory the tender may read
@@ -229,19 +248,18 @@ impl Hypercalls {
         }
     }
 
-    fn block_info(&mut self, arg: u64) -> Outcome {
-        let [handle] = self.read_words::<1>(nr::BLOCK_INFO, arg)?;
-        let capacity = self.block(nr::BLOCK_INFO, handle)?.capacity;
-        self.write_word(nr::BLOCK_INFO, arg, offset_of!(BlockInfo, capacity), capacity)?;
-        self.write_word(nr::BLOCK_INFO, arg, offset_of!(BlockInfo, block_size), crate::devices::BLOCK_SIZE)
+    fn block_info(&mut self, arg: &mut BlockInfo) -> Outcome {
+        arg.capacity = self.block(nr::BLOCK_INFO, arg.handle)?.capacity;
+        arg.block_size = BLOCK_SIZE;
+        Ok(())
     }
 
     /// `BLOCK_READ` and `BLOCK_WRITE`: one `pread`/`pwrite` straight
     /// between the file and guest memory, however many blocks.
-    fn block_io(&mut self, number: u64, arg: u64) -> Outcome {
-        let [handle, offset, data, len] = self.read_words::<4>(number, arg)?;
+    fn block_io<H: Hypercall<Arg = BlockIo>>(&mut self, arg: &mut BlockIo) -> Outcome {
+        let (number, BlockIo { handle, offset, data, len, .. }) = (H::NR, *arg);
         let capacity = self.block(number, handle)?.capacity;
-        let bs = crate::devices::BLOCK_SIZE;
+        let bs = BLOCK_SIZE;
         if len == 0 || !len.is_multiple_of(bs) {
             return Err(Violation::BadLength {
                 call: number,
@@ -299,32 +317,26 @@ impl Hypercalls {
             }
             done += n as usize;
         }
-        self.write_word(number, arg, offset_of!(BlockIo, result), result)
+        arg.result = result;
+        Ok(())
     }
 
-    fn block_flush(&mut self, arg: u64) -> Outcome {
-        let [handle] = self.read_words::<1>(nr::BLOCK_FLUSH, arg)?;
-        let fd = self.block(nr::BLOCK_FLUSH, handle)?.file().as_raw_fd();
+    fn block_flush(&mut self, arg: &mut BlockFlush) -> Outcome {
+        let fd = self.block(nr::BLOCK_FLUSH, arg.handle)?.file().as_raw_fd();
         // SAFETY: fdatasync on an open descriptor we own.
         let ok = unsafe { libc::fdatasync(fd) } == 0;
-        self.write_word(
-            nr::BLOCK_FLUSH,
-            arg,
-            offset_of!(BlockFlush, result),
-            if ok { result::OK } else { result::IO_ERROR },
-        )
+        arg.result = if ok { result::OK } else { result::IO_ERROR };
+        Ok(())
     }
 
-    fn net_info(&mut self, arg: u64) -> Outcome {
-        let [handle] = self.read_words::<1>(nr::NET_INFO, arg)?;
-        let net = self.net(nr::NET_INFO, handle)?;
-        let mut mac = [0u8; 8];
-        mac[..6].copy_from_slice(&net.mac);
-        let (mtu, offload, max_frame) = (u64::from(net.mtu), u64::from(net.offload()), net.max_frame());
-        self.write_word(nr::NET_INFO, arg, offset_of!(NetInfo, mac), u64::from_le_bytes(mac))?;
-        self.write_word(nr::NET_INFO, arg, offset_of!(NetInfo, mtu), mtu)?;
-        self.write_word(nr::NET_INFO, arg, offset_of!(NetInfo, offload), offload)?;
-        self.write_word(nr::NET_INFO, arg, offset_of!(NetInfo, max_frame), max_frame)
+    fn net_info(&mut self, arg: &mut NetInfo) -> Outcome {
+        let net = self.net(nr::NET_INFO, arg.handle)?;
+        arg.mac = [0; 8];
+        arg.mac[..6].copy_from_slice(&net.mac);
+        arg.mtu = u64::from(net.mtu);
+        arg.offload = u64::from(net.offload());
+        arg.max_frame = net.max_frame();
+        Ok(())
     }
 
     /// Sends one frame of `len` bytes at `data` (checked here) on `handle`
@@ -415,89 +427,82 @@ impl Hypercalls {
         })
     }
 
-    fn net_write(&mut self, arg: u64) -> Outcome {
+    fn net_write(&mut self, arg: &mut NetIo) -> Outcome {
         let number = nr::NET_WRITE;
-        let [handle, data, len] = self.read_words::<3>(number, arg)?;
-        self.net(number, handle)?;
-        let result = self.send_frame(number, handle, data, len)?;
-        self.write_word(number, arg, offset_of!(NetIo, out_len), 0)?;
-        self.write_word(number, arg, offset_of!(NetIo, result), result)
+        self.net(number, arg.handle)?;
+        arg.result = self.send_frame(number, arg.handle, arg.data, arg.len)?;
+        arg.out_len = 0;
+        Ok(())
     }
 
-    fn net_read(&mut self, arg: u64) -> Outcome {
+    fn net_read(&mut self, arg: &mut NetIo) -> Outcome {
         let number = nr::NET_READ;
-        let [handle, data, len] = self.read_words::<3>(number, arg)?;
-        self.net(number, handle)?;
-        let (got, result) = self.receive_frame(number, handle, data, len)?;
-        self.write_word(number, arg, offset_of!(NetIo, out_len), got)?;
-        self.write_word(number, arg, offset_of!(NetIo, result), result)
+        self.net(number, arg.handle)?;
+        (arg.out_len, arg.result) = self.receive_frame(number, arg.handle, arg.data, arg.len)?;
+        Ok(())
     }
 
-    /// Checks a batch's frame table and returns its address and length.
-    fn batch(&mut self, number: u64, arg: u64, writable: bool) -> Result<(u64, u64, u64), Stop> {
-        let [handle, frames, count] = self.read_words::<3>(number, arg)?;
-        self.net(number, handle)?;
-        if count > NET_BATCH_MAX {
-            return Err(
-                Violation::BadLength { call: number, value: count, rule: "a batch holds at most 64 frames" }.into()
-            );
+    /// Checks a batch's device and frame table.
+    fn check_batch(&mut self, number: u64, arg: &NetBatch, writable: bool) -> Outcome {
+        self.net(number, arg.handle)?;
+        if arg.count > NET_BATCH_MAX {
+            return Err(Violation::BadLength {
+                call: number,
+                value: arg.count,
+                rule: "a batch holds at most 64 frames",
+            }
+            .into());
         }
-        let table = count * size_of::<NetFrame>() as u64;
-        if !frames.is_multiple_of(8) {
-            return Err(Violation::BadArgument { call: number, addr: frames }.into());
+        if !arg.frames.is_multiple_of(8) {
+            return Err(Violation::BadArgument { call: number, addr: arg.frames }.into());
         }
-        self.check_buffer(number, frames, table, writable)?;
-        Ok((handle, frames, count))
+        self.check_buffer(number, arg.frames, arg.count * NetFrame::SIZE as u64, writable)
     }
 
-    fn frame_desc(&self, number: u64, at: u64) -> Result<(u64, u64), Stop> {
-        let bad = || Stop::from(Violation::BadArgument { call: number, addr: at });
-        let data = self.mem.read_obj::<u64>(GuestAddress(at)).map_err(|_| bad())?;
-        let len = self.mem.read_obj::<u64>(GuestAddress(at + 8)).map_err(|_| bad())?;
-        Ok((data, len))
-    }
-
-    fn net_write_batch(&mut self, arg: u64) -> Outcome {
+    fn net_write_batch(&mut self, arg: &mut NetBatch) -> Outcome {
         let number = nr::NET_WRITE_BATCH;
-        let (handle, frames, count) = self.batch(number, arg, false)?;
+        self.check_batch(number, arg, false)?;
         let (mut sent, mut result) = (0, result::OK);
-        for i in 0..count {
-            let (data, len) = self.frame_desc(number, frames + i * size_of::<NetFrame>() as u64)?;
-            result = self.send_frame(number, handle, data, len)?;
+        for i in 0..arg.count {
+            let frame: NetFrame = self.read_wire(number, arg.frames + i * NetFrame::SIZE as u64)?;
+            result = self.send_frame(number, arg.handle, frame.data, frame.len)?;
             if result != result::OK {
                 break;
             }
             sent += 1;
         }
-        self.write_word(number, arg, offset_of!(NetBatch, out_count), sent)?;
-        self.write_word(number, arg, offset_of!(NetBatch, result), result)
+        arg.out_count = sent;
+        arg.result = result;
+        Ok(())
     }
 
-    fn net_read_batch(&mut self, arg: u64) -> Outcome {
+    fn net_read_batch(&mut self, arg: &mut NetBatch) -> Outcome {
         let number = nr::NET_READ_BATCH;
-        let (handle, frames, count) = self.batch(number, arg, true)?;
+        self.check_batch(number, arg, true)?;
         let mut received = 0;
         let mut result = result::AGAIN;
-        for i in 0..count {
-            let at = frames + i * size_of::<NetFrame>() as u64;
-            let (data, cap) = self.frame_desc(number, at)?;
-            let (got, r) = self.receive_frame(number, handle, data, cap)?;
+        for i in 0..arg.count {
+            let at = arg.frames + i * NetFrame::SIZE as u64;
+            let mut frame: NetFrame = self.read_wire(number, at)?;
+            let (got, r) = self.receive_frame(number, arg.handle, frame.data, frame.len)?;
             if r != result::OK {
                 if r == result::IO_ERROR && received == 0 {
                     result = r;
                 }
                 break;
             }
-            self.write_word(number, at, offset_of!(NetFrame, len), got)?;
+            frame.len = got;
+            self.write_wire(number, at, &frame)?;
             received += 1;
             result = result::OK;
         }
-        self.write_word(number, arg, offset_of!(NetBatch, out_count), received)?;
-        self.write_word(number, arg, offset_of!(NetBatch, result), result)
+        arg.out_count = received;
+        arg.result = result;
+        Ok(())
     }
 
-    fn console_write(&mut self, arg: u64) -> Outcome {
-        let [data, len] = self.read_words::<2>(nr::CONSOLE_WRITE, arg)?;
+    fn console_write(&mut self, arg: &mut ConsoleWrite) -> Outcome {
+        let ConsoleWrite { data, len } = *arg;
         if len > CONSOLE_WRITE_MAX {
             return Err(Violation::ConsoleTooLong { len }.into());
         }
@@ -508,14 +513,8 @@ impl Hypercalls {
         Ok(())
     }
 
-    fn clock(&mut self, number: u64, arg: u64, ns: u64) -> Outcome {
-        self.read_words::<1>(number, arg)?;
-        self.write_word(number, arg, offset_of!(Clock, ns), ns)
-    }
-
-    fn yield_(&mut self, arg: u64) -> Outcome {
-        let [deadline] = self.read_words::<1>(nr::YIELD, arg)?;
-        let deadline_host = self.origin_ns.saturating_add(deadline);
+    fn yield_(&mut self, arg: &mut Yield) -> Outcome {
+        let deadline_host = self.origin_ns.saturating_add(arg.deadline_ns);
         let until = match self.stop_at_ns {
             Some(stop) => deadline_host.min(stop),
             None => deadline_host,
@@ -554,11 +553,12 @@ impl Hypercalls {
             }
         }
         self.check_timeout()?;
-        self.write_word(nr::YIELD, arg, offset_of!(Yield, ready), ready)
+        arg.ready = ready;
+        Ok(())
     }
 
-    fn abort(&mut self, arg: u64) -> Outcome {
-        let [message, len] = self.read_words::<2>(nr::ABORT, arg)?;
+    fn abort(&mut self, arg: &mut Abort) -> Outcome {
+        let Abort { message, len } = *arg;
         if message == 0 {
             return Err(Stop::Abort(AbortMessage::new(b"")));
         }
@@ -578,21 +578,7 @@ impl Hypercalls {
 /// Size of call `number`'s argument struct (8 for unknown numbers, which
 /// are refused before it matters).
 pub fn arg_size(number: u64) -> u64 {
-    (match number {
-        nr::CONSOLE_WRITE => size_of::<ConsoleWrite>(),
-        nr::CLOCK_WALL | nr::CLOCK_MONOTONIC => size_of::<Clock>(),
-        nr::YIELD => size_of::<Yield>(),
-        nr::EXIT => size_of::<Exit>(),
-        nr::ABORT => size_of::<Abort>(),
-        nr::FAULT => size_of::<Fault>(),
-        nr::NET_INFO => size_of::<NetInfo>(),
-        nr::NET_WRITE | nr::NET_READ => size_of::<NetIo>(),
-        nr::NET_WRITE_BATCH | nr::NET_READ_BATCH => size_of::<NetBatch>(),
-        nr::BLOCK_INFO => size_of::<BlockInfo>(),
-        nr::BLOCK_WRITE | nr::BLOCK_READ => size_of::<BlockIo>(),
-        nr::BLOCK_FLUSH => size_of::<BlockFlush>(),
-        _ => 8,
-    }) as u64
+    oasis_abi::arg_size(number).unwrap_or(8) as u64
 }
 
 #[cfg(test)]

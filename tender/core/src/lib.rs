@@ -15,7 +15,6 @@
 pub mod config;
 pub mod devices;
 pub mod faults;
-pub mod host;
 pub mod hypercall;
 pub mod image;
 pub mod manifest;

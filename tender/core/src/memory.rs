@@ -85,7 +85,7 @@ pub fn encode_args(args: &[String]) -> Result<Vec<u8>, LoadError> {
 #[derive(Clone, Copy, Debug)]
 pub struct BootParams {
     /// Which tender.
-    pub platform: oasis_abi::Platform,
+    pub tender: oasis_abi::Tender,
     /// Guest memory size.
     pub mem_size: u64,
     /// TSC frequency (hvt), else 0.
@@ -113,7 +113,7 @@ pub fn write_boot_info(
     let info = BootInfo {
         magic: BOOT_MAGIC,
         abi_version: ABI_VERSION,
-        platform: params.platform as u32,
+        tender: params.tender as u32,
         mem_size: params.mem_size,
         kernel_end: image.kernel_end,
         argc: args.len() as u64,
@@ -137,7 +137,7 @@ pub fn boot_info_bytes(info: &BootInfo) -> Vec<u8> {
     let mut v = Vec::with_capacity(core::mem::size_of::<BootInfo>());
     v.extend(info.magic.to_le_bytes());
     v.extend(info.abi_version.to_le_bytes());
-    v.extend(info.platform.to_le_bytes());
+    v.extend(info.tender.to_le_bytes());
     for word in [
         info.mem_size,
         info.kernel_end,
@@ -197,7 +197,7 @@ mod tests {
         let info = BootInfo {
             magic: 1,
             abi_version: 2,
-            platform: 3,
+            tender: 3,
             mem_size: 4,
             kernel_end: 5,
             argc: 6,
@@ -213,7 +213,7 @@ mod tests {
         let b = boot_info_bytes(&info);
         assert_eq!(b.len(), 128);
         assert_eq!(b[core::mem::offset_of!(BootInfo, cpu_features)], 14);
-        assert_eq!(b[core::mem::offset_of!(BootInfo, platform)], 3);
+        assert_eq!(b[core::mem::offset_of!(BootInfo, tender)], 3);
         assert_eq!(b[core::mem::offset_of!(BootInfo, spt_hypercall)], 12);
         assert_eq!(b[core::mem::offset_of!(BootInfo, seed)], 13);
     }

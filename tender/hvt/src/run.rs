@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use kvm_ioctls::VcpuExit;
-use oasis_abi::{HVT_PORT_BASE, Platform};
+use oasis_abi::{HVT_PORT_BASE, Tender};
 use oasis_tender::devices;
 use oasis_tender::hypercall::host_wall_ns;
 use oasis_tender::memory::{self, AccessMap, BootParams};
@@ -262,7 +262,7 @@ pub fn run(args: &TenderArgs) -> Result<std::convert::Infallible, HvtError> {
     let mut hypercalls = Hypercalls::new(machine.mem.clone(), access, backends, args.timeout);
     hypercalls.stats.prepare(EXIT_KINDS);
     let params = BootParams {
-        platform: Platform::Hvt,
+        tender: Tender::Hvt,
         mem_size: args.mem,
         tsc_hz,
         tsc_at_boot,

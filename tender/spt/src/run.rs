@@ -2,7 +2,7 @@
 
 use std::sync::atomic::{AtomicPtr, Ordering};
 
-use oasis_abi::Platform;
+use oasis_abi::Tender;
 use oasis_abi::layout::{self, BOOT_INFO_ADDR, BOOT_INFO_END, GUEST_MIN_ADDR, KERNEL_BASE, PAGE_SIZE};
 use oasis_tender::devices;
 use oasis_tender::memory::{self, AccessMap, BootParams};
@@ -146,7 +146,7 @@ pub fn run(args: &TenderArgs) -> Result<std::convert::Infallible, SptError> {
     memory::load_image(&mem, &image, &file)?;
     drop(file);
     let params = BootParams {
-        platform: Platform::Spt,
+        tender: Tender::Spt,
         mem_size: args.mem,
         tsc_hz: 0,
         tsc_at_boot: 0,

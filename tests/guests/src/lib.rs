@@ -27,7 +27,7 @@ pub mod hostile {
     pub fn call_at(number: u64, addr: u64) {
         // SAFETY: deliberately breaking the contract is the point: the
         // tender must refuse, and must only ever read or write guest memory.
-        unsafe { oasis_guest::hypercall::raw(number, addr) }
+        unsafe { oasis_platform_tender::hypercall::raw(number, addr) }
     }
 
     /// Guest memory size the hostile tests run with (`--mem=32M`).

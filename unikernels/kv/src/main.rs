@@ -35,6 +35,7 @@ use oasis::alloc::rc::Rc;
 use oasis::alloc::string::String;
 use oasis::alloc::vec::Vec;
 use oasis::block::BlockDevice;
+use oasis::net::io::Write as _;
 use oasis::net::{NetError, Stack, TcpListener, TcpStream};
 use oasis::sync::Mutex;
 use oasis::{Duration, Os};

@@ -1,6 +1,6 @@
 //! The image's entry point and boot sequence.
 
-use oasis_abi::{Platform, layout};
+use oasis_abi::{Tender, layout};
 
 use crate::{boot, clock, exceptions, heap, hypercall, platform, rdrand};
 
@@ -39,8 +39,8 @@ fn halt_invalid() -> ! {
 
 extern "sysv64" fn start(boot_info: u64) -> ! {
     let Some(info) = boot::read(boot_info) else { halt_invalid() };
-    let Some(which) = Platform::from_u32(info.platform) else { halt_invalid() };
-    if which == Platform::Spt && info.spt_hypercall == 0 {
+    let Some(which) = Tender::from_u32(info.tender) else { halt_invalid() };
+    if which == Tender::Spt && info.spt_hypercall == 0 {
         halt_invalid();
     }
     hypercall::init(which, info.spt_hypercall);
@@ -49,7 +49,7 @@ extern "sysv64" fn start(boot_info: u64) -> ! {
     if !heap::init(info.kernel_end, heap_end) {
         platform::abort_message("not enough memory for a heap: give the tender more --mem");
     }
-    if which == Platform::Hvt {
+    if which == Tender::Hvt {
         exceptions::install();
     }
     let mut seed = info.seed;

@@ -5,7 +5,7 @@
 //! spt needs none of this: there the host kernel turns faults into signals
 //! and the tender reports them.
 
-use oasis_abi::{Fault, nr};
+use oasis_abi::{Fault, op};
 
 use crate::hypercall;
 
@@ -87,7 +87,7 @@ extern "sysv64" fn report(frame: *const Frame) -> ! {
         unsafe { core::arch::asm!("mov {}, cr2", out(reg) address, options(nomem, nostack, preserves_flags)) };
     }
     let mut arg = Fault { vector: frame.vector, error_code: frame.error_code, rip: frame.rip, address };
-    hypercall::call(nr::FAULT, &mut arg);
+    hypercall::call::<op::Fault>(&mut arg);
     // The tender never resumes a guest after FAULT.
     // SAFETY: `ud2` raises #UD; we cannot continue.
     unsafe { core::arch::asm!("ud2", options(noreturn)) }

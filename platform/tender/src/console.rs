@@ -1,7 +1,7 @@
 //! The console: output buffered in guest memory and written with one
 //! hypercall per flush, so a boot that prints a few lines costs one exit.
 
-use oasis_abi::{CONSOLE_WRITE_MAX, ConsoleWrite, nr};
+use oasis_abi::{CONSOLE_WRITE_MAX, ConsoleWrite, op};
 
 use crate::hypercall;
 
@@ -18,7 +18,7 @@ static CONSOLE: spin::Mutex<Buffer> = spin::Mutex::new(Buffer { bytes: [0; BUFFE
 fn write_now(bytes: &[u8]) {
     for chunk in bytes.chunks(CONSOLE_WRITE_MAX as usize) {
         let mut arg = ConsoleWrite { data: chunk.as_ptr().addr() as u64, len: chunk.len() as u64 };
-        hypercall::call(nr::CONSOLE_WRITE, &mut arg);
+        hypercall::call::<op::ConsoleWrite>(&mut arg);
     }
 }
 

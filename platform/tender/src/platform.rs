@@ -3,7 +3,7 @@
 use alloc::vec::Vec;
 use core::future::Future;
 
-use oasis_abi::{ABORT_MESSAGE_MAX, Abort, Exit, Platform, Yield, nr};
+use oasis_abi::{ABORT_MESSAGE_MAX, Abort, Exit, Tender, Yield, op};
 use oasis_runtime::Termination;
 
 use crate::{clock, console, hypercall};
@@ -15,7 +15,7 @@ struct BootState {
 
 static BOOT_STATE: spin::Mutex<Option<BootState>> = spin::Mutex::new(None);
 
-pub(crate) fn set_boot_state(_platform: Platform, args: Vec<&'static str>, seed: [u8; 32]) {
+pub(crate) fn set_boot_state(_tender: Tender, args: Vec<&'static str>, seed: [u8; 32]) {
     *BOOT_STATE.lock() = Some(BootState { args, seed });
 }
 
@@ -27,7 +27,7 @@ static GUEST: Guest = Guest;
 pub(crate) fn exit(status: u8) -> ! {
     console::flush_for_exit();
     let mut arg = Exit { status: u64::from(status) };
-    hypercall::call(nr::EXIT, &mut arg);
+    hypercall::call::<op::Exit>(&mut arg);
     // SAFETY: the tender never resumes a guest after EXIT; `ud2` makes sure.
     unsafe { core::arch::asm!("ud2", options(noreturn)) }
 }
@@ -36,16 +36,16 @@ pub(crate) fn abort_message(message: &str) -> ! {
     console::flush_for_exit();
     let len = message.len().min(ABORT_MESSAGE_MAX as usize);
     let mut arg = Abort { message: message.as_ptr().addr() as u64, len: len as u64 };
-    hypercall::call(nr::ABORT, &mut arg);
+    hypercall::call::<op::Abort>(&mut arg);
     // SAFETY: the tender never resumes a guest after ABORT; `ud2` makes sure.
     unsafe { core::arch::asm!("ud2", options(noreturn)) }
 }
 
 impl oasis_runtime::Platform for Guest {
     fn name(&self) -> &'static str {
-        match hypercall::platform() {
-            Platform::Hvt => "hvt",
-            Platform::Spt => "spt",
+        match hypercall::tender() {
+            Tender::Hvt => "hvt",
+            Tender::Spt => "spt",
         }
     }
 
@@ -69,7 +69,7 @@ impl oasis_runtime::Platform for Guest {
         crate::net::flush_all();
         console::flush();
         let mut arg = Yield { deadline_ns: deadline_ns.unwrap_or(u64::MAX), ready: 0 };
-        hypercall::call(nr::YIELD, &mut arg);
+        hypercall::call::<op::Yield>(&mut arg);
         crate::net::note_ready(arg.ready);
         arg.ready
     }
@@ -93,6 +93,6 @@ where
     Fut: Future<Output = T> + 'static,
     T: Termination,
 {
-    let Some(state) = BOOT_STATE.lock().take() else { abort_message("oasis_guest::run called twice") };
+    let Some(state) = BOOT_STATE.lock().take() else { abort_message("oasis_platform_tender::run called twice") };
     oasis_runtime::start(&GUEST, state.args, state.seed, setup, main)
 }

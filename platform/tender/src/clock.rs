@@ -6,7 +6,7 @@
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use oasis_abi::{BootInfo, Clock, Platform, nr};
+use oasis_abi::{BootInfo, Clock, Hypercall, Tender, op};
 
 use crate::hypercall;
 
@@ -16,7 +16,7 @@ static NS_PER_TICK_FP32: AtomicU64 = AtomicU64::new(0);
 static WALL_AT_BOOT: AtomicU64 = AtomicU64::new(0);
 
 pub(crate) fn init(info: &BootInfo) {
-    if Platform::from_u32(info.platform) == Some(Platform::Hvt) && info.tsc_hz != 0 {
+    if Tender::from_u32(info.tender) == Some(Tender::Hvt) && info.tsc_hz != 0 {
         // 10^9 << 32 fits a u64, so no 128-bit division is needed.
         let fp = (1_000_000_000u64 << 32) / info.tsc_hz;
         TSC_AT_BOOT.store(info.tsc_at_boot, Ordering::Relaxed);
@@ -41,21 +41,21 @@ fn tsc_ns() -> Option<u64> {
     Some(((u128::from(ticks) * u128::from(fp)) >> 32) as u64)
 }
 
-fn call_clock(n: u64) -> u64 {
+fn call_clock<H: Hypercall<Arg = Clock>>() -> u64 {
     let mut arg = Clock::default();
-    hypercall::call(n, &mut arg);
+    hypercall::call::<H>(&mut arg);
     arg.ns
 }
 
 /// Nanoseconds since boot; never goes back.
 pub(crate) fn monotonic_ns() -> u64 {
-    tsc_ns().unwrap_or_else(|| call_clock(nr::CLOCK_MONOTONIC))
+    tsc_ns().unwrap_or_else(|| call_clock::<op::ClockMonotonic>())
 }
 
 /// Nanoseconds since the Unix epoch.
 pub(crate) fn wall_ns() -> u64 {
     match tsc_ns() {
         Some(ns) => WALL_AT_BOOT.load(Ordering::Relaxed).saturating_add(ns),
-        None => call_clock(nr::CLOCK_WALL),
+        None => call_clock::<op::ClockWall>(),
     }
 }

@@ -2,32 +2,32 @@
 
 use core::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
-use oasis_abi::{HVT_PORT_BASE, Platform};
+use oasis_abi::{HVT_PORT_BASE, Hypercall, Tender};
 
-static PLATFORM: AtomicU8 = AtomicU8::new(0);
+static TENDER: AtomicU8 = AtomicU8::new(0);
 static SPT_ENTRY: AtomicU64 = AtomicU64::new(0);
 
 /// Chooses the hypercall path. Called once at boot, before any call.
-pub(crate) fn init(platform: Platform, spt_entry: u64) {
+pub(crate) fn init(tender: Tender, spt_entry: u64) {
     SPT_ENTRY.store(spt_entry, Ordering::Relaxed);
-    PLATFORM.store(platform as u8, Ordering::Relaxed);
+    TENDER.store(tender as u8, Ordering::Relaxed);
 }
 
 /// Which tender runs us.
-pub(crate) fn platform() -> Platform {
-    match PLATFORM.load(Ordering::Relaxed) {
-        1 => Platform::Hvt,
-        _ => Platform::Spt,
+pub(crate) fn tender() -> Tender {
+    match TENDER.load(Ordering::Relaxed) {
+        1 => Tender::Hvt,
+        _ => Tender::Spt,
     }
 }
 
-/// Makes call `nr` with argument struct `arg`; the tender reads and writes
-/// `*arg` before this returns.
-pub(crate) fn call<T>(nr: u64, arg: &mut T) {
-    // SAFETY: `arg` is a live, exclusive reference to an argument struct in
-    // guest memory, which is what the ABI asks for; the tender touches
-    // nothing else of ours.
-    unsafe { raw(nr, (arg as *mut T).addr() as u64) }
+/// Makes call `H` with its argument struct `arg`; the tender reads and
+/// writes `*arg` before this returns.
+pub(crate) fn call<H: Hypercall>(arg: &mut H::Arg) {
+    // SAFETY: `arg` is a live, exclusive reference to call `H`'s own
+    // argument struct in guest memory, which is what the ABI asks for; the
+    // tender touches nothing else of ours.
+    unsafe { raw(H::NR, (arg as *mut H::Arg).addr() as u64) }
 }
 
 /// Makes call `nr` with any argument address.
@@ -37,7 +37,7 @@ pub(crate) fn call<T>(nr: u64, arg: &mut T) {
 /// argument struct, and the buffers it names. Test images that break the
 /// contract on purpose call this with bad values and expect to be stopped.
 pub unsafe fn raw(nr: u64, arg_addr: u64) {
-    match PLATFORM.load(Ordering::Relaxed) {
+    match TENDER.load(Ordering::Relaxed) {
         1 => {
             let port = HVT_PORT_BASE.wrapping_add(nr as u16);
             // SAFETY: an `out` is how hvt hypercalls are made; the tender

@@ -1,7 +1,10 @@
-//! Safe wrappers for the few process-level system calls the `oasis`
-//! command makes around the tenders: signal dispositions and masks,
-//! network namespaces, and killing a child. They live here, with the
-//! tenders, so that the CLI needs no `unsafe` of its own.
+//! Safe wrappers for the few process-level system calls made around the
+//! tenders, by the `oasis` command and the tenders' launchers: signal
+//! dispositions and masks, network namespaces, and killing a child.
+//!
+//! They live in a crate of their own beside the tenders so that the CLI
+//! needs no `unsafe` of its own. It is not a general-purpose binding: each
+//! wrapper is what one caller needs, with its safety argument.
 
 use std::fs::File;
 use std::io;

@@ -88,7 +88,7 @@ impl oasis_runtime::Platform for Unix {
 
     fn abort(&self, message: &str) -> ! {
         self.flush();
-        eprintln!("oasis-unix: aborted: {message}");
+        eprintln!("oasis-platform-unix: aborted: {message}");
         std::process::exit(i32::from(exit::ABORT))
     }
 }
@@ -121,22 +121,27 @@ where
         let message = info.payload_as_str().unwrap_or("(no message)");
         match info.location() {
             Some(l) => {
-                eprintln!("oasis-unix: aborted: panicked at {}:{}:{}: {message}", l.file(), l.line(), l.column())
+                eprintln!(
+                    "oasis-platform-unix: aborted: panicked at {}:{}:{}: {message}",
+                    l.file(),
+                    l.line(),
+                    l.column()
+                )
             }
-            None => eprintln!("oasis-unix: aborted: panicked: {message}"),
+            None => eprintln!("oasis-platform-unix: aborted: panicked: {message}"),
         }
         std::process::exit(i32::from(exit::ABORT));
     }));
     let args = match arguments() {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("oasis-unix: refused: {e}");
+            eprintln!("oasis-platform-unix: refused: {e}");
             return exit::REFUSED;
         }
     };
     let mut seed = [0u8; 32];
     if let Err(e) = getrandom::fill(&mut seed) {
-        eprintln!("oasis-unix: refused: no entropy from getrandom: {e}");
+        eprintln!("oasis-platform-unix: refused: no entropy from getrandom: {e}");
         return exit::REFUSED;
     }
     let status = oasis_runtime::start(&UNIX, args, seed, setup, main);

@@ -7,8 +7,7 @@ use std::os::unix::fs::FileExt;
 
 use oasis_devices::{BlockDevice, BlockInfo, DeviceError};
 
-/// Block size, the same as the tenders'.
-const BLOCK_SIZE: u64 = 512;
+use oasis_abi::BLOCK_SIZE;
 
 /// A file used whole blocks at a time, like the tenders' `--block:NAME=FILE`.
 #[derive(Debug)]

@@ -11,7 +11,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use oasis_abi::{NetBatch, NetFrame, NetInfo as NetInfoArgs, nr, result};
+use oasis_abi::{NetBatch, NetFrame, NetInfo as NetInfoArgs, op, result};
 use oasis_devices::{DeviceError, NetDevice, NetInfo};
 
 use crate::hypercall;
@@ -51,7 +51,7 @@ fn flush_queue(q: &mut TxQueue) {
         count: n as u64,
         ..Default::default()
     };
-    hypercall::call(nr::NET_WRITE_BATCH, &mut arg);
+    hypercall::call::<op::NetWriteBatch>(&mut arg);
     // Frames the device was too busy to take are dropped, as a full link
     // would drop them; TCP retransmits.
     q.lens.clear();
@@ -87,7 +87,7 @@ impl GuestNet {
     /// that names a handle it did not declare.
     pub fn open(handle: u32) -> GuestNet {
         let mut arg = NetInfoArgs { handle: u64::from(handle), ..Default::default() };
-        hypercall::call(nr::NET_INFO, &mut arg);
+        hypercall::call::<op::NetInfo>(&mut arg);
         let m = arg.mac;
         let info = NetInfo {
             mac: [m[0], m[1], m[2], m[3], m[4], m[5]],
@@ -123,7 +123,7 @@ impl GuestNet {
             count: self.rx.len() as u64,
             ..Default::default()
         };
-        hypercall::call(nr::NET_READ_BATCH, &mut arg);
+        hypercall::call::<op::NetReadBatch>(&mut arg);
         if arg.result == result::IO_ERROR {
             return Err(DeviceError);
         }

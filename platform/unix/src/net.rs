@@ -123,6 +123,8 @@ impl Stack for HostStack {
     }
 }
 
+oasis_net::impl_embedded_nal!(HostStack);
+
 impl TcpListener for HostListener {
     type Stream = HostStream;
 
@@ -146,7 +148,11 @@ impl TcpListener for HostListener {
     }
 }
 
-impl TcpStream for HostStream {
+impl oasis_net::io::ErrorType for HostStream {
+    type Error = NetError;
+}
+
+impl oasis_net::io::Read for HostStream {
     async fn read(&mut self, buf: &mut [u8]) -> Result<usize, NetError> {
         if self.drained && !buf.is_empty() {
             reactor::readable(self.socket.as_raw_fd()).await;
@@ -163,7 +169,9 @@ impl TcpStream for HostStream {
             }
         }
     }
+}
 
+impl oasis_net::io::Write for HostStream {
     async fn write(&mut self, buf: &[u8]) -> Result<usize, NetError> {
         loop {
             match self.socket.write(buf) {
@@ -179,7 +187,9 @@ impl TcpStream for HostStream {
         // The kernel sends what was written; there is no user-space buffer.
         Ok(())
     }
+}
 
+impl TcpStream for HostStream {
     async fn shutdown(&mut self) -> Result<(), NetError> {
         self.socket.shutdown(std::net::Shutdown::Write).map_err(|e| net_error(&e))
     }
