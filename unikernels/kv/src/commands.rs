@@ -1246,6 +1246,224 @@ mod tests {
         assert_eq!(reply(&mut s, "HELLO 2 SETNAME"), "-ERR syntax error\r\n");
     }
 
+    #[test]
+    fn connection_and_server_commands() {
+        let mut s = Db::default();
+        assert_eq!(reply(&mut s, "PING"), "+PONG\r\n");
+        assert_eq!(reply(&mut s, "ping hello"), "$5\r\nhello\r\n");
+        assert_eq!(reply(&mut s, "PING a b"), "-ERR wrong number of arguments for 'ping' command\r\n");
+        assert_eq!(reply(&mut s, "EcHo hi"), "$2\r\nhi\r\n");
+        assert_eq!(reply(&mut s, "ECHO"), "-ERR wrong number of arguments for 'echo' command\r\n");
+        assert_eq!(reply(&mut s, "ECHO a b"), "-ERR wrong number of arguments for 'echo' command\r\n");
+        assert_eq!(reply(&mut s, "COMMAND"), "*0\r\n");
+        assert_eq!(reply(&mut s, "COMMAND DOCS get"), "*0\r\n");
+        assert_eq!(reply(&mut s, "CLIENT SETNAME me"), "+OK\r\n");
+        assert_eq!(reply(&mut s, "CLIENT"), "+OK\r\n");
+        assert_eq!(reply(&mut s, "SELECT 0"), "+OK\r\n");
+        assert_eq!(reply(&mut s, "SELECT 1"), "-ERR DB index is out of range\r\n");
+        assert_eq!(reply(&mut s, "SELECT 00"), "-ERR DB index is out of range\r\n");
+        assert_eq!(reply(&mut s, "SELECT"), "-ERR wrong number of arguments for 'select' command\r\n");
+        assert_eq!(reply(&mut s, "SELECT 0 1"), "-ERR wrong number of arguments for 'select' command\r\n");
+        assert_eq!(reply(&mut s, "AUTH a b c"), "-ERR wrong number of arguments for 'auth' command\r\n");
+        assert_eq!(reply(&mut s, "AUTH"), "-ERR wrong number of arguments for 'auth' command\r\n");
+        assert_eq!(
+            reply(&mut s, "AUTH nobody pw"),
+            "-WRONGPASS invalid username-password pair or user is disabled.\r\n"
+        );
+        assert_eq!(reply(&mut s, "HELLO two"), "-ERR Protocol version is not an integer or out of range\r\n");
+        assert_eq!(reply(&mut s, "HELLO 2 FOO"), "-ERR syntax error\r\n");
+        assert_eq!(reply(&mut s, "HELLO 2 AUTH default"), "-ERR syntax error\r\n");
+        assert_eq!(
+            reply(&mut s, "HELLO 2 AUTH nobody pw"),
+            "-WRONGPASS invalid username-password pair or user is disabled.\r\n"
+        );
+        assert_eq!(
+            reply(&mut s, "HELLO"),
+            "*14\r\n$6\r\nserver\r\n$5\r\nredis\r\n$7\r\nversion\r\n$5\r\n7.0.0\r\n$5\r\nproto\r\n:2\r\n$2\r\nid\r\n:1\r\n\
+             $4\r\nmode\r\n$10\r\nstandalone\r\n$4\r\nrole\r\n$6\r\nmaster\r\n$7\r\nmodules\r\n*0\r\n"
+        );
+        assert_eq!(reply(&mut s, "CONFIG"), "-ERR wrong number of arguments for 'config' command\r\n");
+        assert_eq!(reply(&mut s, "CONFIG GET"), "-ERR unknown subcommand 'GET'\r\n");
+        assert_eq!(reply(&mut s, "config resetstat"), "+OK\r\n");
+        assert_eq!(reply(&mut s, "CONFIG RESETSTAT now"), "-ERR unknown subcommand 'RESETSTAT'\r\n");
+        assert_eq!(
+            reply(&mut s, "CONFIG REWRITE"),
+            "-ERR this server's configuration is set by its boot arguments\r\n"
+        );
+        assert_eq!(reply(&mut s, "CONFIG bogus\u{7}x"), "-ERR unknown subcommand 'bogusx'\r\n");
+        assert_eq!(
+            reply(&mut s, "CONFIG GET data* *memory"),
+            "*4\r\n$9\r\ndatabases\r\n$1\r\n1\r\n$9\r\nmaxmemory\r\n$1\r\n0\r\n"
+        );
+        assert_eq!(reply(&mut s, "SAVE"), "+OK\r\n");
+        assert_eq!(reply(&mut s, "BGSAVE now"), "+Background saving started\r\n");
+        let (out, effect) = exec(&mut s, "QUIT");
+        assert_eq!((out.as_str(), effect), ("+OK\r\n", Effect { wrote: false, quit: true }));
+        assert_eq!(reply(&mut s, "quit now"), "+OK\r\n");
+    }
+
+    #[test]
+    fn unknown_commands_are_named_in_the_error() {
+        let mut s = Db::default();
+        assert_eq!(reply(&mut s, "GETX k"), "-ERR unknown command 'GETX'\r\n");
+        assert_eq!(reply(&mut s, "LPUSH l a"), "-ERR unknown command 'LPUSH'\r\n");
+        assert_eq!(reply(&mut s, "a\u{1}b\u{7f}c"), "-ERR unknown command 'abc'\r\n");
+        let long = "X".repeat(100);
+        assert_eq!(reply(&mut s, &long), format!("-ERR unknown command '{}'\r\n", &long[..64]));
+        // Invalid UTF-8 is shown replaced.
+        let mut out = Vec::new();
+        let args: [&[u8]; 1] = [b"\xffGET"];
+        let counters = Counters { commands: 0, connections: 0, connected: 0, durability: "always" };
+        {
+            let mut reply = Reply(&mut out);
+            let mut future = pin!(run(&mut s.store, &s.scans, &args, &LIMITS, &counters, s.now, &mut reply));
+            assert!(future.as_mut().poll(&mut Context::from_waker(Waker::noop())).is_ready());
+        }
+        assert_eq!(String::from_utf8(out).unwrap(), "-ERR unknown command '\u{fffd}GET'\r\n");
+    }
+
+    #[test]
+    fn every_command_counts_its_arguments() {
+        let mut s = Db::default();
+        for command in [
+            "GET",
+            "GET a b",
+            "SET k",
+            "SETNX k",
+            "SETNX k v w",
+            "GETSET k",
+            "SETEX k 1",
+            "PSETEX k 1 v w",
+            "GETEX",
+            "GETDEL",
+            "GETDEL a b",
+            "STRLEN",
+            "APPEND k",
+            "INCR",
+            "INCR a b",
+            "DECR",
+            "INCRBY k",
+            "DECRBY k 1 2",
+            "TYPE",
+            "TTL",
+            "PTTL a b",
+            "EXPIRETIME",
+            "PEXPIRETIME a b",
+            "PERSIST",
+            "EXPIRE k",
+            "PEXPIRE k",
+            "EXPIREAT",
+            "PEXPIREAT k",
+            "SCAN",
+            "MSET",
+            "MSET k",
+            "MSET a 1 b",
+            "MGET",
+            "DEL",
+            "UNLINK",
+            "EXISTS",
+            "KEYS",
+            "KEYS a b",
+        ] {
+            let name = command.split(' ').next().unwrap().to_ascii_lowercase();
+            assert_eq!(
+                reply(&mut s, command),
+                format!("-ERR wrong number of arguments for '{name}' command\r\n"),
+                "{command}"
+            );
+        }
+        // These take any arguments.
+        assert_eq!(reply(&mut s, "DBSIZE please"), ":0\r\n");
+        assert!(reply(&mut s, "INFO a b c").starts_with("$"));
+        assert_eq!(reply(&mut s, "FLUSHDB a b"), "-ERR syntax error\r\n");
+        assert_eq!(reply(&mut s, "FLUSHALL async"), "+OK\r\n");
+        assert_eq!(reply(&mut s, "flushall SYNC"), "+OK\r\n");
+    }
+
+    #[test]
+    fn keys_and_values_over_the_limits() {
+        let mut s = Db::default();
+        let long_key = "k".repeat(65);
+        let long_value = "v".repeat(25);
+        let key_error = "-ERR key is 65 bytes, longer than the limit of 64\r\n";
+        let value_error = "-ERR value is 25 bytes, longer than the limit of 24\r\n";
+        for command in [
+            "GET {k}",
+            "SET {k} v",
+            "SETNX {k} v",
+            "GETSET {k} v",
+            "SETEX {k} 5 v",
+            "APPEND {k} v",
+            "INCR {k}",
+            "DECRBY {k} 2",
+            "MSET a 1 {k} 2",
+        ] {
+            let command = command.replace("{k}", &long_key);
+            assert_eq!(reply(&mut s, &command), key_error, "{command}");
+        }
+        for command in ["SET k {v}", "SETNX k {v}", "GETSET k {v}", "PSETEX k 5 {v}", "MSET a 1 b {v}"] {
+            let command = command.replace("{v}", &long_value);
+            assert_eq!(reply(&mut s, &command), value_error, "{command}");
+        }
+        // The first refused pair of MSET, key before value; nothing is set.
+        assert_eq!(reply(&mut s, &format!("MSET a {long_value} {long_key} 1")), value_error);
+        assert_eq!(reply(&mut s, "DBSIZE"), ":0\r\n");
+        // Checked after the options and the time, as Redis orders it.
+        assert_eq!(reply(&mut s, &format!("SET {long_key} v BOGUS")), "-ERR syntax error\r\n");
+        assert_eq!(reply(&mut s, &format!("SETEX {long_key} 0 v")), "-ERR invalid expire time in 'setex' command\r\n");
+        assert_eq!(reply(&mut s, &format!("INCRBY {long_key} x")), "-ERR value is not an integer or out of range\r\n");
+        assert_eq!(
+            reply(&mut s, &format!("DECRBY {long_key} -9223372036854775808")),
+            "-ERR decrement would overflow\r\n"
+        );
+        // Commands that only look a key up take any key.
+        for command in ["STRLEN {k}", "EXISTS {k}", "DEL {k}", "TTL {k}", "PERSIST {k}", "EXPIRE {k} 5"] {
+            let command = command.replace("{k}", &long_key);
+            assert!(reply(&mut s, &command).starts_with(':'), "{command}");
+        }
+        assert_eq!(reply(&mut s, &format!("MGET {long_key}")), "*1\r\n$-1\r\n");
+        assert_eq!(reply(&mut s, &format!("GETDEL {long_key}")), "$-1\r\n");
+        assert_eq!(reply(&mut s, &format!("GETEX {long_key}")), "$-1\r\n");
+        assert_eq!(reply(&mut s, &format!("TYPE {long_key}")), "+none\r\n");
+    }
+
+    #[test]
+    fn many_keys_at_once() {
+        let mut s = Db::default();
+        assert!(exec(&mut s, "MSET a 1 b 2 c 3").1.wrote);
+        assert_eq!(reply(&mut s, "MGET a x c"), "*3\r\n$1\r\n1\r\n$-1\r\n$1\r\n3\r\n");
+        assert_eq!(reply(&mut s, "EXISTS a a x b"), ":3\r\n");
+        assert_eq!(reply(&mut s, "KEYS [ab]"), "*2\r\n$1\r\na\r\n$1\r\nb\r\n");
+        assert_eq!(reply(&mut s, "DBSIZE"), ":3\r\n");
+        let (out, effect) = exec(&mut s, "DEL a x a");
+        assert_eq!((out.as_str(), effect.wrote), (":1\r\n", true));
+        let (out, effect) = exec(&mut s, "UNLINK x y");
+        assert_eq!((out.as_str(), effect.wrote), (":0\r\n", false));
+        assert_eq!(reply(&mut s, "unlink b c"), ":2\r\n");
+        assert_eq!(reply(&mut s, "KEYS *"), "*0\r\n");
+    }
+
+    #[test]
+    fn info_sections() {
+        let mut s = Db::default();
+        reply(&mut s, "SET k v");
+        let all = reply(&mut s, "INFO");
+        for title in ["# Server\r\n", "# Clients\r\n", "# Stats\r\n", "# Persistence\r\n", "# Keyspace\r\n"] {
+            assert!(all.contains(title), "{title} in {all}");
+        }
+        assert_eq!(reply(&mut s, "INFO everything"), all);
+        assert_eq!(reply(&mut s, "INFO default"), all);
+        assert_eq!(reply(&mut s, "INFO bogus"), "$0\r\n\r\n");
+        assert_eq!(
+            reply(&mut s, "INFO persistence KEYSPACE"),
+            "$96\r\n# Persistence\r\nstorage:memory\r\ndurability:always\r\n\r\n# Keyspace\r\ndb0:keys=1,expires=0,avg_ttl=0\r\n\r\n"
+        );
+        assert_eq!(
+            reply(&mut s, "INFO server"),
+            "$71\r\n# Server\r\nredis_version:7.0.0\r\nredis_mode:standalone\r\nserver:oasis-kv\r\n\r\n"
+        );
+    }
+
     /// Reads SCAN's reply: the next cursor and the keys.
     fn parse_scan(reply: &str) -> (String, Vec<String>) {
         let mut lines = reply.split("\r\n");
