@@ -168,14 +168,14 @@ fn lock(file: &Path, exclusive: bool) -> Result<Option<File>> {
 }
 
 /// The message for a store error about `file`; `io` is the device's own
-/// error behind a [`KvError::Device`].
+/// error behind a [`KvError::Device`], when it kept one.
 fn store_error(file: &Path, error: &KvError, io: Option<io::Error>) -> anyhow::Error {
     let name = file.display();
     match (error, io) {
         (KvError::NotAStore, _) => anyhow!("{name} is not an Oasis key-value store (`oasis kv format` makes one)"),
         (KvError::UnsupportedVersion { .. }, _) => anyhow!("{name}: {error}"),
         (KvError::Corrupt { .. }, _) => anyhow!("{name}: {error} (`oasis kv check {name}` reports all damage)"),
-        (KvError::Device, Some(io)) => anyhow!("{name}: I/O error: {io}"),
+        (KvError::Device(_), Some(io)) => anyhow!("{name}: I/O error: {io}"),
         _ => anyhow!("{name}: {error}"),
     }
 }
@@ -213,7 +213,7 @@ fn open(file: &Path, writable: bool) -> Result<DiskKv<FileDevice>> {
 fn explain(file: &Path, error: anyhow::Error, kv: DiskKv<FileDevice>) -> anyhow::Error {
     let name = file.display();
     match error.downcast_ref::<KvError>() {
-        Some(KvError::Device) => store_error(file, &KvError::Device, kv.into_device().take_error()),
+        Some(device @ KvError::Device(_)) => store_error(file, device, kv.into_device().take_error()),
         Some(KvError::Corrupt { .. }) => anyhow!("{name}: {error:#} (`oasis kv check {name}` reports all damage)"),
         Some(_) => anyhow!("{name}: {error:#}"),
         None => error,
@@ -266,9 +266,9 @@ fn classify(file: &Path) -> Result<Content> {
             }
             Err(failed) => match failed.error {
                 KvError::NotAStore => {}
-                KvError::Device => {
+                error @ KvError::Device(_) => {
                     let mut dev = failed.device;
-                    return Err(store_error(file, &KvError::Device, dev.take_error()));
+                    return Err(store_error(file, &error, dev.take_error()));
                 }
                 error => return Ok(Content::Store(format!("an Oasis key-value store that does not open ({error})"))),
             },

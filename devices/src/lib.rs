@@ -16,14 +16,34 @@ extern crate alloc;
 use alloc::vec::Vec;
 use core::fmt;
 
-/// A host-side device failure: the device, not the caller, is at fault,
-/// and the program keeps running.
+/// Why a device request failed. The program keeps running either way.
+///
+/// `Io` and `Gone` are the device's fault. `OutOfRange` and `Unaligned`
+/// are the caller's: a block device that refuses such a request rather
+/// than stopping the program says so with them (the tenders stop a guest
+/// for this instead; the unix target and host tools refuse).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct DeviceError;
+pub enum DeviceError {
+    /// The host side failed the request (an I/O error there). What a failed
+    /// write left on the device is unknown.
+    Io,
+    /// The request reaches past the end of the device.
+    OutOfRange,
+    /// The offset or the length is not a whole number of blocks.
+    Unaligned,
+    /// The device is gone (its host side closed, or its power cut): no
+    /// request will succeed any more.
+    Gone,
+}
 
 impl fmt::Display for DeviceError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("the host-side device failed")
+        f.write_str(match self {
+            DeviceError::Io => "I/O error on the host side",
+            DeviceError::OutOfRange => "request past the end of the device",
+            DeviceError::Unaligned => "request not in whole blocks at a block boundary",
+            DeviceError::Gone => "the device is gone",
+        })
     }
 }
 

@@ -60,17 +60,21 @@ impl FileDevice {
     fn checked(&mut self, offset: u64, len: usize) -> Result<(), DeviceError> {
         let block = u64::from(self.info.block_size);
         let fits = offset.checked_add(len as u64).is_some_and(|end| end <= self.info.capacity);
-        if !offset.is_multiple_of(block) || !(len as u64).is_multiple_of(block) || !fits {
-            self.error = Some(io::Error::new(io::ErrorKind::InvalidInput, "unaligned or out-of-range block I/O"));
-            return Err(DeviceError);
-        }
-        Ok(())
+        let refused = if !offset.is_multiple_of(block) || !(len as u64).is_multiple_of(block) {
+            DeviceError::Unaligned
+        } else if !fits {
+            DeviceError::OutOfRange
+        } else {
+            return Ok(());
+        };
+        self.error = Some(io::Error::new(io::ErrorKind::InvalidInput, refused.to_string()));
+        Err(refused)
     }
 
     fn result(&mut self, result: io::Result<()>) -> Result<(), DeviceError> {
         result.map_err(|error| {
             self.error = Some(error);
-            DeviceError
+            DeviceError::Io
         })
     }
 }

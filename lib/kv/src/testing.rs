@@ -179,7 +179,7 @@ impl MemDevice {
 
     fn spend_power(&mut self) -> Result<(), DeviceError> {
         match &mut self.power_left {
-            Some(0) => Err(DeviceError),
+            Some(0) => Err(DeviceError::Gone),
             Some(left) => {
                 *left -= 1;
                 Ok(())
@@ -242,8 +242,8 @@ mod tests {
         // With power cut, writes fail.
         dev.cut_power_after(1);
         assert!(block_on(dev.write(2048, &[3; 512])).is_ok());
-        assert_eq!(block_on(dev.write(2560, &[3; 512])), Err(DeviceError));
-        assert_eq!(block_on(dev.flush()), Err(DeviceError));
+        assert_eq!(block_on(dev.write(2560, &[3; 512])), Err(DeviceError::Gone));
+        assert_eq!(block_on(dev.flush()), Err(DeviceError::Gone));
         dev.crash(&mut rng, Crash::Subset, true);
         assert!(block_on(dev.write(2560, &[3; 512])).is_ok());
     }

@@ -6,6 +6,7 @@
 mod common;
 
 use common::{contents, formatted, open_options, small_options};
+use oasis_devices::DeviceError;
 use oasis_kv::testing::MemDevice;
 use oasis_kv::tools::{self, block_on};
 use oasis_kv::{BatchOp, DiskKv, Durability, EntryKind, FileDevice, FormatOptions, KvError, KvRo, KvRw, OpenOptions};
@@ -168,13 +169,13 @@ fn a_device_error_stops_writes() {
     for i in 0..10 {
         match block_on(kv.set(&format!("k{i}"), b"v")) {
             Ok(()) => assert!(!failed),
-            Err(KvError::Device) => failed = true,
+            Err(KvError::Device(DeviceError::Gone)) => failed = true,
             Err(other) => panic!("{other}"),
         }
     }
     assert!(failed);
     assert_eq!(block_on(kv.get("a")).unwrap(), b"1", "reads still work");
-    assert_eq!(block_on(kv.sync()), Err(KvError::Device));
+    assert_eq!(block_on(kv.sync()), Err(KvError::Device(DeviceError::Gone)));
 }
 
 #[test]
@@ -213,7 +214,10 @@ fn file_device_round_trip() {
     let kv = block_on(DiskKv::open(dev, OpenOptions { read_only: true, ..OpenOptions::default() })).unwrap();
     assert_eq!(block_on(kv.get("hello")).unwrap(), b"world");
     let mut dev = kv.into_device();
-    assert!(block_on(oasis_devices::BlockDevice::read(&mut dev, 100, &mut [0; 512])).is_err());
+    let unaligned = block_on(oasis_devices::BlockDevice::read(&mut dev, 100, &mut [0; 512]));
+    assert_eq!(unaligned, Err(DeviceError::Unaligned));
     assert!(dev.take_error().is_some());
+    let past_end = block_on(oasis_devices::BlockDevice::read(&mut dev, 256 * 1024, &mut [0; 512]));
+    assert_eq!(past_end, Err(DeviceError::OutOfRange));
     std::fs::remove_file(&path).unwrap();
 }

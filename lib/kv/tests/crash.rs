@@ -13,6 +13,7 @@
 mod common;
 
 use common::{Model, State, Step, contents, diff, formatted, open_options};
+use oasis_devices::DeviceError;
 use oasis_kv::testing::{Crash, MemDevice, Rng};
 use oasis_kv::tools::block_on;
 use oasis_kv::{DiskKv, Durability, FormatOptions, KvError};
@@ -79,7 +80,7 @@ fn workload(seed: u64) {
         let kv = match block_on(DiskKv::open(dev, open_options(durability))) {
             Ok(kv) => kv,
             Err(failed) => {
-                assert_eq!(failed.error, KvError::Device, "seed {seed} round {round}");
+                assert_eq!(failed.error, KvError::Device(DeviceError::Gone), "seed {seed} round {round}");
                 dev = failed.device;
                 let tear = rng.chance(1, 2);
                 dev.crash(&mut rng, Crash::Subset, tear);
@@ -135,7 +136,7 @@ fn workload(seed: u64) {
                     }
                     candidates.push(model.map.clone());
                 }
-                Err(KvError::Device) => {
+                Err(KvError::Device(DeviceError::Gone)) => {
                     // The step may or may not have happened; nothing after
                     // it can.
                     if expected.is_ok() {
@@ -180,7 +181,7 @@ fn run_until_power_fails(seed: u64, durability: Durability, steps: &[Step], budg
                         }
                         candidates.push(model.map.clone());
                     }
-                    Err(KvError::Device) => {
+                    Err(KvError::Device(DeviceError::Gone)) => {
                         if expected.is_ok() {
                             candidates.push(next.map.clone());
                         }

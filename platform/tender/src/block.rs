@@ -29,7 +29,7 @@ impl GuestBlock {
     fn io<H: Hypercall<Arg = BlockIo>>(&mut self, offset: u64, data: u64, len: usize) -> Result<(), DeviceError> {
         let mut arg = BlockIo { handle: u64::from(self.handle), offset, data, len: len as u64, result: 0 };
         hypercall::call::<H>(&mut arg);
-        if arg.result == result::OK { Ok(()) } else { Err(DeviceError) }
+        if arg.result == result::OK { Ok(()) } else { Err(DeviceError::Io) }
     }
 }
 
@@ -49,6 +49,6 @@ impl BlockDevice for GuestBlock {
     async fn flush(&mut self) -> Result<(), DeviceError> {
         let mut arg = BlockFlush { handle: u64::from(self.handle), result: 0 };
         hypercall::call::<op::BlockFlush>(&mut arg);
-        if arg.result == result::OK { Ok(()) } else { Err(DeviceError) }
+        if arg.result == result::OK { Ok(()) } else { Err(DeviceError::Io) }
     }
 }

@@ -125,7 +125,7 @@ impl GuestNet {
         };
         hypercall::call::<op::NetReadBatch>(&mut arg);
         if arg.result == result::IO_ERROR {
-            return Err(DeviceError);
+            return Err(DeviceError::Io);
         }
         self.rx_count = (arg.out_count as usize).min(self.rx.len());
         self.rx_next = 0;
@@ -211,7 +211,7 @@ impl GuestNet {
     /// length), sending the queue when it is full.
     fn queue(&mut self, fill: impl FnOnce(&mut Vec<u8>) -> usize) -> Result<bool, DeviceError> {
         let mut queues = TX.lock();
-        let Some(q) = queues.iter_mut().find(|q| q.handle == self.handle) else { return Err(DeviceError) };
+        let Some(q) = queues.iter_mut().find(|q| q.handle == self.handle) else { return Err(DeviceError::Gone) };
         let i = q.lens.len();
         let len = fill(&mut q.frames[i]);
         q.lens.push(len);

@@ -264,7 +264,7 @@ impl NetDevice for TapNet {
         match self.tap.file().read(buf) {
             Ok(n) => Ok(Some(n)),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::Interrupted => Ok(None),
-            Err(_) => Err(DeviceError),
+            Err(_) => Err(DeviceError::Io),
         }
     }
 
@@ -275,7 +275,7 @@ impl NetDevice for TapNet {
             // The kernel refused this frame (a malformed offload header):
             // dropped, the device still works.
             Err(e) if e.raw_os_error() == Some(libc::EINVAL) => Ok(true),
-            Err(_) => Err(DeviceError),
+            Err(_) => Err(DeviceError::Io),
         }
     }
 }

@@ -14,7 +14,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use oasis_devices::BlockDevice;
+use oasis_devices::{BlockDevice, DeviceError};
 
 use super::format::{
     EncodeOp, HDR, KEY_LEN_LIMIT, MAX_BLOCK_SIZE, MIN_LOG_BLOCKS, OP_HDR, OpHeader, OpKind, RecordHeader,
@@ -51,7 +51,7 @@ pub(crate) struct Store<D> {
     pub writable: bool,
     pub durability: Durability,
     /// Set by a device error in a write: no more writes.
-    pub failed: bool,
+    pub failed: Option<DeviceError>,
     pub clock: Option<u64>,
 }
 
@@ -147,7 +147,7 @@ impl<D: BlockDevice> Store<D> {
             unflushed: false,
             writable: !options.read_only,
             durability: options.durability,
-            failed: false,
+            failed: None,
             clock: None,
         };
         if store.writable
@@ -230,8 +230,8 @@ impl<D: BlockDevice> Store<D> {
     fn writable(&self) -> Result<(), KvError> {
         if !self.writable {
             Err(KvError::ReadOnly)
-        } else if self.failed {
-            Err(KvError::Device)
+        } else if let Some(cause) = self.failed {
+            Err(KvError::Device(cause))
         } else {
             Ok(())
         }
@@ -241,8 +241,8 @@ impl<D: BlockDevice> Store<D> {
     /// allowed with [`Store::writable`]); a device error stops all later
     /// writes, since what reached the device is then unknown.
     fn guarded<T>(&mut self, result: Result<T, KvError>) -> Result<T, KvError> {
-        if matches!(result, Err(KvError::Device)) {
-            self.failed = true;
+        if let Err(KvError::Device(cause)) = result {
+            self.failed = Some(cause);
         }
         result
     }
