@@ -24,15 +24,6 @@ use oasis_kv::{DiskKv, Durability, FileDevice, FormatOptions, KvError, KvRw, Ope
 /// sees.
 const BLOCK: u32 = oasis_tender::devices::BLOCK_SIZE as u32;
 
-/// From `docs/kv-format.md`: a record header, and an operation's header
-/// inside it. One key and value at their limits must fit a record, and a
-/// record an eighth of the log.
-const RECORD_HEADER: u64 = 48;
-const OP_HEADER: u64 = 24;
-
-/// The default value limit, when the store is large enough for it.
-const DEFAULT_MAX_VALUE: u64 = 1 << 20;
-
 /// `oasis kv` subcommands.
 #[derive(clap::Subcommand)]
 pub enum KvCommand {
@@ -191,8 +182,9 @@ fn device(file: &Path, writable: bool) -> Result<FileDevice> {
     if !meta.is_file() {
         bail!("{} is not a regular file", file.display());
     }
-    // Two superblock blocks at least; FileDevice refuses less than one.
-    if meta.len() < 2 * u64::from(BLOCK) {
+    // Too small for the superblocks (FileDevice would refuse less than one
+    // block, and say so less usefully).
+    if meta.len() < oasis_kv::disk::limits::SUPERBLOCK_BLOCKS * u64::from(BLOCK) {
         return Err(store_error(file, &KvError::NotAStore, None));
     }
     FileDevice::from_file(handle, BLOCK).with_context(|| format!("cannot use {}", file.display()))
@@ -289,13 +281,11 @@ fn classify(file: &Path) -> Result<Content> {
     }
 }
 
-/// The value limit when none is given: 1 MiB, or the largest that fits a
-/// record of an eighth of the log of a `capacity`-byte store (0 if none).
+/// The value limit when none is given: the store's default, or the
+/// largest a `capacity`-byte store allows (0 if none).
 fn default_max_value(capacity: u64, max_key: u32) -> u64 {
-    let log = (capacity / u64::from(BLOCK)).saturating_sub(2) * u64::from(BLOCK);
-    let record = (log / 8) & !7;
-    let fits = record.saturating_sub(RECORD_HEADER + OP_HEADER + u64::from(max_key));
-    fits.min(DEFAULT_MAX_VALUE)
+    use oasis_kv::disk::limits;
+    limits::max_value_len(capacity, BLOCK, max_key).min(u64::from(limits::DEFAULT_MAX_VALUE_LEN))
 }
 
 fn limit(value: u64, flag: &str) -> Result<u32> {

@@ -347,6 +347,7 @@ async fn main(os: Os, net: impl Stack, disk: impl BlockDevice + 'static) -> Resu
 /// The longest key `--max-key` may allow: encoded (at most three bytes
 /// per byte, see `store::keys`) it still fits a store key.
 const MAX_KEY: usize = 1024;
+const _: () = assert!(store::keys::max_path_len(MAX_KEY) <= oasis_kv::disk::limits::KEY_LEN_LIMIT as usize);
 /// Most expired keys removed per tenth of a second by the background sweep.
 const EXPIRE_PER_TICK: usize = 200;
 

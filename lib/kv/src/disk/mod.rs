@@ -5,13 +5,15 @@
 //! compaction, and `check`. `docs/kv-format.md` specifies the format and
 //! argues its crash safety; the files here follow it:
 //! `format.rs` (records), `superblock.rs`, `log.rs` (geometry and I/O),
-//! `store.rs` (write path), `recover.rs`, `compact.rs`, `index.rs`,
-//! `plan.rs` (write-time checks), `check.rs`.
+//! `limits.rs` (the sizes the format implies), `store.rs` (write path),
+//! `recover.rs`, `compact.rs`, `index.rs`, `plan.rs` (write-time checks),
+//! `check.rs`.
 
 mod check;
 mod compact;
 mod format;
 mod index;
+pub mod limits;
 mod log;
 mod plan;
 mod recover;
@@ -72,7 +74,7 @@ impl FormatOptions {
         FormatOptions {
             store_id,
             max_key_len: DEFAULT_MAX_KEY_LEN as u32,
-            max_value_len: 1 << 20,
+            max_value_len: limits::DEFAULT_MAX_VALUE_LEN,
             max_record_len: None,
         }
     }

@@ -17,10 +17,11 @@ use alloc::vec::Vec;
 use oasis_devices::{BlockDevice, DeviceError};
 
 use super::format::{
-    EncodeOp, HDR, KEY_LEN_LIMIT, MAX_BLOCK_SIZE, MIN_LOG_BLOCKS, OP_HDR, OpHeader, OpKind, RecordHeader,
-    SUPERBLOCK_BLOCKS, align8, crc_matches, encode_pad, encode_record, meta_crc, record_len, seed, value_hasher,
+    EncodeOp, HDR, KEY_LEN_LIMIT, MIN_LOG_BLOCKS, OP_HDR, OpHeader, OpKind, RecordHeader, SUPERBLOCK_BLOCKS, align8,
+    crc_matches, encode_pad, encode_record, meta_crc, record_len, seed, value_hasher,
 };
 use super::index::{Entry, Index};
+use super::limits;
 use super::log::{DeviceLog, Geometry, read_log, write_blocks};
 use super::plan::Plan;
 use super::recover::{Mode, recover};
@@ -64,19 +65,19 @@ fn default_record_len(single: u64) -> u64 {
 /// Writes a new, empty store over whatever `dev` holds.
 pub(crate) async fn format<D: BlockDevice>(dev: &mut D, options: &FormatOptions) -> Result<(), KvError> {
     let info = dev.info();
-    if !info.block_size.is_power_of_two() || !(512..=MAX_BLOCK_SIZE).contains(&info.block_size) {
+    if !limits::block_size_ok(info.block_size) {
         return Err(KvError::Geometry("unsupported block size"));
     }
     let block = u64::from(info.block_size);
-    let log_blocks = (info.capacity / block).saturating_sub(SUPERBLOCK_BLOCKS);
+    let log_blocks = limits::log_blocks(info.capacity, info.block_size);
     if log_blocks < MIN_LOG_BLOCKS {
         return Err(KvError::Geometry("the device is too small for a store (at least 18 blocks)"));
     }
     if !(1..=KEY_LEN_LIMIT).contains(&options.max_key_len) || options.max_value_len == 0 {
         return Err(KvError::Geometry("key limit must be 1..=4096 bytes and the value limit at least 1"));
     }
-    let single = align8(HDR as u64 + OP_HDR as u64 + u64::from(options.max_key_len) + u64::from(options.max_value_len));
-    let ceiling = (log_blocks * block / 8) & !7;
+    let single = limits::single_record_len(options.max_key_len, options.max_value_len);
+    let ceiling = limits::record_ceiling(log_blocks, info.block_size);
     let record = align8(match options.max_record_len {
         Some(record) => u64::from(record),
         None => default_record_len(single).min(ceiling).max(single),

@@ -10,6 +10,7 @@ use oasis::alloc::string::String;
 use oasis::alloc::vec;
 use oasis::alloc::vec::Vec;
 use oasis::block::BlockDevice;
+use oasis_kv::disk::limits::KEY_LEN_LIMIT;
 use oasis_kv::{BatchOp, DiskKv, Durability, FormatOptions, KvError, KvRo, KvRw, OpenError, OpenOptions, StoreInfo};
 
 use super::cache::ValueCache;
@@ -91,7 +92,8 @@ impl<D: BlockDevice> DiskStore<D> {
                     return Err(StoreError::Foreign);
                 }
                 let mut format = FormatOptions::new(store_id);
-                format.max_key_len = 4096;
+                // Room for every key --max-key allows, escaped.
+                format.max_key_len = KEY_LEN_LIMIT;
                 format.max_value_len = u32::try_from(max_value).unwrap_or(u32::MAX);
                 // A record must fit an eighth of the log: on a small device
                 // the value limit comes down until it does.
