@@ -5,8 +5,10 @@
 //!
 //! Implementations live with the platforms: `oasis-platform-tender` (hypercalls on
 //! hvt and spt) and `oasis-platform-unix` (a TAP device, a file). Readiness is not
-//! part of the traits: a device names its *handle*, and the runtime's
-//! `Os::device_ready(handle)` completes when the platform reports input.
+//! part of the net trait: a device names its *handle*, and the runtime's
+//! `Os::device_ready(handle)` completes when the platform reports input. A
+//! block request is a future, which the device completes (and wakes its
+//! task) when the request is done.
 
 #![no_std]
 #![forbid(unsafe_code)]
