@@ -9,36 +9,38 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use oasis_testkit::{Outcome, Target, guest_images, kvm_available, run, skip, workspace_root};
+use oasis_testkit::{Outcome, Target, guest_images, run, workspace_root};
 
 const OASIS: &str = env!("CARGO_BIN_EXE_oasis");
 const LIMIT: Duration = Duration::from_secs(120);
 
-fn tenders(test: &str) -> Vec<Target> {
-    let mut out = vec![Target::Spt];
-    match kvm_available() {
-        Ok(()) => out.push(Target::Hvt),
-        Err(why) => skip(&format!("{test} on hvt"), &why),
-    }
-    out
+fn tenders(test: &str) -> Vec<&'static Target> {
+    oasis_testkit::tenders(test)
 }
 
-fn tender(target: Target, image: &Path, opts: &[&str]) -> Outcome {
+/// Runs `image` under tender `target` with tender options `opts` (the
+/// raw tender command line: these images break the rules `oasis run`
+/// would check).
+fn tender(target: &Target, image: &Path, opts: &[&str]) -> Outcome {
+    let subcommand_name = match target.launch {
+        oasis_testkit::Launch::Tender { subcommand } => subcommand,
+        oasis_testkit::Launch::Program => panic!("{} is not a tender", target.name),
+    };
     let mut cmd = Command::new(OASIS);
-    cmd.arg(target.name()).arg(image).args(opts);
+    cmd.arg(subcommand_name).arg(image).args(opts);
     let mut out = run(&mut cmd, LIMIT);
-    assert!(!out.timed_out, "{} {}: hung\n{out:#?}", target.name(), image.display());
+    assert!(!out.timed_out, "{} {}: hung\n{out:#?}", target.name, image.display());
     out.stderr = out.stderr.lines().filter(|l| !l.starts_with("oasis-hvt: note:")).map(|l| format!("{l}\n")).collect();
     out
 }
 
 /// Exactly one line on stderr, from the tender, containing `needle`; no
 /// panic; the given status.
-fn expect_one_line(out: &Outcome, target: Target, status: i32, needle: &str, what: &str) {
-    let what = format!("{what} on {}", target.name());
+fn expect_one_line(out: &Outcome, target: &Target, status: i32, needle: &str, what: &str) {
+    let what = format!("{what} on {}", target.name);
     out.expect_status(status, &what).expect_stderr(needle, &what);
     assert_eq!(out.stderr.lines().count(), 1, "{what}: one line only\n{out:#?}");
-    assert!(out.stderr.starts_with(&format!("oasis-{}: ", target.name())), "{what}: {out:#?}");
+    assert!(out.stderr.starts_with(&target.message_prefix()), "{what}: {out:#?}");
     assert!(!out.stderr.contains("panicked"), "{what}: the tender panicked\n{out:#?}");
 }
 
@@ -94,7 +96,7 @@ fn a_guest_that_never_yields_is_stopped_by_timeout() {
 fn a_spinning_guest_still_dies_on_sigterm() {
     for t in tenders("sigterm") {
         for image in ["hostile_spin", "hostile_yield_spin"] {
-            let mut child = Command::new(OASIS).arg(t.name()).arg(guest_images().path(image)).spawn().unwrap();
+            let mut child = Command::new(OASIS).arg(t.name).arg(guest_images().path(image)).spawn().unwrap();
             std::thread::sleep(Duration::from_millis(500));
             // SAFETY: signalling our own child.
             unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
@@ -103,11 +105,11 @@ fn a_spinning_guest_still_dies_on_sigterm() {
                 if let Some(s) = child.try_wait().unwrap() {
                     break s;
                 }
-                assert!(std::time::Instant::now() < deadline, "{image} on {}: ignored SIGTERM", t.name());
+                assert!(std::time::Instant::now() < deadline, "{image} on {}: ignored SIGTERM", t.name);
                 std::thread::sleep(Duration::from_millis(20));
             };
             use std::os::unix::process::ExitStatusExt;
-            assert_eq!(status.signal(), Some(libc::SIGTERM), "{image} on {}", t.name());
+            assert_eq!(status.signal(), Some(libc::SIGTERM), "{image} on {}", t.name);
         }
     }
 }

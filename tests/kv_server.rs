@@ -12,38 +12,34 @@ use std::process::Command;
 use std::time::Duration;
 
 use oasis_testkit::{
-    NetNs, Outcome, Running, guest_images, kvm_available, netns_available, oasis_binary, run, skip, unix_images,
-    workspace_root,
+    Invocation, Need, NetNs, Outcome, Running, Target, images, netns_available, oasis_binary, run, skip, workspace_root,
 };
 
 const BOOT_LIMIT: Duration = Duration::from_secs(180);
 const LIMIT: Duration = Duration::from_secs(120);
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Target {
-    Unix,
-    Spt,
-    Hvt,
-}
-
-/// The targets for a kv test; `heavy` tests leave out hvt (emulated here).
-fn targets(test: &str, heavy: bool) -> Vec<Target> {
+/// The targets for a kv test: tenders run it in a namespace of the test's
+/// own, so they need namespaces; `heavy` tests leave out hvt (KVM needed,
+/// and emulated here).
+fn targets(test: &str, heavy: bool) -> Vec<&'static Target> {
     assert!(
         Command::new("redis-cli").arg("--version").output().is_ok_and(|o| o.status.success()),
         "redis-cli is missing: run scripts/setup (it installs redis-tools)"
     );
-    let mut out = vec![Target::Unix];
-    match netns_available() {
-        Ok(()) => out.push(Target::Spt),
-        Err(why) => skip(&format!("{test} on spt"), &why),
-    }
-    if !heavy && out.contains(&Target::Spt) {
-        match kvm_available() {
-            Ok(()) => out.push(Target::Hvt),
-            Err(why) => skip(&format!("{test} on hvt"), &why),
-        }
-    }
-    out
+    let netns = netns_available();
+    oasis_testkit::targets(test)
+        .into_iter()
+        .filter(|t| {
+            if !t.is_tender() {
+                return true;
+            }
+            if let Err(why) = &netns {
+                skip(&format!("{test} on {}", t.name), why);
+                return false;
+            }
+            !(heavy && t.needs.contains(&Need::Kvm))
+        })
+        .collect()
 }
 
 fn disk(name: &str, size: u64) -> PathBuf {
@@ -68,31 +64,30 @@ struct Kv {
 }
 
 /// The command that runs kv on `target` with `disk`.
-fn kv_command(target: Target, ns: Option<&NetNs>, disk: &Path, port: u16, args: &[&str]) -> Command {
+fn kv_command(target: &Target, ns: Option<&NetNs>, disk: &Path, port: u16, args: &[&str]) -> Command {
+    let (oasis, image) = (oasis_binary(), images(target).path("kv"));
+    let mut run = Invocation::new(&oasis, &image);
+    run.blocks = vec![("storage".into(), disk.to_path_buf())];
     let port = port.to_string();
-    match target {
-        Target::Unix => {
-            let mut c = Command::new(unix_images().path("kv"));
-            c.arg(format!("--block:storage={}", disk.display())).args(["--port", &port]).args(args);
-            c
-        }
-        Target::Spt | Target::Hvt => {
-            let oasis = oasis_binary();
-            let mut c = ns.unwrap().command(oasis.to_str().unwrap());
-            c.arg(if target == Target::Hvt { "hvt" } else { "spt" })
-                .arg(guest_images().path("kv"))
-                .args(["--mem=64M", "--net:service=tap0", &format!("--block:storage={}", disk.display()), "--"])
-                .args(["--ipv4", "10.0.0.2/24", "--port", &port])
-                .args(args);
-            c
-        }
+    let mut guest_args: Vec<&str> = vec!["--port", &port];
+    if let Some(ns) = ns {
+        // A tender's guest on the namespace's TAP.
+        run.mem = Some("64M");
+        run.nets = vec![("service".into(), "tap0".into())];
+        guest_args.splice(0..0, ["--ipv4", "10.0.0.2/24"]);
+        guest_args.extend(args);
+        run.args = guest_args.into_iter().map(Into::into).collect();
+        return ns.command_argv(&target.command(&run));
     }
+    guest_args.extend(args);
+    run.args = guest_args.into_iter().map(Into::into).collect();
+    oasis_testkit::argv_command(&target.command(&run))
 }
 
-fn boot(target: Target, disk: &Path, args: &[&str]) -> Kv {
-    let (ns, host, port) = match target {
-        Target::Unix => (None, "127.0.0.1".to_string(), free_port()),
-        Target::Spt | Target::Hvt => {
+fn boot(target: &Target, disk: &Path, args: &[&str]) -> Kv {
+    let (ns, host, port) = match target.is_tender() {
+        false => (None, "127.0.0.1".to_string(), free_port()),
+        true => {
             let ns = NetNs::create().unwrap();
             ns.add_tap("tap0", &["10.0.0.1/24"]).unwrap();
             (Some(ns), "10.0.0.2".to_string(), 6379)
@@ -105,7 +100,7 @@ fn boot(target: Target, disk: &Path, args: &[&str]) -> Kv {
 
 impl Kv {
     /// Stops it (SIGKILL) and boots it again on the same disk.
-    fn restart(self, target: Target, disk: &Path, args: &[&str]) -> Kv {
+    fn restart(self, target: &Target, disk: &Path, args: &[&str]) -> Kv {
         let Kv { guest, ns, host, port } = self;
         guest.stop();
         let mut guest = Running::spawn(&mut kv_command(target, ns.as_ref(), disk, port, args));
@@ -145,11 +140,11 @@ impl Kv {
 #[test]
 fn redis_cli_commands_and_the_data_survives_a_restart() {
     for target in targets("redis_cli_commands_and_the_data_survives_a_restart", false) {
-        let disk = disk(&format!("cli-{target:?}.img"), 32 << 20);
+        let disk = disk(&format!("cli-{target}.img"), 32 << 20);
         // Opening a store reads up to a record's length past its end (to
         // tell a torn write from damage): small records keep that quick
         // where KVM is emulated.
-        let args: &[&str] = if target == Target::Hvt { &["--max-value", "16384"] } else { &[] };
+        let args: &[&str] = if target.needs.contains(&Need::Kvm) { &["--max-value", "16384"] } else { &[] };
         let kv = boot(target, &disk, args);
         assert!(kv.guest.output().contains("formatted a new store"), "{}", kv.guest.output());
         assert_eq!(kv.cli(&["PING"]), "PONG");
@@ -184,9 +179,9 @@ fn redis_cli_commands_and_the_data_survives_a_restart() {
         // Seconds pass between commands where KVM is emulated and the
         // machine is loaded: the bounds leave room for that.
         assert!((900..=1000).contains(&ttl(&kv)), "TTL {}", ttl(&kv));
-        // One redis-cli round trip takes a good part of a second on
-        // emulated hvt: the key must outlive the next command there.
-        let (px, wait) = if target == Target::Hvt { ("3000", 3600) } else { ("300", 600) };
+        // One redis-cli round trip takes a good part of a second where KVM
+        // is emulated: the key must outlive the next command there.
+        let (px, wait) = if target.needs.contains(&Need::Kvm) { ("3000", 3600) } else { ("300", 600) };
         assert_eq!(kv.cli(&["SET", "flash", "gone", "PX", px]), "OK");
         assert_eq!(kv.cli(&["GET", "flash"]), "gone");
         std::thread::sleep(std::time::Duration::from_millis(wait));
@@ -195,7 +190,7 @@ fn redis_cli_commands_and_the_data_survives_a_restart() {
         // A hard stop (SIGKILL): every acknowledged write is on disk.
         let kv = kv.restart(target, &disk, args);
         assert!(kv.guest.output().contains("opened the store: 4 keys"), "{}", kv.guest.output());
-        assert_eq!(kv.cli(&["GET", "greeting"]), "hello world", "after a restart on {target:?}");
+        assert_eq!(kv.cli(&["GET", "greeting"]), "hello world", "after a restart on {target}");
         assert_eq!(kv.cli(&["MGET", "a", "b", "user:7"]), "1\n\nseven");
         assert_eq!(kv.cli(&["DBSIZE"]), "4");
         assert!((1..=1000).contains(&ttl(&kv)), "TTL after a restart {}", ttl(&kv));
@@ -207,7 +202,7 @@ fn redis_cli_commands_and_the_data_survives_a_restart() {
 #[test]
 fn protocol_edges_limits_and_malformed_input() {
     for target in targets("protocol_edges_limits_and_malformed_input", true) {
-        let disk = disk(&format!("proto-{target:?}.img"), 64 << 20);
+        let disk = disk(&format!("proto-{target}.img"), 64 << 20);
         let kv = boot(target, &disk, &["--max-key", "64", "--max-value", "4096"]);
         kv.python_checks(&[
             "binary_values",
@@ -227,7 +222,7 @@ fn protocol_edges_limits_and_malformed_input() {
 #[test]
 fn memory_mode_and_everysec_durability() {
     for target in targets("memory_mode_and_everysec_durability", true) {
-        let disk = disk(&format!("modes-{target:?}.img"), 16 << 20);
+        let disk = disk(&format!("modes-{target}.img"), 16 << 20);
         let kv = boot(target, &disk, &["--storage", "memory"]);
         assert_eq!(kv.cli(&["SET", "k", "v"]), "OK");
         assert!(kv.cli(&["INFO", "persistence"]).contains("storage:memory"));
@@ -246,23 +241,20 @@ fn memory_mode_and_everysec_durability() {
 }
 
 /// Runs kv expecting it to stop by itself; returns its outcome.
-fn boot_expecting_exit(target: Target, disk: &Path, args: &[&str]) -> Outcome {
-    let ns = match target {
-        Target::Unix => None,
-        _ => {
-            let ns = NetNs::create().unwrap();
-            ns.add_tap("tap0", &["10.0.0.1/24"]).unwrap();
-            Some(ns)
-        }
-    };
-    let port = if target == Target::Unix { free_port() } else { 6379 };
+fn boot_expecting_exit(target: &Target, disk: &Path, args: &[&str]) -> Outcome {
+    let ns = target.is_tender().then(|| {
+        let ns = NetNs::create().unwrap();
+        ns.add_tap("tap0", &["10.0.0.1/24"]).unwrap();
+        ns
+    });
+    let port = if target.is_tender() { 6379 } else { free_port() };
     run(&mut kv_command(target, ns.as_ref(), disk, port, args), LIMIT)
 }
 
 #[test]
 fn a_device_holding_something_else_is_refused_untouched() {
     for target in targets("a_device_holding_something_else_is_refused_untouched", true) {
-        let disk = disk(&format!("foreign-{target:?}.img"), 4 << 20);
+        let disk = disk(&format!("foreign-{target}.img"), 4 << 20);
         // An ext4-like superblock 1 KiB in, zeroes elsewhere.
         let mut bytes = vec![0u8; 4 << 20];
         bytes[1024 + 0x38] = 0x53;
@@ -270,25 +262,25 @@ fn a_device_holding_something_else_is_refused_untouched() {
         bytes[3 << 20] = 1; // and one byte far from the start
         std::fs::write(&disk, &bytes).unwrap();
         let out = boot_expecting_exit(target, &disk, &[]);
-        assert!(!out.timed_out && out.status != Some(0), "{target:?}: {out:#?}");
+        assert!(!out.timed_out && out.status != Some(0), "{target}: {out:#?}");
         let all = format!("{}{}", out.stdout, out.stderr);
-        assert!(all.contains("not an Oasis store") && all.contains("refusing to format"), "{target:?}: {all}");
-        assert!(std::fs::read(&disk).unwrap() == bytes, "{target:?}: the device was changed");
+        assert!(all.contains("not an Oasis store") && all.contains("refusing to format"), "{target}: {all}");
+        assert!(std::fs::read(&disk).unwrap() == bytes, "{target}: the device was changed");
 
         // Data only at the very end still counts as data.
         let mut bytes = vec![0u8; 4 << 20];
         bytes[(4 << 20) - 1] = 7;
         std::fs::write(&disk, &bytes).unwrap();
         let out = boot_expecting_exit(target, &disk, &[]);
-        assert!(out.status != Some(0), "{target:?}: {out:#?}");
-        assert!(std::fs::read(&disk).unwrap() == bytes, "{target:?}: the device was changed");
+        assert!(out.status != Some(0), "{target}: {out:#?}");
+        assert!(std::fs::read(&disk).unwrap() == bytes, "{target}: the device was changed");
     }
 }
 
 #[test]
 fn a_corrupted_value_is_reported_not_served() {
     for target in targets("a_corrupted_value_is_reported_not_served", true) {
-        let disk = disk(&format!("corrupt-{target:?}.img"), 8 << 20);
+        let disk = disk(&format!("corrupt-{target}.img"), 8 << 20);
         let kv = boot(target, &disk, &[]);
         let marked = "MARKED-VALUE-".repeat(20);
         assert_eq!(kv.cli(&["SET", "victim", &marked]), "OK");
@@ -304,9 +296,9 @@ fn a_corrupted_value_is_reported_not_served() {
         let got = kv.cli(&["GET", "victim"]);
         assert!(
             got.contains("ERR") && got.to_lowercase().contains("corrupt"),
-            "{target:?}: GET of a damaged value: {got}"
+            "{target}: GET of a damaged value: {got}"
         );
-        assert!(!got.contains("MARKED"), "{target:?}: damaged bytes were served: {got}");
+        assert!(!got.contains("MARKED"), "{target}: damaged bytes were served: {got}");
         assert_eq!(kv.cli(&["GET", "bystander"]), "fine");
         // The damaged key can be overwritten and is then fine.
         assert_eq!(kv.cli(&["SET", "victim", "new"]), "OK");
@@ -317,22 +309,22 @@ fn a_corrupted_value_is_reported_not_served() {
 #[test]
 fn a_store_in_use_is_not_opened_twice() {
     for target in targets("a_store_in_use_is_not_opened_twice", true) {
-        let disk = disk(&format!("in-use-{target:?}.img"), 8 << 20);
+        let disk = disk(&format!("in-use-{target}.img"), 8 << 20);
         let kv = boot(target, &disk, &[]);
         assert_eq!(kv.cli(&["SET", "k", "v"]), "OK");
         // A second server on the same file is refused before it boots...
         let out = boot_expecting_exit(target, &disk, &[]);
-        assert!(!out.timed_out && out.status != Some(0), "{target:?}: {out:#?}");
-        assert!(format!("{}{}", out.stdout, out.stderr).contains("in use by another process"), "{target:?}: {out:#?}");
+        assert!(!out.timed_out && out.status != Some(0), "{target}: {out:#?}");
+        assert!(format!("{}{}", out.stdout, out.stderr).contains("in use by another process"), "{target}: {out:#?}");
         // ...and so is the host tool, even to look.
         let mut ls = Command::new(oasis_binary());
         ls.arg("kv").arg("ls").arg(&disk);
         let out = run(&mut ls, LIMIT);
-        assert!(out.status != Some(0) && out.stderr.contains("in use by another process"), "{target:?}: {out:#?}");
-        assert_eq!(kv.cli(&["GET", "k"]), "v", "{target:?}: the running server was disturbed");
+        assert!(out.status != Some(0) && out.stderr.contains("in use by another process"), "{target}: {out:#?}");
+        assert_eq!(kv.cli(&["GET", "k"]), "v", "{target}: the running server was disturbed");
         // Once it has stopped (killed outright, too), the lock is gone.
         kv.guest.stop();
         let out = run(&mut ls, LIMIT);
-        assert!(out.status == Some(0) && out.stdout.contains("redis/_k"), "{target:?}: {out:#?}");
+        assert!(out.status == Some(0) && out.stdout.contains("redis/_k"), "{target}: {out:#?}");
     }
 }

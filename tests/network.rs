@@ -17,8 +17,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use oasis_testkit::{
-    NetNs, Outcome, Running, guest_images, kvm_available, netns_available, oasis_binary, run, skip, unix_tap_images,
-    workspace_root,
+    Invocation, Need, NetNs, Outcome, Running, Target, images, kvm_is_emulated, netns_available, oasis_binary, run,
+    skip, target, unix_tap_images, workspace_root,
 };
 
 const GUEST_IP: &str = "10.0.0.2";
@@ -26,44 +26,39 @@ const GUEST_IP6: &str = "fd00::2";
 const GUEST_MAC: &str = "02:00:00:00:00:02";
 const BOOT_LIMIT: Duration = Duration::from_secs(180);
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Target {
-    Hvt,
-    Spt,
-    UnixTap,
+/// Whether `target` runs guests at full speed here: hvt on emulated KVM
+/// gets small workloads only.
+fn heavy(target: &Target) -> bool {
+    !(target.needs.contains(&Need::Kvm) && kvm_is_emulated())
 }
 
-impl Target {
-    fn name(self) -> &'static str {
-        match self {
-            Target::Hvt => "hvt",
-            Target::Spt => "spt",
-            Target::UnixTap => "unix (own stack on a TAP)",
-        }
-    }
-
-    /// hvt here runs guests emulated: small workloads only.
-    fn heavy(self) -> bool {
-        self != Target::Hvt
+/// What a test calls a target: the unix target runs its own stack here.
+fn label(target: &Target) -> String {
+    match target.is_tender() {
+        true => target.name.to_string(),
+        false => format!("{} (own stack on a TAP)", target.name),
     }
 }
 
-/// The targets to run a network test on, or `None` (with the reason
-/// printed) when this machine cannot run network tests.
-fn targets(test: &str, with_unix: bool) -> Option<Vec<Target>> {
+/// The targets to run a network test on (every target of the table, the
+/// unix one with its own stack on a TAP, unless `with_unix` is false), or
+/// `None` (with the reason printed) when this machine cannot run network
+/// tests.
+fn targets(test: &str, with_unix: bool) -> Option<Vec<&'static Target>> {
     if let Err(why) = netns_available() {
         skip(test, &why);
         return None;
     }
-    let mut out = vec![Target::Spt];
-    if with_unix {
-        out.push(Target::UnixTap);
+    Some(oasis_testkit::targets(test).into_iter().filter(|t| with_unix || t.is_tender()).collect())
+}
+
+/// The echo image for `target`: a program built with its own stack when
+/// it is not a tender's guest.
+fn echo_image(target: &Target) -> PathBuf {
+    match target.is_tender() {
+        true => images(target).path("echo"),
+        false => unix_tap_images().path("echo"),
     }
-    match kvm_available() {
-        Ok(()) => out.push(Target::Hvt),
-        Err(why) => skip(&format!("{test} on hvt"), &why),
-    }
-    Some(out)
 }
 
 /// A namespace with the echo unikernel running on its TAP.
@@ -78,30 +73,22 @@ fn client(name: &str) -> PathBuf {
 
 /// Boots echo on `target` in a fresh namespace. `tender` are extra tender
 /// options; `guest` extra guest arguments (default: static addresses).
-fn boot(target: Target, tender: &[&str], guest: Option<&[&str]>) -> Bed {
+fn boot(target: &Target, tender: &[&str], guest: Option<&[&str]>) -> Bed {
     let ns = NetNs::create().unwrap();
     ns.add_tap("tap0", &["10.0.0.1/24", "fd00::1/64"]).unwrap();
     let statics = ["--ipv4", "10.0.0.2/24", "--ipv6", "fd00::2/64"];
     let guest_args = guest.unwrap_or(&statics);
-    let mut cmd = match target {
-        Target::Hvt | Target::Spt => {
-            let oasis = oasis_binary();
-            let mut c = ns.command(oasis.to_str().unwrap());
-            c.arg(if target == Target::Hvt { "hvt" } else { "spt" })
-                .arg(guest_images().path("echo"))
-                .args(["--net:service=tap0", &format!("--net-mac:service={GUEST_MAC}")])
-                .args(tender)
-                .arg("--")
-                .args(guest_args);
-            c
-        }
-        Target::UnixTap => {
-            let image = unix_tap_images().path("echo");
-            let mut c = ns.command(image.to_str().unwrap());
-            c.args(["--net:service=tap0", &format!("--net-mac:service={GUEST_MAC}")]).args(guest_args);
-            c
-        }
-    };
+    let (oasis, image) = (oasis_binary(), echo_image(target));
+    let mut run = Invocation::new(&oasis, &image);
+    run.nets = vec![("service".into(), "tap0".into())];
+    // Tender options mean nothing to a program of its own.
+    let tender = if target.is_tender() { tender } else { &[] };
+    run.options = std::iter::once(format!("--net-mac:service={GUEST_MAC}"))
+        .chain(tender.iter().map(|s| s.to_string()))
+        .map(Into::into)
+        .collect();
+    run.args = guest_args.iter().map(Into::into).collect();
+    let mut cmd = ns.command_argv(&target.command(&run));
     let mut guest = Running::spawn(&mut cmd);
     guest.wait_for("listening on port 7", BOOT_LIMIT);
     Bed { guest, ns }
@@ -136,9 +123,9 @@ fn ping_over_ipv4_and_ipv6() {
     for t in targets {
         let bed = boot(t, &[], None);
         let out = bed.run("ping", &["-c", "3", "-i", "0.2", "-W", "5", GUEST_IP], Duration::from_secs(30));
-        bed.expect(&out, &format!("ping {GUEST_IP} on {}", t.name()));
+        bed.expect(&out, &format!("ping {GUEST_IP} on {}", label(t)));
         let out = bed.run("ping", &["-6", "-c", "3", "-i", "0.2", "-W", "5", GUEST_IP6], Duration::from_secs(30));
-        bed.expect(&out, &format!("ping {GUEST_IP6} on {}", t.name()));
+        bed.expect(&out, &format!("ping {GUEST_IP6} on {}", label(t)));
     }
 }
 
@@ -154,7 +141,7 @@ fn arp_resolves_both_ways() {
         assert!(
             neigh.contains(&format!("{GUEST_IP} lladdr {GUEST_MAC}")),
             "host did not resolve the guest on {}: {neigh}",
-            t.name()
+            label(t)
         );
         drop(bed);
 
@@ -169,13 +156,13 @@ fn arp_resolves_both_ways() {
         };
         std::thread::sleep(Duration::from_millis(300));
         let out = bed.run("ping", &["-c", "3", "-i", "0.3", "-W", "5", GUEST_IP], Duration::from_secs(30));
-        bed.expect(&out, &format!("ping with a static neighbour on {}", t.name()));
+        bed.expect(&out, &format!("ping with a static neighbour on {}", label(t)));
         let mut watcher = watcher;
         let seen = watcher.wait_for("arp-request-from=", Duration::from_secs(30));
         assert!(
             seen.contains(&format!("arp-request-from={GUEST_MAC}")),
             "the guest never sent an ARP request on {}: {seen}",
-            t.name()
+            label(t)
         );
     }
 }
@@ -185,9 +172,9 @@ fn tcp_echo_keeps_every_byte_both_ways() {
     let Some(targets) = targets("tcp echo", true) else { return };
     for t in targets {
         let bed = boot(t, &["--mem=128M"], None);
-        let mib = if t.heavy() { "100" } else { "1" };
+        let mib = if heavy(t) { "100" } else { "1" };
         let out = bed.python("echo_client.py", &["tcp-bulk", GUEST_IP, "7", mib], Duration::from_secs(600));
-        bed.expect(&out, &format!("{mib} MiB TCP echo on {}", t.name()));
+        bed.expect(&out, &format!("{mib} MiB TCP echo on {}", label(t)));
         assert!(out.stdout.contains("sha_ok=1"), "{out:#?}");
         // Offloaded: most of the data crossed the TAP in large segments
         // (1460-byte frames would be 718 per MiB each way). Towards the
@@ -196,14 +183,14 @@ fn tcp_echo_keeps_every_byte_both_ways() {
         let (from_guest, to_guest) = bed.ns.link_packets("tap0");
         let mib: u64 = mib.parse().unwrap();
         assert!(
-            from_guest < mib * 718 / 4 && (!t.heavy() || to_guest < mib * 718 / 4),
+            from_guest < mib * 718 / 4 && (!heavy(t) || to_guest < mib * 718 / 4),
             "{} frames from the guest and {} to it for {mib} MiB each way: not offloaded",
             from_guest,
             to_guest
         );
         eprintln!(
             "tcp echo of {mib} MiB on {}: {}; TAP packets {from_guest} in, {to_guest} out",
-            t.name(),
+            label(t),
             out.stdout.trim()
         );
     }
@@ -215,24 +202,22 @@ fn a_hostile_offload_header_stops_the_guest() {
     for t in targets {
         let ns = NetNs::create().unwrap();
         ns.add_tap("tap0", &["10.0.0.1/24"]).unwrap();
-        let mut c = ns.command(oasis_binary().to_str().unwrap());
-        c.arg(if t == Target::Hvt { "hvt" } else { "spt" }).arg(guest_images().path("hostile_offload_header")).args([
-            "--net:service=tap0",
-            "--timeout=60s",
-            "--",
-            "--ipv4",
-            "10.0.0.2/24",
-        ]);
+        let (oasis, image) = (oasis_binary(), images(t).path("hostile_offload_header"));
+        let mut run_ = Invocation::new(&oasis, &image);
+        run_.timeout = Some("60s");
+        run_.nets = vec![("service".into(), "tap0".into())];
+        run_.args = vec!["--ipv4".into(), "10.0.0.2/24".into()];
+        let mut c = ns.command_argv(&t.command(&run_));
         let out = run(&mut c, Duration::from_secs(120));
-        assert_eq!(out.status, Some(254), "{} : {out:#?}", t.name());
-        assert!(out.stderr.contains("net-write: offload header refused: gso_size below 256"), "{}: {out:#?}", t.name());
+        assert_eq!(out.status, Some(254), "{} : {out:#?}", label(t));
+        assert!(out.stderr.contains("net-write: offload header refused: gso_size below 256"), "{}: {out:#?}", label(t));
     }
 }
 
 #[test]
 fn plain_frames_when_offload_is_off() {
     let Some(_) = targets("plain frames", false) else { return };
-    let bed = boot(Target::Spt, &["--mem=128M", "--no-net-offload"], None);
+    let bed = boot(target("spt"), &["--mem=128M", "--no-net-offload"], None);
     let out = bed.python("echo_client.py", &["tcp-bulk", GUEST_IP, "7", "4"], Duration::from_secs(600));
     bed.expect(&out, "4 MiB TCP echo with plain frames");
     assert!(out.stdout.contains("sha_ok=1"), "{out:#?}");
@@ -247,11 +232,11 @@ fn plain_frames_when_offload_is_off() {
 fn a_thousand_concurrent_connections() {
     let Some(targets) = targets("1000 connections", true) else { return };
     for t in targets {
-        let n = if t.heavy() { "1000" } else { "20" };
+        let n = if heavy(t) { "1000" } else { "20" };
         let bed =
             boot(t, &["--mem=512M"], Some(&["--ipv4", "10.0.0.2/24", "--tcp-buffer", "16384", "--tcp-backlog", "64"]));
         let out = bed.python("echo_client.py", &["tcp-concurrent", GUEST_IP, "7", n], Duration::from_secs(600));
-        bed.expect(&out, &format!("{n} concurrent connections on {}", t.name()));
+        bed.expect(&out, &format!("{n} concurrent connections on {}", label(t)));
         assert!(out.stdout.contains(&format!("ok={n} total={n}")), "{out:#?}");
     }
 }
@@ -261,10 +246,10 @@ fn udp_echo() {
     let Some(targets) = targets("udp echo", true) else { return };
     for t in targets {
         let bed = boot(t, &[], None);
-        let n = if t.heavy() { "500" } else { "20" };
+        let n = if heavy(t) { "500" } else { "20" };
         for host in [GUEST_IP, GUEST_IP6] {
             let out = bed.python("echo_client.py", &["udp", host, "7", n], Duration::from_secs(300));
-            bed.expect(&out, &format!("udp echo to {host} on {}", t.name()));
+            bed.expect(&out, &format!("udp echo to {host} on {}", label(t)));
         }
     }
 }
@@ -293,9 +278,11 @@ fn dhcp_lease_from_dnsmasq_and_renewal() {
     ]);
     let mut dnsmasq = Running::spawn(&mut dnsmasq_cmd);
     std::thread::sleep(Duration::from_millis(300));
-    let oasis = oasis_binary();
-    let mut cmd = ns.command(oasis.to_str().unwrap());
-    cmd.args(["spt", guest_images().path("echo").to_str().unwrap(), "--net:service=tap0"]);
+    let spt = target("spt");
+    let (oasis, image) = (oasis_binary(), images(spt).path("echo"));
+    let mut launch = Invocation::new(&oasis, &image);
+    launch.nets = vec![("service".into(), "tap0".into())];
+    let mut cmd = ns.command_argv(&spt.command(&launch));
     let mut guest = Running::spawn(&mut cmd);
     let out = guest.wait_for("DHCP lease: 10.0.0.", Duration::from_secs(60));
     let leased =
@@ -315,14 +302,15 @@ fn twenty_mib_through_a_lossy_link() {
     let Some(_) = targets("lossy link", false) else { return };
     // Like `tc netem` on the host's TAP: the path to the guest loses 5%,
     // duplicates 1% and reorders 1% of frames.
-    let bed = boot(Target::Spt, &["--mem=128M", "--net-faults:service=loss=5%,dup=1%,reorder=1%,seed=7,dir=in"], None);
+    let bed =
+        boot(target("spt"), &["--mem=128M", "--net-faults:service=loss=5%,dup=1%,reorder=1%,seed=7,dir=in"], None);
     let out = bed.python("echo_client.py", &["tcp-bulk", GUEST_IP, "7", "20"], Duration::from_secs(600));
     bed.expect(&out, "20 MiB through a lossy link");
     assert!(out.stdout.contains("sha_ok=1"), "{out:#?}");
     drop(bed);
     // Losses on the guest's own sending side too (smoltcp retransmits; its
     // minimum RTO is a second, so the transfer is kept small).
-    let bed = boot(Target::Spt, &["--mem=128M", "--net-faults:service=loss=5%,dup=1%,reorder=1%,seed=8"], None);
+    let bed = boot(target("spt"), &["--mem=128M", "--net-faults:service=loss=5%,dup=1%,reorder=1%,seed=8"], None);
     let out = bed.python("echo_client.py", &["tcp-bulk", GUEST_IP, "7", "1"], Duration::from_secs(600));
     bed.expect(&out, "1 MiB through a link lossy both ways");
     assert!(out.stdout.contains("sha_ok=1"), "{out:#?}");
@@ -351,11 +339,11 @@ fn malformed_frames_are_dropped_and_counted() {
         let reported = reported(&log);
         // 5 kinds of broken frames, 5 times each (random frames are mostly
         // "unsupported" EtherTypes, not counted as malformed).
-        assert!(reported >= 25, "only {reported} malformed frames counted on {}:\n{log}", t.name());
+        assert!(reported >= 25, "only {reported} malformed frames counted on {}:\n{log}", label(t));
         // ...and it still answers.
         let out = bed.python("echo_client.py", &["udp", GUEST_IP, "7", "10"], Duration::from_secs(120));
-        bed.expect(&out, &format!("udp echo after malformed frames on {}", t.name()));
+        bed.expect(&out, &format!("udp echo after malformed frames on {}", label(t)));
         let out = bed.run("ping", &["-c", "2", "-i", "0.2", "-W", "5", GUEST_IP], Duration::from_secs(30));
-        bed.expect(&out, &format!("ping after malformed frames on {}", t.name()));
+        bed.expect(&out, &format!("ping after malformed frames on {}", label(t)));
     }
 }

@@ -1,56 +1,43 @@
 //! `oasis build`: compile a unikernel package for a target.
 //!
-//! hvt and spt share one image (the guest picks its hypercall path from
-//! boot info), built for `x86_64-unknown-none` with the guest profile;
-//! unix is the same source built as a host program.
+//! How each target's image is built comes from the table of targets
+//! (`oasis-targets`): hvt and spt share one image (the guest picks its
+//! hypercall path from boot info), built for `x86_64-unknown-none` with the
+//! guest profile; unix is the same source built as a host program.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, anyhow, bail};
+use oasis_targets::{Build, Target};
 
-/// The Rust target of guest images.
-pub const GUEST_TRIPLE: &str = "x86_64-unknown-none";
-
-/// Flags every guest image is linked with. They reach cargo through
-/// `.cargo/config.toml` — the workspace's, or the one `oasis new` writes
-/// into a package of its own — never through the environment: cargo joins
-/// list values from both, and a linker script given twice fails to link.
-/// A test keeps the workspace's config in step with this.
-pub const GUEST_RUSTFLAGS: &str = "-C link-arg=-Toasis-guest.ld -C relocation-model=static";
-
-/// The `.cargo/config.toml` lines that give guest builds their flags.
-pub fn guest_cargo_config() -> String {
-    let quoted: Vec<String> = GUEST_RUSTFLAGS.split(' ').map(|f| format!("\"{f}\"")).collect();
-    format!("[target.{GUEST_TRIPLE}]\nrustflags = [{}]\n", quoted.join(", "))
+/// `--target NAME`: a row of the table of targets, with the names listed
+/// in help and errors.
+pub fn target_parser() -> impl clap::builder::TypedValueParser<Value = &'static Target> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(oasis_targets::names())
+        .try_map(|name: String| oasis_targets::find(&name).ok_or(format!("no target named {name}")))
 }
 
-/// Where a unikernel runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Target {
-    /// KVM, through the hvt tender
-    Hvt,
-    /// A seccomp-sandboxed process, through the spt tender
-    Spt,
-    /// A plain Linux process
-    Unix,
-}
-
-impl fmt::Display for Target {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Target::Hvt => "hvt",
-            Target::Spt => "spt",
-            Target::Unix => "unix",
-        })
+/// The `.cargo/config.toml` lines that give a guest build its flags. They
+/// reach cargo through `.cargo/config.toml` — the workspace's, or the one
+/// `oasis new` writes into a package of its own — never through the
+/// environment: cargo joins list values from both, and a linker script
+/// given twice fails to link. A test keeps the workspace's config in step.
+pub fn guest_cargo_config(build: &Build) -> String {
+    match build {
+        Build::Guest { triple, rustflags, .. } => {
+            let quoted: Vec<String> = rustflags.iter().map(|f| format!("\"{f}\"")).collect();
+            format!("[target.{triple}]\nrustflags = [{}]\n", quoted.join(", "))
+        }
+        Build::Host { .. } => String::new(),
     }
 }
 
-impl Target {
-    fn is_guest(self) -> bool {
-        self != Target::Unix
-    }
+/// The build of guest images (hvt and spt share it).
+pub fn guest_build() -> &'static Build {
+    &oasis_targets::TARGETS.iter().find(|t| t.build.triple().is_some()).unwrap_or(&oasis_targets::TARGETS[0]).build
 }
 
 /// A cargo invocation, shown by `--dry-run` and then run.
@@ -73,14 +60,10 @@ impl fmt::Display for Plan {
 
 /// The cargo command that builds the package at `manifest` for `target`
 /// into `target_dir`.
-pub fn plan(manifest: &Path, target: Target, target_dir: &Path) -> Plan {
+pub fn plan(manifest: &Path, target: &Target, target_dir: &Path) -> Plan {
     let env = vec![("CARGO_TARGET_DIR".to_string(), target_dir.display().to_string())];
     let mut args = vec!["build".to_string(), "--manifest-path".into(), manifest.display().to_string()];
-    if target.is_guest() {
-        args.extend(["--profile".into(), "guest".into(), "--target".into(), GUEST_TRIPLE.into()]);
-    } else {
-        args.push("--release".into());
-    }
+    args.extend(target.build.cargo_args());
     args.push("--message-format=json-render-diagnostics".into());
     Plan { env, args }
 }
@@ -100,20 +83,20 @@ fn workspace_root(manifest: &Path) -> Result<PathBuf> {
     Ok(root_manifest.parent().map(Path::to_path_buf).unwrap_or_default())
 }
 
-/// Installs the guest's Rust target with rustup when it is missing.
-pub fn ensure_guest_target() -> Result<()> {
+/// Installs the Rust target `triple` with rustup when it is missing.
+pub fn ensure_rust_target(triple: &str) -> Result<()> {
     let sysroot = Command::new("rustc").args(["--print", "sysroot"]).output().context("running rustc")?;
     let sysroot = PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim());
-    if sysroot.join("lib/rustlib").join(GUEST_TRIPLE).is_dir() {
+    if sysroot.join("lib/rustlib").join(triple).is_dir() {
         return Ok(());
     }
-    eprintln!("oasis: installing the Rust target {GUEST_TRIPLE} (rustup target add {GUEST_TRIPLE})");
+    eprintln!("oasis: installing the Rust target {triple} (rustup target add {triple})");
     let status = Command::new("rustup")
-        .args(["target", "add", GUEST_TRIPLE])
+        .args(["target", "add", triple])
         .status()
-        .with_context(|| format!("running rustup; install the target by hand: rustup target add {GUEST_TRIPLE}"))?;
+        .with_context(|| format!("running rustup; install the target by hand: rustup target add {triple}"))?;
     if !status.success() {
-        bail!("rustup target add {GUEST_TRIPLE} failed");
+        bail!("rustup target add {triple} failed");
     }
     Ok(())
 }
@@ -151,14 +134,14 @@ pub fn kv_env(name: &str) -> String {
 /// Builds the unikernel in `dir` for `target`, with cargo `features`
 /// (`oasis/unix-tap`) and directories compiled into read-only stores
 /// (`--kv`); returns the image path.
-pub fn build_with(dir: &Path, target: Target, features: &[&str], kv: &[(String, PathBuf)]) -> Result<PathBuf> {
+pub fn build_with(dir: &Path, target: &Target, features: &[&str], kv: &[(String, PathBuf)]) -> Result<PathBuf> {
     let manifest = dir.join("Cargo.toml");
     if !manifest.is_file() {
         bail!("{} has no Cargo.toml: give the unikernel's package directory", dir.display());
     }
     let manifest = manifest.canonicalize().with_context(|| format!("reading {}", manifest.display()))?;
-    if target.is_guest() {
-        ensure_guest_target()?;
+    if let Some(triple) = target.build.triple() {
+        ensure_rust_target(triple)?;
     }
     let target_dir = target_dir(dir)?;
     let mut plan = plan(&manifest, target, &target_dir);
@@ -205,7 +188,7 @@ fn find_executable(json_lines: &[u8], manifest: &Path) -> Option<PathBuf> {
 }
 
 /// `oasis build`.
-pub fn build_command(dir: &Path, target: Target, dry_run: bool, kv: &[(String, PathBuf)]) -> Result<()> {
+pub fn build_command(dir: &Path, target: &Target, dry_run: bool, kv: &[(String, PathBuf)]) -> Result<()> {
     if dry_run {
         let manifest = dir.join("Cargo.toml");
         let target_dir = PathBuf::from("target/oasis");
@@ -223,33 +206,40 @@ pub fn build_command(dir: &Path, target: Target, dry_run: bool, kv: &[(String, P
 mod tests {
     use super::*;
 
+    fn target(name: &str) -> &'static Target {
+        oasis_targets::find(name).unwrap()
+    }
+
     #[test]
     fn guest_plan() {
-        let p = plan(Path::new("unikernels/hello/Cargo.toml"), Target::Spt, Path::new("target/oasis"));
+        let p = plan(Path::new("unikernels/hello/Cargo.toml"), target("spt"), Path::new("target/oasis"));
         assert_eq!(
             p.to_string(),
             "CARGO_TARGET_DIR='target/oasis' \
              cargo build --manifest-path unikernels/hello/Cargo.toml --profile guest --target x86_64-unknown-none --message-format=json-render-diagnostics"
         );
         assert_eq!(
-            plan(Path::new("a/Cargo.toml"), Target::Hvt, Path::new("t")),
-            plan(Path::new("a/Cargo.toml"), Target::Spt, Path::new("t"))
+            plan(Path::new("a/Cargo.toml"), target("hvt"), Path::new("t")),
+            plan(Path::new("a/Cargo.toml"), target("spt"), Path::new("t"))
         );
     }
 
     #[test]
     fn unix_plan() {
-        let p = plan(Path::new("x/Cargo.toml"), Target::Unix, Path::new("t"));
+        let p = plan(Path::new("x/Cargo.toml"), target("unix"), Path::new("t"));
         assert_eq!(
             p.to_string(),
-            "CARGO_TARGET_DIR='t' cargo build --manifest-path x/Cargo.toml --release --message-format=json-render-diagnostics"
+            "CARGO_TARGET_DIR='t' cargo build --manifest-path x/Cargo.toml --profile release --message-format=json-render-diagnostics"
         );
     }
 
     #[test]
-    fn cargo_config_matches_the_cli_flags() {
+    fn cargo_config_matches_the_table_of_targets() {
         let config = include_str!("../../.cargo/config.toml");
-        assert!(config.contains(&guest_cargo_config()), "keep .cargo/config.toml in step with GUEST_RUSTFLAGS");
+        assert!(
+            config.contains(&guest_cargo_config(guest_build())),
+            "keep .cargo/config.toml in step with oasis-targets"
+        );
     }
 
     #[test]

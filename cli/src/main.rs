@@ -26,8 +26,6 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-pub use build::Target;
-
 #[derive(Parser)]
 #[command(name = "oasis", version, about = "Build and run Oasis unikernels", propagate_version = true)]
 struct Cli {
@@ -51,8 +49,8 @@ enum Command {
         #[arg(default_value = ".")]
         dir: PathBuf,
         /// hvt, spt (both the same image) or unix (a Linux program)
-        #[arg(long)]
-        target: Target,
+        #[arg(long, value_parser = build::target_parser())]
+        target: &'static oasis_targets::Target,
         /// Print the cargo command instead of running it
         #[arg(long)]
         dry_run: bool,
@@ -106,13 +104,9 @@ fn run_cli() -> Result<(), u8> {
     let mut raw = std::env::args_os();
     let _program = raw.next();
     let mut rest: Vec<OsString> = raw.collect();
-    if rest.first().is_some_and(|a| a == "spt") {
+    if let Some(t) = rest.first().and_then(|a| tender::find(&a.to_string_lossy())) {
         rest.remove(0);
-        return tender::spt_main(rest);
-    }
-    if rest.first().is_some_and(|a| a == "hvt") {
-        rest.remove(0);
-        return tender::hvt_main(rest);
+        return tender::main(t, rest);
     }
     // Rust's start-up would have ignored SIGPIPE; keep that for the
     // commands that print.
@@ -124,8 +118,10 @@ fn run_cli() -> Result<(), u8> {
         Command::Run(args) => run::run(args),
         Command::Inspect { image } => inspect::inspect(&image),
         Command::Kv(command) => kv::kv(command),
-        Command::Spt { args } => return tender::spt_main(args),
-        Command::Hvt { args } => return tender::hvt_main(args),
+        // Reached only through `oasis help`'s listing: the tenders' own
+        // arguments skip clap (see above).
+        Command::Spt { args } => return tender::main(tender::find("spt").ok_or(2u8)?, args),
+        Command::Hvt { args } => return tender::main(tender::find("hvt").ok_or(2u8)?, args),
     };
     result.map_err(|e| {
         eprintln!("oasis: error: {e:#}");

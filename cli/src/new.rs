@@ -90,7 +90,7 @@ pub fn new(name: &str, dir: &Path) -> Result<()> {
         std::fs::create_dir_all(root.join(".cargo")).context("creating .cargo")?;
         let config = format!(
             "# Guest images: a static ELF laid out by the Oasis guest linker script.\n{}",
-            crate::build::guest_cargo_config()
+            crate::build::guest_cargo_config(crate::build::guest_build())
         );
         std::fs::write(root.join(".cargo/config.toml"), config).context("writing .cargo/config.toml")?;
     }

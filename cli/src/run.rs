@@ -19,12 +19,13 @@ use std::process::Command;
 
 use anyhow::{Context, Result, anyhow, bail};
 use oasis_abi::DeviceKind;
+use oasis_targets::{Invocation, Target};
 use oasis_tender::Image;
 use oasis_tender::image::program_manifest;
 
 use self::plan::{NetInputs, NetPlan, shell_line};
 use self::publish::Publish;
-use crate::build::{self, Target};
+use crate::build;
 
 /// `oasis run` arguments.
 #[derive(clap::Args)]
@@ -33,8 +34,8 @@ pub struct RunArgs {
     #[arg(default_value = ".")]
     dir: PathBuf,
     /// hvt, spt or unix; picked from what this machine offers when absent
-    #[arg(long)]
-    target: Option<Target>,
+    #[arg(long, value_parser = build::target_parser())]
+    target: Option<&'static Target>,
     /// Guest memory (hvt, spt), e.g. 32M
     #[arg(long)]
     mem: Option<String>,
@@ -90,27 +91,6 @@ fn parse_net(s: &str) -> Result<(String, String), String> {
     }
 }
 
-/// Why `oasis run` picked a target, for the one line it prints.
-pub fn pick_target() -> (Target, String) {
-    let kvm = Path::new("/dev/kvm");
-    let emulated = Path::new("/sys/module/kvm_pvm").exists();
-    let kvm_usable = std::fs::OpenOptions::new().read(true).write(true).open(kvm).is_ok();
-    let seccomp =
-        std::fs::read_to_string("/proc/self/status").is_ok_and(|s| s.lines().any(|l| l.starts_with("Seccomp:")));
-    let why_not_hvt = if !kvm_usable {
-        "/dev/kvm is missing or not accessible".to_string()
-    } else if emulated {
-        "KVM here is software-emulated (kvm_pvm), so hvt guests would run about 10^4 times slower".to_string()
-    } else {
-        return (Target::Hvt, "KVM is hardware-accelerated".into());
-    };
-    if seccomp {
-        (Target::Spt, format!("{why_not_hvt}; seccomp is available"))
-    } else {
-        (Target::Unix, format!("{why_not_hvt}, and this kernel has no seccomp"))
-    }
-}
-
 /// How a run goes.
 enum Plan {
     /// This process becomes the command.
@@ -135,10 +115,10 @@ fn declared_nets(image: &Path) -> Result<Vec<String>> {
     declared(image, DeviceKind::Net)
 }
 
-/// `--block:NAME=FILE` for every block device `image` declares: the
-/// user's file, or a disk image made for this package and device (sparse,
-/// `--disk-size`, zero-filled the first time, kept afterwards).
-fn block_bindings(args: &RunArgs, image: &Path) -> Result<Vec<OsString>> {
+/// The file for every block device `image` declares: the user's file, or
+/// a disk image made for this package and device (sparse, `--disk-size`,
+/// zero-filled the first time, kept afterwards).
+fn block_bindings(args: &RunArgs, image: &Path) -> Result<Vec<(String, PathBuf)>> {
     let blocks = declared(image, DeviceKind::Block)?;
     if let Some((name, file)) = args.block.iter().find(|(name, _)| !blocks.contains(name)) {
         bail!("--block {name}={file}: the image declares no block device named '{name}'");
@@ -149,7 +129,7 @@ fn block_bindings(args: &RunArgs, image: &Path) -> Result<Vec<OsString>> {
             Some((_, file)) => PathBuf::from(file),
             None => default_disk(args, &name)?,
         };
-        out.push(OsString::from(format!("--block:{name}={}", file.display())));
+        out.push((name, file));
     }
     Ok(out)
 }
@@ -183,11 +163,9 @@ fn default_disk(args: &RunArgs, device: &str) -> Result<PathBuf> {
     Ok(path)
 }
 
-/// Refuses, before building, what the unix target cannot do.
-fn check_unix_args(args: &RunArgs) -> Result<()> {
-    if args.unix_stack == UnixStack::Tap {
-        return Ok(());
-    }
+/// Refuses, before building, what a program on the host's own sockets
+/// cannot do.
+fn check_host_stack_args(args: &RunArgs) -> Result<()> {
     if !args.publish.is_empty() {
         bail!(
             "-p applies to hvt and spt: a unix program listens on the host's own ports itself, so there is nothing to publish"
@@ -199,53 +177,38 @@ fn check_unix_args(args: &RunArgs) -> Result<()> {
     Ok(())
 }
 
-fn unix_plan(args: &RunArgs, image: &Path) -> Result<Plan> {
-    if args.mem.is_some() || args.timeout.is_some() || args.stats {
-        eprintln!("oasis: --mem, --timeout and --stats apply to hvt and spt; ignored for unix");
-    }
-    eprintln!("oasis: unix target: the program uses the host's own network; its ports are the host's");
-    let mut command = vec![image.as_os_str().to_owned()];
-    command.extend(block_bindings(args, image)?);
-    command.extend(args.args.iter().map(OsString::from));
-    Ok(Plan::Exec(command))
+/// How the run launches the image: the table's command for `target`,
+/// with this run's options, bindings and arguments.
+fn invocation<'a>(args: &'a RunArgs, exe: &'a Path, image: &'a Path) -> Result<Invocation<'a>> {
+    let mut run = Invocation::new(exe, image);
+    run.mem = args.mem.as_deref();
+    run.timeout = args.timeout.as_deref();
+    run.stats = args.stats;
+    run.blocks = block_bindings(args, image)?;
+    run.args = args.args.iter().map(OsString::from).collect();
+    Ok(run)
 }
 
-/// The unix program with its own stack: the same namespace as a tender
-/// gets, the program itself inside it.
-fn unix_tap_plan(args: &RunArgs, image: &Path) -> Result<Plan> {
-    let nets = declared_nets(image)?;
-    if nets.is_empty() {
-        bail!("--unix-stack tap: the program declares no net device");
+/// A program on the host's own sockets: it replaces this process.
+fn host_stack_plan(target: &Target, run: Invocation<'_>) -> Plan {
+    if run.mem.is_some() || run.timeout.is_some() || run.stats {
+        eprintln!("oasis: --mem, --timeout and --stats apply to hvt and spt; ignored for {}", target.name);
     }
-    let pid = std::process::id();
-    let inputs = NetInputs {
-        pid,
-        stale: netns::stale(pid),
-        devices: nets,
-        tender: [vec![image.as_os_str().to_owned()], block_bindings(args, image)?].concat(),
-        separator: false,
-        guest_args: &args.args,
-        publish: args.publish.clone(),
-    };
-    plan::plan(inputs).map(Plan::Namespaced).map_err(anyhow::Error::msg)
+    eprintln!("oasis: {} target: the program uses the host's own network; its ports are the host's", target.name);
+    let run = Invocation { mem: None, timeout: None, stats: false, ..run };
+    Plan::Exec(target.command(&run))
 }
 
-fn tender_plan(args: &RunArgs, target: Target, image: &Path) -> Result<Plan> {
-    let exe = std::env::current_exe().context("finding the oasis executable")?;
-    let mut tender: Vec<OsString> = vec![exe.into(), target.to_string().into(), image.into()];
-    if let Some(m) = &args.mem {
-        tender.push(format!("--mem={m}").into());
-    }
-    if let Some(t) = &args.timeout {
-        tender.push(format!("--timeout={t}").into());
-    }
-    if args.stats {
-        tender.push("--stats".into());
-    }
-    tender.extend(block_bindings(args, image)?);
-    let nets = declared_nets(image)?;
+/// The unikernel's own stack on TAPs: in a private namespace when the
+/// image declares net devices and `--net` binds none, else straight on
+/// the user's TAPs.
+fn own_stack_plan(args: &RunArgs, target: &'static Target, mut run: Invocation<'_>) -> Result<Plan> {
+    let nets = declared_nets(run.image)?;
     if let Some((name, tap)) = args.net.iter().find(|(name, _)| !nets.contains(name)) {
         bail!("--net {name}={tap}: the image declares no net device named '{name}'");
+    }
+    if !target.is_tender() && nets.is_empty() {
+        bail!("--unix-stack tap: the program declares no net device");
     }
     if nets.is_empty() || !args.net.is_empty() {
         if nets.is_empty() && !args.publish.is_empty() {
@@ -264,18 +227,16 @@ fn tender_plan(args: &RunArgs, target: Target, image: &Path) -> Result<Plan> {
                 unbound.join(", ")
             );
         }
-        tender.extend(args.net.iter().map(|(name, tap)| OsString::from(format!("--net:{name}={tap}"))));
-        tender.push("--".into());
-        tender.extend(args.args.iter().map(OsString::from));
-        return Ok(Plan::Exec(tender));
+        run.nets = args.net.clone();
+        return Ok(Plan::Exec(target.command(&run)));
     }
     let pid = std::process::id();
     let inputs = NetInputs {
         pid,
         stale: netns::stale(pid),
         devices: nets,
-        tender,
-        separator: true,
+        target,
+        run,
         guest_args: &args.args,
         publish: args.publish.clone(),
     };
@@ -288,22 +249,26 @@ pub fn run(args: RunArgs) -> Result<()> {
     let target = match args.target {
         Some(t) => t,
         None => {
-            let (t, why) = pick_target();
-            eprintln!("oasis: target {t}: {why}");
+            let (t, why) = oasis_targets::pick();
+            eprintln!("oasis: target {}: {why}", t.name);
             t
         }
     };
-    if target == Target::Unix {
-        check_unix_args(&args)?;
-    }
-    let own_stack = target == Target::Unix && args.unix_stack == UnixStack::Tap;
-    let features: &[&str] = if own_stack { &["oasis/unix-tap"] } else { &[] };
-    let image = build::build_with(&args.dir, target, features, &args.kv)?;
-    let plan = match target {
-        Target::Unix if own_stack => unix_tap_plan(&args, &image)?,
-        Target::Unix => unix_plan(&args, &image)?,
-        Target::Spt | Target::Hvt => tender_plan(&args, target, &image)?,
+    let own_stack_feature = match &target.build {
+        oasis_targets::Build::Host { own_stack_feature, .. } => *own_stack_feature,
+        oasis_targets::Build::Guest { .. } => None,
     };
+    // A program runs the unikernel's own stack only when asked to (and its
+    // platform can); a tender's guest always does.
+    let own_stack = target.is_tender() || (args.unix_stack == UnixStack::Tap && own_stack_feature.is_some());
+    if !own_stack {
+        check_host_stack_args(&args)?;
+    }
+    let features: Vec<&str> = own_stack_feature.filter(|_| own_stack && !target.is_tender()).into_iter().collect();
+    let image = build::build_with(&args.dir, target, &features, &args.kv)?;
+    let exe = std::env::current_exe().context("finding the oasis executable")?;
+    let run = invocation(&args, &exe, &image)?;
+    let plan = if own_stack { own_stack_plan(&args, target, run)? } else { host_stack_plan(target, run) };
     match plan {
         Plan::Exec(command) if args.dry_run => println!("{}", shell_line(&command)),
         Plan::Namespaced(plan) if args.dry_run => print!("{plan}"),

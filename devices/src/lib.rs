@@ -3,12 +3,12 @@
 //! so a protocol crate depends on these and never on a platform. Its one
 //! dependency is the ABI's data-only crate, for the offloaded frame format.
 //!
-//! Implementations live with the platforms: `oasis-platform-tender` (hypercalls on
-//! hvt and spt) and `oasis-platform-unix` (a TAP device, a file). Readiness is not
-//! part of the net trait: a device names its *handle*, and the runtime's
-//! `Os::device_ready(handle)` completes when the platform reports input. A
-//! block request is a future, which the device completes (and wakes its
-//! task) when the request is done.
+//! Implementations live with the platforms: `oasis-platform-tender`
+//! (hypercalls on hvt and spt) and `oasis-platform-unix` (a TAP device, a
+//! file). Each device owns its readiness, as embassy's drivers do: a
+//! network device keeps the waker of the task waiting for its input and
+//! wakes it when the platform brings news; a block request is a future the
+//! device completes. No handle or ready mask leaves the platform.
 
 #![no_std]
 #![forbid(unsafe_code)]
@@ -17,6 +17,7 @@ extern crate alloc;
 
 use alloc::vec::Vec;
 use core::fmt;
+use core::task::{Context, Poll};
 
 /// Why a device request failed. The program keeps running either way.
 ///
@@ -125,22 +126,33 @@ impl OffloadHeader {
     }
 }
 
-/// An Ethernet device: one frame in, one frame out, never blocking.
+/// An Ethernet device: one frame in, one frame out, never blocking; the
+/// task that finds no frame waits with [`NetDevice::poll_receive_ready`].
 pub trait NetDevice {
     /// Its MAC address and MTU.
     fn info(&self) -> NetInfo;
 
-    /// The handle to wait on (`Os::device_ready`) when `receive` has
-    /// nothing.
-    fn handle(&self) -> u32;
+    /// `Ready` when [`NetDevice::receive`] may have a frame; otherwise the
+    /// device keeps `cx`'s waker and wakes it once a frame may have arrived
+    /// (it may wake spuriously: the caller tries `receive` again).
+    fn poll_receive_ready(&mut self, cx: &mut Context<'_>) -> Poll<()>;
 
     /// Receives one frame into `buf` (at least `max_frame` bytes); `None`
     /// when none is waiting.
     fn receive(&mut self, buf: &mut [u8]) -> Result<Option<usize>, DeviceError>;
 
     /// Sends one frame. `Ok(false)` when the device is busy and the frame
-    /// was not sent (the caller may drop it, as a full link would).
+    /// was not sent (the caller may drop it, as a full link would). A
+    /// device may hold frames back to send several at once; they go out by
+    /// the next [`NetDevice::flush`].
     fn transmit(&mut self, frame: &[u8]) -> Result<bool, DeviceError>;
+
+    /// Sends any frames held back. The stack calls it whenever it has sent
+    /// all it has for now, so a device that batches never sits on a frame
+    /// while its task sleeps.
+    fn flush(&mut self) -> Result<(), DeviceError> {
+        Ok(())
+    }
 
     /// As [`NetDevice::receive`], into `buf` (`max_frame` bytes long), but
     /// a device that holds frames in buffers of its own may swap one for

@@ -23,17 +23,19 @@ use oasis_devices::{DeviceError, NetDevice, NetInfo, OFFLOAD_MAX_FRAME, OffloadH
 use oasis_net::config::Cidr;
 use oasis_net::io::{Read, Write};
 use oasis_net::{NetConfig, SmolStack, Stack, TcpListener, TcpStream, UdpSocket};
-use oasis_runtime::{Duration, Os, Platform, start};
+use oasis_runtime::{Duration, Machine, Os, start};
 
 /// Frames still to deliver, and every frame sent.
 static RX: Mutex<VecDeque<Vec<u8>>> = Mutex::new(VecDeque::new());
 static TX: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
 static NOW: Mutex<u64> = Mutex::new(0);
 static OFFLOAD: Mutex<bool> = Mutex::new(false);
+/// The stack's driver, waiting for a frame.
+static WAITER: Mutex<Option<std::task::Waker>> = Mutex::new(None);
 
-struct FakePlatform;
+struct FakeMachine;
 
-impl Platform for FakePlatform {
+impl Machine for FakeMachine {
     fn name(&self) -> &'static str {
         "fuzz"
     }
@@ -45,17 +47,22 @@ impl Platform for FakePlatform {
     }
     fn console_write(&self, _: &[u8]) {}
     fn console_flush(&self) {}
-    fn wait(&self, deadline: Option<u64>) -> u64 {
+    fn wait(&self, deadline: Option<u64>) {
         let mut now = NOW.lock().unwrap();
         // A frame arrives a millisecond later, unless a timer is due first.
         if !RX.lock().unwrap().is_empty() {
             let next = *now + 1_000_000;
             *now = deadline.map_or(next, |d| d.min(next)).max(*now);
-            return 1;
+            if let Some(w) = WAITER.lock().unwrap().take() {
+                w.wake();
+            }
+            return;
         }
         // Main's sleep always leaves a deadline.
         *now = deadline.unwrap_or(*now).max(*now);
-        0
+    }
+    fn has_wakeable_devices(&self) -> bool {
+        WAITER.lock().unwrap().is_some()
     }
     fn exit(&self, status: u8) -> ! {
         panic!("exit {status}")
@@ -65,7 +72,7 @@ impl Platform for FakePlatform {
     }
 }
 
-static PLATFORM: FakePlatform = FakePlatform;
+static MACHINE: FakeMachine = FakeMachine;
 
 struct FakeNet;
 
@@ -73,8 +80,13 @@ impl NetDevice for FakeNet {
     fn info(&self) -> NetInfo {
         NetInfo { mac: [2, 0, 0, 0, 0, 2], mtu: 1500, offload: *OFFLOAD.lock().unwrap() }
     }
-    fn handle(&self) -> u32 {
-        0
+    fn poll_receive_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        if RX.lock().unwrap().is_empty() {
+            *WAITER.lock().unwrap() = Some(cx.waker().clone());
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
     }
     fn receive(&mut self, buf: &mut [u8]) -> Result<Option<usize>, DeviceError> {
         let Some(frame) = RX.lock().unwrap().pop_front() else { return Ok(None) };
@@ -141,7 +153,7 @@ fuzz_target!(|data: &[u8]| {
     }
     TX.lock().unwrap().clear();
     *NOW.lock().unwrap() = 0;
-    let status = start(&PLATFORM, vec!["--log", "off"], [7; 32], |_| Ok(()), |os: Os, ()| serve(os));
+    let status = start(&MACHINE, vec!["--log", "off"], [7; 32], |_| Ok(()), |os: Os, ()| serve(os));
     assert_eq!(status, 0);
     let offload = *OFFLOAD.lock().unwrap();
     for frame in TX.lock().unwrap().iter() {

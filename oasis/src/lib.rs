@@ -26,9 +26,10 @@
 //! ```
 //!
 //! Build it with `oasis build DIR --target hvt|spt|unix`; the target picks
-//! the platform this crate binds to, and nothing in the application
-//! changes. This crate holds no logic of its own: it re-exports the runtime
-//! and the network stack and wires devices for the target.
+//! the platform this crate binds to (in one place, its `platform` module),
+//! and nothing in the application changes. This crate holds no logic of its
+//! own: it re-exports the runtime, the network stack and the key-value
+//! stores, and wires the declared devices through the platform.
 
 #![no_std]
 #![forbid(unsafe_code)]
@@ -36,7 +37,7 @@
 pub use oasis_abi as abi;
 pub use oasis_macros::main;
 pub use oasis_runtime::args::ArgParser;
-pub use oasis_runtime::time::{DeviceReady, Idle, Sleep, Timeout, YieldNow};
+pub use oasis_runtime::time::{Idle, Sleep, Timeout, YieldNow};
 pub use oasis_runtime::{ArgError, Args, Console, Duration, Elapsed, Instant, JoinHandle, Os, Random, Termination};
 
 /// `alloc`, for `String`, `Vec` and `Box` in `no_std` applications.
@@ -51,31 +52,18 @@ pub mod net {
     pub use oasis_net::{NetConfig, NetError, NetStats, Stack, TcpListener, TcpStream, UdpSocket, io, nal};
 
     /// The stack a `net` device gives this target: the unikernel's own
-    /// stack on the device (hvt, spt).
-    #[cfg(target_os = "none")]
-    pub type NetStack = oasis_net::SmolStack<oasis_platform_tender::net::GuestNet>;
-
-    /// The stack a `net` device gives this target: the host's sockets.
-    #[cfg(all(not(target_os = "none"), not(feature = "unix-tap")))]
-    pub type NetStack = oasis_platform_unix::net::HostStack;
-
-    /// The stack a `net` device gives this target: the unikernel's own
-    /// stack on a TAP device.
-    #[cfg(all(not(target_os = "none"), feature = "unix-tap"))]
-    pub type NetStack = oasis_net::SmolStack<oasis_platform_unix::net::TapNet>;
+    /// stack on the device (hvt, spt; unix with `unix-tap`), or the host's
+    /// sockets (unix).
+    pub type NetStack = crate::platform::NetStack;
 }
 
 /// Block devices: the [`block::BlockDevice`] trait and the target's device.
 pub mod block {
     pub use oasis_devices::{BlockDevice, BlockInfo, DeviceError};
 
-    /// The block device of this target: hypercalls to the tender.
-    #[cfg(target_os = "none")]
-    pub type Block = oasis_platform_tender::block::GuestBlock;
-
-    /// The block device of this target: a file (`--block:NAME=FILE`).
-    #[cfg(not(target_os = "none"))]
-    pub type Block = oasis_platform_unix::block::FileBlock;
+    /// The block device of this target: hypercalls to the tender (hvt,
+    /// spt), a file (unix, `--block:NAME=FILE`).
+    pub type Block = crate::platform::Block;
 }
 
 /// Key-value stores (`oasis-kv`): the [`kv::KvRo`]/[`kv::KvRw`] traits,
@@ -103,7 +91,7 @@ macro_rules! static_kv {
     };
 }
 
-mod glue;
+mod platform;
 
 /// Synchronisation between tasks: an async [`sync::Mutex`].
 pub mod sync {
@@ -113,9 +101,6 @@ pub mod sync {
 /// Items the `#[oasis::main]` expansion uses. Not a stable API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::glue::{BlockSetup, DeviceSetupError, NetSetup};
-    #[cfg(target_os = "none")]
-    pub use oasis_platform_tender::run;
-    #[cfg(not(target_os = "none"))]
-    pub use oasis_platform_unix::run;
+    pub use crate::platform::{boot, entry, open_block, open_net, take_block_args, take_net_args};
+    pub use oasis_platform::DeviceSetupError;
 }

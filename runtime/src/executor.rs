@@ -1,9 +1,9 @@
-//! A single-threaded executor with timers and device readiness.
+//! A single-threaded executor with timers.
 //!
 //! Written here rather than taken from a crate because it has to be `no_std`
-//! without `unsafe`, sleep through [`Platform::wait`] with exactly one
-//! deadline, and wake tasks from a device ready set — none of the small
-//! executors on crates.io fit all three.
+//! without `unsafe`, sleep through [`Machine::wait`] with exactly one
+//! deadline, and let the machine wake device waiters while it sleeps —
+//! none of the small executors on crates.io fit all three.
 
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
@@ -21,7 +21,7 @@ use slab::Slab;
 
 use crate::args::{ArgError, Args};
 use crate::random::Csprng;
-use crate::{Os, Platform, Termination, logger};
+use crate::{Machine, Os, Termination, logger};
 
 type Task = Pin<Box<dyn Future<Output = ()>>>;
 
@@ -53,20 +53,13 @@ struct TaskSlot {
     waker: Arc<TaskWaker>,
 }
 
-/// A task waiting for a device to report input.
-struct DeviceWaiter {
-    mask: u64,
-    waker: Waker,
-    fired: bool,
-}
-
 /// Key of a registered timer: deadline first, then a sequence number so
 /// equal deadlines stay distinct and fire in registration order.
 pub(crate) type TimerKey = (u64, u64);
 
 /// State shared by the executor and every [`Os`] handle.
 pub(crate) struct Shared {
-    pub(crate) platform: &'static dyn Platform,
+    pub(crate) machine: &'static dyn Machine,
     pub(crate) args: Args,
     pub(crate) rng: RefCell<Csprng>,
     pub(crate) boot_ns: u64,
@@ -74,7 +67,6 @@ pub(crate) struct Shared {
     queue: Arc<ReadyQueue>,
     timers: RefCell<BTreeMap<TimerKey, Waker>>,
     timer_seq: Cell<u64>,
-    device_waiters: RefCell<Slab<DeviceWaiter>>,
     /// Tasks waiting for the executor to run out of work ([`crate::Idle`]).
     idle_waiters: RefCell<Vec<Waker>>,
     /// How many times it has run out of work with idle waiters.
@@ -92,23 +84,20 @@ impl Shared {
         drop(tasks);
         let timers = core::mem::take(&mut *self.timers.borrow_mut());
         drop(timers);
-        let waiters = core::mem::take(&mut *self.device_waiters.borrow_mut());
-        drop(waiters);
         let idle = core::mem::take(&mut *self.idle_waiters.borrow_mut());
         drop(idle);
     }
 
-    pub(crate) fn new(platform: &'static dyn Platform, args: Args, seed: [u8; 32]) -> Shared {
+    pub(crate) fn new(machine: &'static dyn Machine, args: Args, seed: [u8; 32]) -> Shared {
         Shared {
-            platform,
+            machine,
             args,
             rng: RefCell::new(Csprng::from_seed(seed)),
-            boot_ns: platform.monotonic_ns(),
+            boot_ns: machine.monotonic_ns(),
             tasks: RefCell::new(Slab::new()),
             queue: Arc::new(ReadyQueue::default()),
             timers: RefCell::new(BTreeMap::new()),
             timer_seq: Cell::new(0),
-            device_waiters: RefCell::new(Slab::new()),
             idle_waiters: RefCell::new(Vec::new()),
             idle_epoch: Cell::new(0),
             status: Cell::new(None),
@@ -163,29 +152,6 @@ impl Shared {
         }
     }
 
-    pub(crate) fn add_device_waiter(&self, mask: u64, waker: Waker) -> usize {
-        self.device_waiters.borrow_mut().insert(DeviceWaiter { mask, waker, fired: false })
-    }
-
-    /// Whether the waiter `key` has fired; if not, keeps `waker` for it.
-    pub(crate) fn poll_device_waiter(&self, key: usize, waker: &Waker) -> bool {
-        let mut waiters = self.device_waiters.borrow_mut();
-        match waiters.get_mut(key) {
-            Some(w) if w.fired => true,
-            Some(w) => {
-                if !w.waker.will_wake(waker) {
-                    w.waker = waker.clone();
-                }
-                false
-            }
-            None => true,
-        }
-    }
-
-    pub(crate) fn remove_device_waiter(&self, key: usize) {
-        self.device_waiters.borrow_mut().try_remove(key);
-    }
-
     /// Polls ready tasks, including ones woken meanwhile, until none is
     /// ready or `budget` polls were made. Returns how many were polled.
     fn run_ready(&self, budget: usize) -> usize {
@@ -237,29 +203,6 @@ impl Shared {
         }
     }
 
-    fn wake_devices(&self, ready: u64) {
-        if ready == 0 {
-            return;
-        }
-        let woken: Vec<Waker> = self
-            .device_waiters
-            .borrow_mut()
-            .iter_mut()
-            .filter(|(_, w)| !w.fired && w.mask & ready != 0)
-            .map(|(_, w)| {
-                w.fired = true;
-                w.waker.clone()
-            })
-            .collect();
-        for waker in woken {
-            waker.wake();
-        }
-    }
-
-    fn waiting_on_devices(&self) -> bool {
-        self.device_waiters.borrow().iter().any(|(_, w)| !w.fired)
-    }
-
     fn queue_is_empty(&self) -> bool {
         self.queue.0.lock().is_empty()
     }
@@ -272,7 +215,7 @@ impl Shared {
 /// Task polls between two looks at the devices while tasks stay ready.
 const POLL_BUDGET: usize = 256;
 
-/// Runs `main` to completion on `platform` and returns its exit status.
+/// Runs `main` to completion on `machine` and returns its exit status.
 ///
 /// `args` are the boot arguments. The runtime takes its own (`--log
 /// LEVEL`, see [`logger`]); then `setup` takes what the platform's devices
@@ -281,7 +224,7 @@ const POLL_BUDGET: usize = 256;
 /// error is printed and becomes status 1. `seed` seeds the CSPRNG. Other
 /// tasks still running when `main` returns are dropped.
 pub fn start<S, P, F, Fut, T>(
-    platform: &'static dyn Platform,
+    machine: &'static dyn Machine,
     args: Vec<&'static str>,
     seed: [u8; 32],
     setup: S,
@@ -295,22 +238,22 @@ where
 {
     let mut args = match logger::take_log_arg(args) {
         Ok((level, rest)) => {
-            logger::init(platform, level);
+            logger::init(machine, level);
             rest
         }
         Err(e) => {
-            platform.console_write(alloc::format!("error: {e}\n").as_bytes());
+            machine.console_write(alloc::format!("error: {e}\n").as_bytes());
             return 1;
         }
     };
     let devices = match setup(&mut args) {
         Ok(d) => d,
         Err(e) => {
-            platform.console_write(alloc::format!("error: {e}\n").as_bytes());
+            machine.console_write(alloc::format!("error: {e}\n").as_bytes());
             return 1;
         }
     };
-    let shared = Rc::new(Shared::new(platform, Args::new(args), seed));
+    let shared = Rc::new(Shared::new(machine, Args::new(args), seed));
     logger::set_boot_time(shared.boot_ns);
     let os = Os::from_shared(shared.clone());
     {
@@ -336,33 +279,30 @@ where
             }
             return code;
         }
-        shared.fire_timers(platform.monotonic_ns());
+        shared.fire_timers(machine.monotonic_ns());
         if !shared.queue_is_empty() {
             // More work is ready: still look at the devices, without sleeping,
             // so a busy task cannot starve input.
-            let ready = platform.wait(Some(0));
-            shared.wake_devices(ready);
+            machine.wait(Some(0));
             continue;
         }
         if !shared.idle_waiters.borrow().is_empty() {
             // Someone wants to run when nothing else can (a group commit):
             // first take in whatever input is already there, and only if
             // that wakes nobody, wake them.
-            let ready = platform.wait(Some(0));
-            shared.wake_devices(ready);
-            shared.fire_timers(platform.monotonic_ns());
+            machine.wait(Some(0));
+            shared.fire_timers(machine.monotonic_ns());
             if shared.queue_is_empty() {
                 shared.wake_idle();
             }
             continue;
         }
         let deadline = shared.next_deadline();
-        if deadline.is_none() && !shared.waiting_on_devices() && !platform.has_wakeable_devices() {
-            platform.abort("deadlock: every task is waiting and no timer or device can wake one");
+        if deadline.is_none() && !machine.has_wakeable_devices() {
+            machine.abort("deadlock: every task is waiting and no timer or device can wake one");
         }
-        let ready = platform.wait(deadline);
-        shared.wake_devices(ready);
-        shared.fire_timers(platform.monotonic_ns());
+        machine.wait(deadline);
+        shared.fire_timers(machine.monotonic_ns());
     }
 }
 

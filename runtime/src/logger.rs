@@ -12,18 +12,18 @@ use core::sync::atomic::{AtomicU64, Ordering};
 
 use log::{LevelFilter, Log, Metadata, Record};
 
-use crate::{ArgError, Platform};
+use crate::{ArgError, Machine};
 
 struct ConsoleLogger {
-    platform: spin::Once<&'static dyn Platform>,
+    machine: spin::Once<&'static dyn Machine>,
     boot_ns: AtomicU64,
 }
 
-static LOGGER: ConsoleLogger = ConsoleLogger { platform: spin::Once::new(), boot_ns: AtomicU64::new(0) };
+static LOGGER: ConsoleLogger = ConsoleLogger { machine: spin::Once::new(), boot_ns: AtomicU64::new(0) };
 
 /// Installs the console logger at `level`. Later calls only change the level.
-pub fn init(platform: &'static dyn Platform, level: LevelFilter) {
-    LOGGER.platform.call_once(|| platform);
+pub fn init(machine: &'static dyn Machine, level: LevelFilter) {
+    LOGGER.machine.call_once(|| machine);
     // Fails only when another logger is installed; then that one stays.
     let _ = log::set_logger(&LOGGER);
     log::set_max_level(level);
@@ -50,9 +50,9 @@ fn parse_level(v: &str) -> Result<LevelFilter, ArgError> {
     })
 }
 
-struct PlatformWriter(&'static dyn Platform);
+struct MachineWriter(&'static dyn Machine);
 
-impl Write for PlatformWriter {
+impl Write for MachineWriter {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         self.0.console_write(s.as_bytes());
         Ok(())
@@ -68,12 +68,12 @@ impl Log for ConsoleLogger {
         if !self.enabled(record.metadata()) {
             return;
         }
-        let Some(platform) = self.platform.get() else {
+        let Some(machine) = self.machine.get() else {
             return;
         };
-        let since_boot = platform.monotonic_ns().saturating_sub(self.boot_ns.load(Ordering::Relaxed));
+        let since_boot = machine.monotonic_ns().saturating_sub(self.boot_ns.load(Ordering::Relaxed));
         let _ = writeln!(
-            PlatformWriter(*platform),
+            MachineWriter(*machine),
             "[{:5}.{:06}] {:<5} {}: {}",
             since_boot / 1_000_000_000,
             since_boot % 1_000_000_000 / 1000,
@@ -84,8 +84,8 @@ impl Log for ConsoleLogger {
     }
 
     fn flush(&self) {
-        if let Some(platform) = self.platform.get() {
-            platform.console_flush();
+        if let Some(machine) = self.machine.get() {
+            machine.console_flush();
         }
     }
 }

@@ -8,7 +8,7 @@ use core::future::Future;
 
 use crate::args::Args;
 use crate::executor::{JoinHandle, JoinState, Shared};
-use crate::time::{DeviceReady, Duration, Idle, Instant, Sleep, Timeout, YieldNow};
+use crate::time::{Duration, Idle, Instant, Sleep, Timeout, YieldNow};
 
 /// The application's view of the machine: time, timers, tasks, console,
 /// randomness and boot arguments. Cheap to clone; every clone is the same
@@ -20,7 +20,7 @@ pub struct Os {
 
 impl fmt::Debug for Os {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Os").field("platform", &self.shared.platform.name()).finish()
+        f.debug_struct("Os").field("machine", &self.shared.machine.name()).finish()
     }
 }
 
@@ -31,7 +31,7 @@ impl Os {
 
     /// The target this program runs on: `"hvt"`, `"spt"` or `"unix"`.
     pub fn platform_name(&self) -> &'static str {
-        self.shared.platform.name()
+        self.shared.machine.name()
     }
 
     /// The boot arguments meant for the application.
@@ -41,7 +41,7 @@ impl Os {
 
     /// Monotonic time now.
     pub fn now(&self) -> Instant {
-        Instant::from_nanos(self.shared.platform.monotonic_ns())
+        Instant::from_nanos(self.shared.machine.monotonic_ns())
     }
 
     /// Time since the runtime started.
@@ -51,7 +51,7 @@ impl Os {
 
     /// Wall-clock time in nanoseconds since the Unix epoch.
     pub fn wall_clock_ns(&self) -> u64 {
-        self.shared.platform.wall_ns()
+        self.shared.machine.wall_ns()
     }
 
     /// A future that completes `duration` from now.
@@ -84,12 +84,6 @@ impl Os {
         Idle::new(self.shared.clone())
     }
 
-    /// Completes once a later wait reports device `handle` ready (or
-    /// spuriously: callers retry their operation).
-    pub fn device_ready(&self, handle: u32) -> DeviceReady {
-        DeviceReady::new(self.shared.clone(), 1u64 << (handle % 64))
-    }
-
     /// Starts `future` as a task of its own.
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
@@ -110,7 +104,7 @@ impl Os {
 
     /// The console, for `write!`/`writeln!`.
     pub fn console(&self) -> Console {
-        Console { platform: self.shared.platform }
+        Console { machine: self.shared.machine }
     }
 
     /// Writes formatted text to the console.
@@ -130,20 +124,20 @@ impl Os {
 
     /// Leaves now with `status`, without running other tasks further.
     pub fn exit(&self, status: u8) -> ! {
-        self.shared.platform.exit(status)
+        self.shared.machine.exit(status)
     }
 
     /// Gives up: the tender prints `message` and exits with status 255.
     pub fn abort(&self, message: &str) -> ! {
-        self.shared.platform.abort(message)
+        self.shared.machine.abort(message)
     }
 }
 
 /// The console as a [`fmt::Write`] sink. Output is buffered by the
-/// platform and flushed before the program sleeps or exits.
+/// machine and flushed before the program sleeps or exits.
 #[derive(Clone, Copy)]
 pub struct Console {
-    platform: &'static dyn crate::Platform,
+    machine: &'static dyn crate::Machine,
 }
 
 impl fmt::Debug for Console {
@@ -154,7 +148,7 @@ impl fmt::Debug for Console {
 
 impl fmt::Write for Console {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        self.platform.console_write(s.as_bytes());
+        self.machine.console_write(s.as_bytes());
         Ok(())
     }
 }
@@ -162,14 +156,14 @@ impl fmt::Write for Console {
 impl Console {
     /// Writes raw bytes.
     pub fn write_bytes(&self, bytes: &[u8]) {
-        self.platform.console_write(bytes);
+        self.machine.console_write(bytes);
     }
 
     /// Hands what is buffered to the console now: for a line that must be
     /// out before the program goes on (a progress report a test reads
     /// while it runs).
     pub fn flush(&self) {
-        self.platform.console_flush();
+        self.machine.console_flush();
     }
 }
 

@@ -94,7 +94,7 @@ impl Future for Sleep {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let now = self.shared.platform.monotonic_ns();
+        let now = self.shared.machine.monotonic_ns();
         if now >= self.deadline.0 {
             if let Some(key) = self.key.take() {
                 self.shared.remove_timer(key);
@@ -217,54 +217,6 @@ impl Future for Idle {
                 self.shared.add_idle_waiter(cx.waker());
                 Poll::Pending
             }
-        }
-    }
-}
-
-/// Completes after the platform reports one of the devices in a mask ready.
-/// Dropping it before then withdraws the wait.
-pub struct DeviceReady {
-    shared: Rc<Shared>,
-    mask: u64,
-    key: Option<usize>,
-}
-
-impl fmt::Debug for DeviceReady {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DeviceReady").field("mask", &self.mask).finish()
-    }
-}
-
-impl DeviceReady {
-    pub(crate) fn new(shared: Rc<Shared>, mask: u64) -> DeviceReady {
-        DeviceReady { shared, mask, key: None }
-    }
-}
-
-impl Future for DeviceReady {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        match self.key {
-            None => {
-                let key = self.shared.add_device_waiter(self.mask, cx.waker().clone());
-                self.key = Some(key);
-                Poll::Pending
-            }
-            Some(key) if self.shared.poll_device_waiter(key, cx.waker()) => {
-                self.shared.remove_device_waiter(key);
-                self.key = None;
-                Poll::Ready(())
-            }
-            Some(_) => Poll::Pending,
-        }
-    }
-}
-
-impl Drop for DeviceReady {
-    fn drop(&mut self) {
-        if let Some(key) = self.key.take() {
-            self.shared.remove_device_waiter(key);
         }
     }
 }

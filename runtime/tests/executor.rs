@@ -7,18 +7,27 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Mutex;
 
-use oasis_runtime::{Duration, Os, Platform, start};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+
+use oasis_runtime::{Duration, Machine, Os, start};
 
 #[derive(Default)]
-struct FakePlatform {
+struct FakeMachine {
     now: Mutex<u64>,
     console: Mutex<Vec<u8>>,
     waits: Mutex<Vec<Option<u64>>>,
-    /// (time, ready set) pairs: the device becomes ready at that time.
+    /// (time, ready set) pairs: device `h` has news at that time when bit
+    /// `h` is set.
     device_events: Mutex<Vec<(u64, u64)>>,
+    /// Devices with news not yet taken, as a bit set.
+    news: Mutex<u64>,
+    /// Tasks waiting on each device, as a device driver keeps them.
+    device_waiters: Mutex<Vec<(u32, Waker)>>,
 }
 
-impl Platform for FakePlatform {
+impl Machine for FakeMachine {
     fn name(&self) -> &'static str {
         "fake"
     }
@@ -32,7 +41,7 @@ impl Platform for FakePlatform {
         self.console.lock().unwrap().extend_from_slice(bytes);
     }
     fn console_flush(&self) {}
-    fn wait(&self, deadline: Option<u64>) -> u64 {
+    fn wait(&self, deadline: Option<u64>) {
         self.waits.lock().unwrap().push(deadline);
         let mut now = self.now.lock().unwrap();
         let mut events = self.device_events.lock().unwrap();
@@ -45,9 +54,19 @@ impl Platform for FakePlatform {
         };
         *now = (*now).max(until);
         if events.first().is_some_and(|e| e.0 <= *now) {
-            return events.remove(0).1;
+            let ready = events.remove(0).1;
+            *self.news.lock().unwrap() |= ready;
+            self.device_waiters.lock().unwrap().retain(|(h, w)| {
+                let fire = ready & (1 << h) != 0;
+                if fire {
+                    w.wake_by_ref();
+                }
+                !fire
+            });
         }
-        0
+    }
+    fn has_wakeable_devices(&self) -> bool {
+        !self.device_waiters.lock().unwrap().is_empty()
     }
     fn exit(&self, status: u8) -> ! {
         panic!("exit {status}")
@@ -57,7 +76,28 @@ impl Platform for FakePlatform {
     }
 }
 
-fn platform() -> &'static FakePlatform {
+/// Waits for news from device `handle`, the way a driver waits: the waker
+/// is kept with the device, and the machine wakes it.
+struct DeviceNews {
+    machine: &'static FakeMachine,
+    handle: u32,
+}
+
+impl Future for DeviceNews {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let bit = 1u64 << self.handle;
+        let mut news = self.machine.news.lock().unwrap();
+        if *news & bit != 0 {
+            *news &= !bit;
+            return Poll::Ready(());
+        }
+        self.machine.device_waiters.lock().unwrap().push((self.handle, cx.waker().clone()));
+        Poll::Pending
+    }
+}
+
+fn platform() -> &'static FakeMachine {
     Box::leak(Box::default())
 }
 
@@ -175,7 +215,7 @@ fn device_readiness_wakes_the_waiting_task() {
         [0; 32],
         |_| Ok(()),
         |os: Os, ()| async move {
-            os.device_ready(1).await;
+            DeviceNews { machine: p, handle: 1 }.await;
             assert_eq!(os.now().as_nanos(), 5 * MS);
         },
     );
@@ -255,9 +295,9 @@ fn idle_waits_for_other_tasks_and_pending_input() {
                     os1.yield_now().await;
                 }
             });
-            let (l2, os2) = (log.clone(), os.clone());
+            let l2 = log.clone();
             let _reader = os.spawn(async move {
-                os2.device_ready(0).await;
+                DeviceNews { machine: p, handle: 0 }.await;
                 l2.borrow_mut().push("input".to_string());
             });
             os.idle().await;

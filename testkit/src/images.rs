@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {
@@ -27,11 +27,11 @@ impl Images {
 /// Packages built for the tests: the test guests and every unikernel.
 const PACKAGES: &[&str] = &["oasis-test-guests", "hello", "echo", "kv"];
 
-fn cargo_build(extra: &[&str]) {
+fn cargo_build(extra: &[String]) {
     cargo_build_into("target/oasis", PACKAGES, extra);
 }
 
-fn cargo_build_into(dir: &str, packages: &[&str], extra: &[&str]) {
+fn cargo_build_into(dir: &str, packages: &[&str], extra: &[String]) {
     let root = workspace_root();
     let mut cmd = Command::new(env!("CARGO"));
     // A target directory of our own: the one `cargo test` is using stays
@@ -45,24 +45,29 @@ fn cargo_build_into(dir: &str, packages: &[&str], extra: &[&str]) {
     assert!(status.success(), "building test images failed: {cmd:?}");
 }
 
+/// The images of one build of the table of targets, built on first use
+/// (once per build: hvt and spt share theirs).
+pub fn images(target: &oasis_targets::Target) -> Images {
+    static BUILT: Mutex<Vec<(&'static oasis_targets::Build, Images)>> = Mutex::new(Vec::new());
+    let row = oasis_targets::find(target.name).expect("a target of the table");
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, images)) = built.iter().find(|(b, _)| **b == row.build) {
+        return images.clone();
+    }
+    cargo_build(&row.build.cargo_args());
+    let images = Images { dir: row.build.output_dir(&workspace_root().join("target/oasis")) };
+    built.push((&row.build, images.clone()));
+    images
+}
+
 /// Guest images (hvt and spt share them), built on first use.
 pub fn guest_images() -> Images {
-    static ONCE: OnceLock<Images> = OnceLock::new();
-    ONCE.get_or_init(|| {
-        cargo_build(&["--profile", "guest", "--target", "x86_64-unknown-none"]);
-        Images { dir: workspace_root().join("target/oasis/x86_64-unknown-none/guest") }
-    })
-    .clone()
+    images(oasis_targets::find("spt").expect("spt is a target"))
 }
 
 /// The same programs built for the unix target, on first use.
 pub fn unix_images() -> Images {
-    static ONCE: OnceLock<Images> = OnceLock::new();
-    ONCE.get_or_init(|| {
-        cargo_build(&["--release"]);
-        Images { dir: workspace_root().join("target/oasis/release") }
-    })
-    .clone()
+    images(oasis_targets::find("unix").expect("unix is a target"))
 }
 
 /// The networked unikernels built for the unix target with their own stack
@@ -70,7 +75,8 @@ pub fn unix_images() -> Images {
 pub fn unix_tap_images() -> Images {
     static ONCE: OnceLock<Images> = OnceLock::new();
     ONCE.get_or_init(|| {
-        cargo_build_into("target/oasis/unix-tap", &["echo"], &["--release", "--features", "echo/unix-tap"]);
+        let args = ["--release", "--features", "echo/unix-tap"].map(String::from);
+        cargo_build_into("target/oasis/unix-tap", &["echo"], &args);
         Images { dir: workspace_root().join("target/oasis/unix-tap/release") }
     })
     .clone()

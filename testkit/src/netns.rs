@@ -84,6 +84,13 @@ impl NetNs {
         c
     }
 
+    /// A command that runs the argument vector `argv` inside the namespace.
+    pub fn command_argv(&self, argv: &[std::ffi::OsString]) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.name]).args(argv);
+        c
+    }
+
     /// Packets the interface `dev` has received and sent, as `ip -s link`
     /// counts them (an offloaded 64 KiB segment is one packet).
     pub fn link_packets(&self, dev: &str) -> (u64, u64) {

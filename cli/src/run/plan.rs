@@ -5,6 +5,8 @@ use std::ffi::OsString;
 use std::fmt;
 use std::net::Ipv4Addr;
 
+use oasis_targets::{Invocation, Target};
+
 use super::netns;
 use super::publish::Publish;
 
@@ -47,12 +49,11 @@ pub struct NetInputs<'a> {
     pub stale: Vec<String>,
     /// The net devices the image declares, in order.
     pub devices: Vec<String>,
-    /// The tender's command up to its device options: program, tender,
-    /// image, `--mem` and the like (or a unix program).
-    pub tender: Vec<OsString>,
-    /// Whether the guest's arguments follow a `--` (tenders) or directly
-    /// (a unix program, which takes its bindings as arguments too).
-    pub separator: bool,
+    /// The target, whose launch the command follows.
+    pub target: &'static Target,
+    /// The launch without net bindings: the image, its options, its block
+    /// devices (its arguments are `guest_args`, after the addressing ones).
+    pub run: Invocation<'a>,
     /// The unikernel's own arguments.
     pub guest_args: &'a [String],
     /// `-p`s.
@@ -123,13 +124,10 @@ pub fn plan(inputs: NetInputs<'_>) -> Result<NetPlan, String> {
             Tap { device: device.clone(), tap: format!("tap{i}"), host, prefix }
         })
         .collect();
-    let mut command = inputs.tender;
-    command.extend(taps.iter().map(|t| OsString::from(format!("--net:{}={}", t.device, t.tap))));
-    if inputs.separator {
-        command.push("--".into());
-    }
-    command.extend(boot.into_iter().map(OsString::from));
-    command.extend(inputs.guest_args.iter().map(OsString::from));
+    let mut run = inputs.run;
+    run.nets = taps.iter().map(|t| (t.device.clone(), t.tap.clone())).collect();
+    run.args = boot.into_iter().map(OsString::from).chain(inputs.guest_args.iter().map(OsString::from)).collect();
+    let command = inputs.target.command(&run);
     Ok(NetPlan {
         stale: inputs.stale,
         namespace: netns::name(inputs.pid),
@@ -200,12 +198,14 @@ mod tests {
     use super::*;
 
     fn inputs(guest_args: &[String]) -> NetInputs<'_> {
+        let mut run = Invocation::new(std::path::Path::new("/bin/oasis"), std::path::Path::new("/img/echo"));
+        run.mem = Some("64M");
         NetInputs {
             pid: 4242,
             stale: vec!["oasis-run-17".into()],
             devices: vec!["service".into()],
-            tender: ["/bin/oasis", "spt", "/img/echo", "--mem=64M"].map(OsString::from).to_vec(),
-            separator: true,
+            target: oasis_targets::find("spt").unwrap(),
+            run,
             guest_args,
             publish: vec!["8080:80".parse().unwrap(), "5353:53/udp".parse().unwrap()],
         }

@@ -17,6 +17,13 @@
 //!     oasis_kv::StaticKv::new(include!(concat!(env!("OUT_DIR"), "/htdocs.rs")));
 //! ```
 //!
+//! With [`embed_with`] and [`Precompress::ALL`], every text-like file
+//! (HTML, CSS, JavaScript, JSON, SVG, …) of at least
+//! [`precompress::MIN_SIZE`] bytes also gets `KEY.br` (brotli, quality
+//! 11) and `KEY.gz` (gzip, best) beside it, each kept only when smaller
+//! and when no file of that name exists; they are written under `OUT_DIR`
+//! and embedded like the rest, so serving them is still a borrowed slice.
+//!
 //! Keys are paths relative to the directory with `/` separators. Every
 //! file is included, hidden ones too. A symbolic link is followed when its
 //! target lies inside the directory and refused otherwise, as are names
@@ -35,6 +42,9 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
+
+pub mod precompress;
+pub use precompress::Precompress;
 
 /// The longest key `oasis-kv` accepts by default.
 pub const MAX_KEY_LEN: usize = 1024;
@@ -152,18 +162,25 @@ pub fn env_var(name: &str) -> String {
 /// it), else `name` in the package. A relative `out` is taken in
 /// `$OUT_DIR`. Returns what was embedded.
 pub fn embed(name: &str, out: impl AsRef<Path>) -> Result<Embedded, Error> {
-    let (embedded, rerun) = embed_with(name, out.as_ref(), |var| std::env::var_os(var))?;
+    embed_with(name, out, Precompress::NONE)
+}
+
+/// [`embed`], also embedding precompressed variants of the files worth
+/// compressing (see the crate documentation).
+pub fn embed_with(name: &str, out: impl AsRef<Path>, precompress: Precompress) -> Result<Embedded, Error> {
+    let (embedded, rerun) = embed_env(name, out.as_ref(), precompress, |var| std::env::var_os(var))?;
     for line in rerun {
         println!("{line}");
     }
     Ok(embedded)
 }
 
-/// [`embed`] with the environment passed in; returns the `cargo:` lines to
-/// print.
-fn embed_with(
+/// [`embed_with`] with the environment passed in; returns the `cargo:`
+/// lines to print.
+fn embed_env(
     name: &str,
     out: &Path,
+    precompress: Precompress,
     env: impl Fn(&str) -> Option<OsString>,
 ) -> Result<(Embedded, Vec<String>), Error> {
     if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
@@ -183,8 +200,9 @@ fn embed_with(
     } else {
         Path::new(&env("OUT_DIR").ok_or(Error::NoOutDir)?).join(out)
     };
-    let embedded = embed_dir(&dir, &out)?;
-    for path in embedded.dirs.iter().chain(embedded.entries.iter().map(|(_, path, _)| path)) {
+    let embedded = embed_dir_with(&dir, &out, precompress)?;
+    let sources = embedded.entries.iter().map(|(_, path, _)| path).filter(|path| path.starts_with(&embedded.dir));
+    for path in embedded.dirs.iter().chain(sources) {
         rerun.push(format!("cargo:rerun-if-changed={}", path.display()));
     }
     Ok((embedded, rerun))
@@ -193,7 +211,18 @@ fn embed_with(
 /// Embeds `dir` into the source file `out` (written only when it
 /// changes), without talking to cargo.
 pub fn embed_dir(dir: &Path, out: &Path) -> Result<Embedded, Error> {
-    let embedded = read_dir(dir)?;
+    embed_dir_with(dir, out, Precompress::NONE)
+}
+
+/// [`embed_dir`] with precompressed variants, written beside `out` in a
+/// directory named after it (`htdocs.rs` → `htdocs.rs.precompressed/`).
+pub fn embed_dir_with(dir: &Path, out: &Path, precompress: Precompress) -> Result<Embedded, Error> {
+    let mut embedded = read_dir(dir)?;
+    if precompress != Precompress::NONE {
+        let mut variants_dir = out.as_os_str().to_owned();
+        variants_dir.push(".precompressed");
+        add_variants(&mut embedded, Path::new(&variants_dir), precompress)?;
+    }
     let source = embedded.source();
     if fs::read_to_string(out).ok().as_deref() != Some(source.as_str()) {
         if let Some(parent) = out.parent() {
@@ -202,6 +231,31 @@ pub fn embed_dir(dir: &Path, out: &Path) -> Result<Embedded, Error> {
         fs::write(out, source).map_err(io_error(out))?;
     }
     Ok(embedded)
+}
+
+/// Adds `KEY.br`/`KEY.gz` entries (written under `variants_dir`) for the
+/// files worth compressing, unless a file already has that key.
+fn add_variants(embedded: &mut Embedded, variants_dir: &Path, precompress: Precompress) -> Result<(), Error> {
+    let mut all: BTreeMap<String, (PathBuf, [u8; 32])> =
+        embedded.entries.drain(..).map(|(key, path, digest)| (key, (path, digest))).collect();
+    let originals: Vec<(String, PathBuf)> = all.iter().map(|(key, (path, _))| (key.clone(), path.clone())).collect();
+    for (key, path) in originals {
+        if !precompress::compressible(&key) {
+            continue;
+        }
+        let bytes = fs::read(&path).map_err(io_error(&path))?;
+        for (suffix, compressed) in precompress::variants(&key, &bytes, precompress) {
+            let variant_key = format!("{key}{suffix}");
+            if all.contains_key(&variant_key) || variant_key.len() > MAX_KEY_LEN {
+                continue;
+            }
+            let variant_path = variants_dir.join(&variant_key);
+            precompress::write_if_changed(&variant_path, &compressed).map_err(io_error(&variant_path))?;
+            all.insert(variant_key, (variant_path, Sha256::digest(&compressed).into()));
+        }
+    }
+    embedded.entries = all.into_iter().map(|(key, (path, digest))| (key, path, digest)).collect();
+    Ok(())
 }
 
 /// Reads `dir`: every file under it, keyed by its relative path.

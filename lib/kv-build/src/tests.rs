@@ -42,7 +42,7 @@ impl Drop for Cleanup {
     }
 }
 
-static RUNNING: AtomicU32 = AtomicU32::new(3);
+static RUNNING: AtomicU32 = AtomicU32::new(4);
 
 fn site() -> PathBuf {
     let root = scratch();
@@ -89,7 +89,7 @@ fn embed_writes_once_and_honours_the_override() {
         "CARGO_MANIFEST_DIR" => Some(package.clone().into_os_string()),
         _ => None,
     };
-    let (embedded, rerun) = embed_with("my-site", Path::new("site.rs"), env).unwrap();
+    let (embedded, rerun) = embed_env("my-site", Path::new("site.rs"), Precompress::NONE, env).unwrap();
     assert_eq!(embedded.entries.len(), 6);
     assert_eq!(rerun[0], "cargo:rerun-if-env-changed=OASIS_KV_MY_SITE");
     assert!(rerun.iter().any(|line| line.ends_with("css/site.css")));
@@ -104,10 +104,13 @@ fn embed_writes_once_and_honours_the_override() {
         _ => None,
     };
     assert!(
-        matches!(embed_with("my-site", Path::new("x.rs"), env), Err(Error::Io { path, .. }) if path.ends_with("my-site"))
+        matches!(embed_env("my-site", Path::new("x.rs"), Precompress::NONE, env), Err(Error::Io { path, .. }) if path.ends_with("my-site"))
     );
-    assert!(matches!(embed_with("bad/name", Path::new("x.rs"), |_| None), Err(Error::BadName(_))));
-    assert!(matches!(embed_with("ok", Path::new("x.rs"), |_| None), Err(Error::Io { .. } | Error::NoOutDir)));
+    assert!(matches!(embed_env("bad/name", Path::new("x.rs"), Precompress::NONE, |_| None), Err(Error::BadName(_))));
+    assert!(matches!(
+        embed_env("ok", Path::new("x.rs"), Precompress::NONE, |_| None),
+        Err(Error::Io { .. } | Error::NoOutDir)
+    ));
 }
 
 #[test]
@@ -137,4 +140,42 @@ fn refuses_escaping_links_cycles_and_bad_names() {
     let file = scratch().join("plain");
     fs::write(&file, "").unwrap();
     assert!(matches!(read_dir(&file), Err(Error::NotADirectory(_))));
+}
+
+#[test]
+fn precompressed_variants_beside_the_files_worth_compressing() {
+    let _cleanup = Cleanup;
+    let dir = site();
+    let page = "<p>hello, compressible world</p>\n".repeat(40);
+    fs::write(dir.join("page.html"), &page).unwrap();
+    fs::write(dir.join("photo.png"), vec![7u8; 4096]).unwrap();
+    // A file already named like a variant is kept, and not replaced.
+    fs::write(dir.join("kept.css"), "p { margin: 0 }\n".repeat(40)).unwrap();
+    fs::write(dir.join("kept.css.gz"), "mine").unwrap();
+    let out = scratch().join("site.rs");
+    let embedded = embed_dir_with(&dir, &out, Precompress::ALL).unwrap();
+    let keys: Vec<&str> = embedded.entries.iter().map(|(key, _, _)| key.as_str()).collect();
+    for key in ["page.html.br", "page.html.gz", "kept.css.br"] {
+        assert!(keys.contains(&key), "{key} missing: {keys:?}");
+    }
+    assert!(!keys.contains(&"photo.png.gz") && !keys.contains(&"index.html.gz"), "{keys:?}");
+    let mut sorted = keys.clone();
+    sorted.sort();
+    assert_eq!(keys, sorted);
+    let entry = |key: &str| embedded.entries.iter().find(|(k, _, _)| k == key).unwrap().clone();
+    let (_, kept, _) = entry("kept.css.gz");
+    assert_eq!(fs::read(kept).unwrap(), b"mine");
+    let (_, gz, digest) = entry("page.html.gz");
+    let compressed = fs::read(&gz).unwrap();
+    assert_eq!(digest, <[u8; 32]>::from(Sha256::digest(&compressed)));
+    let mut unzipped = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&compressed[..]), &mut unzipped).unwrap();
+    assert_eq!(unzipped, page);
+    let (_, br, _) = entry("page.html.br");
+    let mut unbrotli = Vec::new();
+    brotli::BrotliDecompress(&mut &fs::read(br).unwrap()[..], &mut unbrotli).unwrap();
+    assert_eq!(unbrotli, page.as_bytes());
+    assert!(embedded.source().contains("page.html.br"));
+    // The same build twice writes the same bytes.
+    assert_eq!(embed_dir_with(&dir, &out, Precompress::ALL).unwrap(), embedded);
 }

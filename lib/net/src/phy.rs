@@ -125,6 +125,14 @@ impl<D: NetDevice> Phy<D> {
         self.offload
     }
 
+    /// Sends what the device holds back: the stack has nothing more to
+    /// send for now.
+    pub(crate) fn flush(&mut self) {
+        if self.dev.flush().is_err() {
+            self.stats.device_errors += 1;
+        }
+    }
+
     /// How long until drops not yet logged may be, so the driver wakes for
     /// them even when no more frames arrive; `None` when all are logged.
     pub(crate) fn report_delay(&self, now: Instant) -> Option<smoltcp::time::Duration> {

@@ -11,7 +11,7 @@ use core::pin::Pin;
 use core::task::{Context, Poll, Waker};
 
 use oasis_devices::NetDevice;
-use oasis_runtime::{DeviceReady, Duration, Os, Sleep};
+use oasis_runtime::{Duration, Os, Sleep};
 use slab::Slab;
 use smoltcp::iface::{Config, Interface, PollIngressSingleResult, PollResult, SocketHandle, SocketSet};
 use smoltcp::socket::{dhcpv4, tcp, udp};
@@ -355,7 +355,7 @@ impl<D: NetDevice + 'static> SmolStack<D> {
 
     async fn drive(self) {
         loop {
-            let (more, delay, handle) = {
+            let (more, delay) = {
                 let mut inner = self.inner.borrow_mut();
                 let now = smol_now(&self.os);
                 let more = inner.poll(now);
@@ -365,14 +365,14 @@ impl<D: NetDevice + 'static> SmolStack<D> {
                     (Some(a), Some(b)) => Some(a.min(b)),
                     (a, b) => a.or(b),
                 };
-                (more, delay, inner.phy.dev.handle())
+                (more, delay)
             };
             if more {
                 self.os.yield_now().await;
                 continue;
             }
             let sleep = delay.map(|d| self.os.sleep(Duration::from_micros(d.total_micros())));
-            DriverWait { inner: &self.inner, ready: self.os.device_ready(handle), sleep }.await;
+            DriverWait { inner: &self.inner, sleep }.await;
         }
     }
 }
@@ -381,11 +381,10 @@ impl<D: NetDevice + 'static> SmolStack<D> {
 /// or a socket operation notifies it.
 struct DriverWait<'a, D> {
     inner: &'a Rc<RefCell<Inner<D>>>,
-    ready: DeviceReady,
     sleep: Option<Sleep>,
 }
 
-impl<D> Future for DriverWait<'_, D> {
+impl<D: NetDevice> Future for DriverWait<'_, D> {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
@@ -395,15 +394,20 @@ impl<D> Future for DriverWait<'_, D> {
                 return Poll::Ready(());
             }
             inner.driver = Some(cx.waker().clone());
-        }
-        if Pin::new(&mut self.ready).poll(cx).is_ready() {
-            return Poll::Ready(());
+            if inner.phy.dev.poll_receive_ready(cx).is_ready() {
+                return Poll::Ready(());
+            }
         }
         if let Some(s) = self.sleep.as_mut()
             && Pin::new(s).poll(cx).is_ready()
         {
             return Poll::Ready(());
         }
+        // Going to sleep: frames the device holds back for a batch go out
+        // now, so none waits for a wake-up that only they would bring. (Not
+        // after every poll: polls that find more work at once share one
+        // batch.)
+        self.inner.borrow_mut().phy.flush();
         Poll::Pending
     }
 }

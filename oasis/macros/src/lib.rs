@@ -2,11 +2,13 @@
 //! for every target, and declares its devices.
 //!
 //! The attribute lists the devices the unikernel uses, by kind and name:
-//! `#[oasis::main(net = "service", block = "storage")]`. For the guest
-//! targets (hvt, spt) it emits the device manifest as an ELF note and the
-//! `__oasis_main` symbol the guest runtime calls; for the unix target it
-//! emits an ordinary `fn main`. Names are checked here, at compile time,
-//! with the same rules the tender applies at boot.
+//! `#[oasis::main(net = "service", block = "storage")]`. It emits the
+//! device manifest as an ELF note and the program's entry, which the
+//! platform chosen by the `oasis` crate shapes (its `entry!` macro: the
+//! `__oasis_main` the tender platform's boot code calls, or a unix
+//! program's `fn main`); nothing here knows the platforms. Names are
+//! checked here, at compile time, with the same rules the tender applies
+//! at boot.
 //!
 //! This crate is not used directly: the `oasis` crate re-exports it.
 
@@ -121,13 +123,19 @@ pub fn main(attr: TokenStream, item: TokenStream) -> TokenStream {
         let handle = i as u32;
         let name = &d.name;
         match d.kind {
-            "Net" => quote! { ::oasis::__private::NetSetup::take(args, #handle, #name)? },
-            _ => quote! { ::oasis::__private::BlockSetup::take(args, #handle, #name)? },
+            "Net" => quote! { ::oasis::__private::take_net_args(args, #handle, #name)? },
+            _ => quote! { ::oasis::__private::take_block_args(args, #handle, #name)? },
         }
     });
-    let starts = vars.iter().map(|v| quote! { let #v = match #v.start(&os) { Ok(d) => d, Err(e) => return Err(e) }; });
+    let starts = vars.iter().zip(&devices).map(|(v, d)| {
+        let open = match d.kind {
+            "Net" => quote! { ::oasis::__private::open_net },
+            _ => quote! { ::oasis::__private::open_block },
+        };
+        quote! { let #v = match #open(&os, #v) { Ok(d) => d, Err(e) => return Err(e) }; }
+    });
     let run = quote! {
-        ::oasis::__private::run(
+        ::oasis::__private::boot(
             |args: &mut ::oasis::alloc::vec::Vec<&'static str>| ::core::result::Result::Ok((#(#takes,)*)),
             |os: ::oasis::Os, (#(#vars,)*)| async move {
                 #(#starts)*
@@ -147,18 +155,7 @@ pub fn main(attr: TokenStream, item: TokenStream) -> TokenStream {
         #[unsafe(link_section = ".note.oasis")]
         static __OASIS_MANIFEST: ::oasis::abi::ManifestNote<#count> = ::oasis::abi::ManifestNote::new(#manifest);
 
-        // SAFETY: the runtime declares `__oasis_main` as `fn() -> u8`; this is
-        // its one definition.
-        #[cfg(target_os = "none")]
-        #[unsafe(no_mangle)]
-        pub fn __oasis_main() -> u8 {
-            #run
-        }
-
-        #[cfg(not(target_os = "none"))]
-        fn main() {
-            ::std::process::exit(i32::from(#run))
-        }
+        ::oasis::__private::entry!(#run);
     }
     .into()
 }

@@ -1,47 +1,36 @@
-//! Oasis guest platform bindings: the code that lets a unikernel image run
-//! on the hvt (KVM) and spt (seccomp process) tenders.
+//! The tender platform: the guest side of Oasis's own tenders, hvt (KVM)
+//! and spt (a seccomp-sandboxed process).
 //!
 //! One image serves both tenders: boot info names the tender, and the
 //! hypercall path (an `out` instruction on hvt, a call into the tender on
 //! spt) is picked from it at boot. This crate provides the entry point, the
-//! heap, the panic handler, the buffered console, clocks, RDRAND seed mixing
-//! and CPU exception reporting, and implements
-//! [`oasis_runtime::Platform`]. It is the only guest code with `unsafe`.
+//! heap, the panic handler, the buffered console, clocks, RDRAND seed
+//! mixing, CPU exception reporting and the device drivers (net and block
+//! through hypercalls), and implements [`oasis_platform::Platform`] as
+//! [`Guest`]. It is the only guest code with `unsafe`.
 //!
 //! It is not an API for applications: they use the `oasis` crate, which
-//! re-exports what they need. Everything here compiles only for
-//! `target_os = "none"`; on the host the crate is empty.
+//! picks this platform for `target_os = "none"`. Everything here compiles
+//! only for that target; on the host the crate is empty.
 
 #![no_std]
-#![cfg_attr(target_os = "none", allow(clippy::missing_safety_doc))]
+#![cfg(target_os = "none")]
+#![allow(clippy::missing_safety_doc)]
 
-#[cfg(target_os = "none")]
 extern crate alloc;
 
-#[cfg(target_os = "none")]
 pub mod block;
-#[cfg(target_os = "none")]
 mod boot;
-#[cfg(target_os = "none")]
 mod clock;
-#[cfg(target_os = "none")]
 mod console;
-#[cfg(target_os = "none")]
 mod entry;
-#[cfg(target_os = "none")]
 mod exceptions;
-#[cfg(target_os = "none")]
 mod heap;
-#[cfg(target_os = "none")]
 pub mod hypercall;
-#[cfg(target_os = "none")]
 pub mod net;
-#[cfg(target_os = "none")]
+mod news;
 mod panic;
-#[cfg(target_os = "none")]
 mod platform;
-#[cfg(target_os = "none")]
 mod rdrand;
 
-#[cfg(target_os = "none")]
-pub use platform::run;
+pub use platform::Guest;

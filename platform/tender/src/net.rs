@@ -1,20 +1,22 @@
 //! Network devices through the `NET_*` hypercalls, in batches.
 //!
 //! Frames move in batches of up to [`BATCH`] per hypercall: sent frames
-//! wait in a per-device queue that is written with one `NET_WRITE_BATCH`
-//! when it fills or before the guest yields; received frames are read with
-//! one `NET_READ_BATCH`, and after a short batch no call is made until a
-//! yield reports the device ready again. Under load that is a few exits per
-//! batch instead of one or two per frame, which is what counts on hvt.
+//! wait in the device's queue, written with one `NET_WRITE_BATCH` when it
+//! fills or when the stack flushes it before sleeping; received frames are
+//! read with one `NET_READ_BATCH`, and after a short batch no call is made
+//! until a yield reports the device ready again. Under load that is a few
+//! exits per batch instead of one or two per frame, which is what counts
+//! on hvt.
 
 use alloc::vec;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::task::{Context, Poll};
 
 use oasis_abi::{NetBatch, NetFrame, NetInfo as NetInfoArgs, op, result};
 use oasis_devices::{DeviceError, NetDevice, NetInfo};
 
 use crate::hypercall;
+use crate::news::{self, News};
 
 /// Frames per batch call.
 pub const BATCH: usize = 32;
@@ -23,52 +25,14 @@ pub const BATCH: usize = 32;
 /// each: 1 MiB for receiving and 1 MiB for sending, rather than 2 each.
 pub const OFFLOAD_BATCH: usize = 16;
 
-/// Devices that may have frames waiting: set by yield's ready set, cleared
-/// by a short read batch. All set at boot, so the first read asks.
-static RX_MAYBE: AtomicU64 = AtomicU64::new(u64::MAX);
-
-/// Frames queued for sending, per device.
-struct TxQueue {
-    handle: u32,
+/// Frames waiting to be sent in one batch.
+#[derive(Debug)]
+struct SendQueue {
+    /// Buffers, swapped in as frames are queued (64 KiB each when
+    /// offloading, so fewer of them).
     frames: Vec<Vec<u8>>,
     lens: Vec<usize>,
     table: Vec<NetFrame>,
-}
-
-static TX: spin::Mutex<Vec<TxQueue>> = spin::Mutex::new(Vec::new());
-
-fn flush_queue(q: &mut TxQueue) {
-    let n = q.lens.len();
-    if n == 0 {
-        return;
-    }
-    for (i, d) in q.table.iter_mut().enumerate().take(n) {
-        *d = NetFrame { data: q.frames[i].as_ptr().addr() as u64, len: q.lens[i] as u64 };
-    }
-    let mut arg = NetBatch {
-        handle: u64::from(q.handle),
-        frames: q.table.as_ptr().addr() as u64,
-        count: n as u64,
-        ..Default::default()
-    };
-    hypercall::call::<op::NetWriteBatch>(&mut arg);
-    // Frames the device was too busy to take are dropped, as a full link
-    // would drop them; TCP retransmits.
-    q.lens.clear();
-}
-
-/// Sends every queued frame; called before the guest yields.
-pub(crate) fn flush_all() {
-    if let Some(mut queues) = TX.try_lock() {
-        for q in queues.iter_mut() {
-            flush_queue(q);
-        }
-    }
-}
-
-/// Notes devices a yield reported ready.
-pub(crate) fn note_ready(ready: u64) {
-    RX_MAYBE.fetch_or(ready, Ordering::Relaxed);
 }
 
 /// A declared network device.
@@ -76,10 +40,12 @@ pub(crate) fn note_ready(ready: u64) {
 pub struct GuestNet {
     handle: u32,
     info: NetInfo,
+    news: &'static News,
     rx: Vec<Vec<u8>>,
-    table: Vec<NetFrame>,
+    rx_table: Vec<NetFrame>,
     rx_count: usize,
     rx_next: usize,
+    tx: SendQueue,
 }
 
 impl GuestNet {
@@ -94,32 +60,30 @@ impl GuestNet {
             mtu: arg.mtu.min(65535) as u16,
             offload: arg.offload == 1,
         };
-        let frame = info.max_frame();
-        TX.lock().push(TxQueue {
-            handle,
-            // Buffers are swapped in as frames are sent (64 KiB each when
-            // offloading, so fewer of them).
-            frames: (0..if info.offload { OFFLOAD_BATCH } else { BATCH }).map(|_| Vec::new()).collect(),
-            lens: Vec::with_capacity(BATCH),
-            table: vec![NetFrame::default(); BATCH],
-        });
+        let slots = if info.offload { OFFLOAD_BATCH } else { BATCH };
         GuestNet {
             handle,
             info,
-            rx: (0..if info.offload { OFFLOAD_BATCH } else { BATCH }).map(|_| vec![0; frame]).collect(),
-            table: vec![NetFrame::default(); BATCH],
+            news: news::of(handle),
+            rx: (0..slots).map(|_| vec![0; info.max_frame()]).collect(),
+            rx_table: vec![NetFrame::default(); slots],
             rx_count: 0,
             rx_next: 0,
+            tx: SendQueue {
+                frames: (0..slots).map(|_| Vec::new()).collect(),
+                lens: Vec::with_capacity(slots),
+                table: vec![NetFrame::default(); slots],
+            },
         }
     }
 
     fn read_batch(&mut self) -> Result<(), DeviceError> {
-        for (d, buf) in self.table.iter_mut().zip(&mut self.rx) {
+        for (d, buf) in self.rx_table.iter_mut().zip(&mut self.rx) {
             *d = NetFrame { data: buf.as_mut_ptr().addr() as u64, len: buf.len() as u64 };
         }
         let mut arg = NetBatch {
             handle: u64::from(self.handle),
-            frames: self.table.as_mut_ptr().addr() as u64,
+            frames: self.rx_table.as_mut_ptr().addr() as u64,
             count: self.rx.len() as u64,
             ..Default::default()
         };
@@ -130,9 +94,59 @@ impl GuestNet {
         self.rx_count = (arg.out_count as usize).min(self.rx.len());
         self.rx_next = 0;
         if self.rx_count < self.rx.len() {
-            RX_MAYBE.fetch_and(!(1u64 << (self.handle % 64)), Ordering::Relaxed);
+            self.news.drained();
         }
         Ok(())
+    }
+
+    /// The index of the next received frame, reading a batch when none is
+    /// left and the device may have some.
+    fn next_received(&mut self) -> Result<Option<usize>, DeviceError> {
+        if self.rx_next == self.rx_count {
+            if !self.news.input() {
+                return Ok(None);
+            }
+            self.read_batch()?;
+            if self.rx_count == 0 {
+                return Ok(None);
+            }
+        }
+        let i = self.rx_next;
+        self.rx_next += 1;
+        Ok(Some(i))
+    }
+
+    /// Puts a frame in the next send slot (`fill` stores it and says its
+    /// length), sending the queue when it is full.
+    fn queue(&mut self, fill: impl FnOnce(&mut Vec<u8>) -> usize) -> Result<bool, DeviceError> {
+        let i = self.tx.lens.len();
+        let len = fill(&mut self.tx.frames[i]);
+        self.tx.lens.push(len);
+        if self.tx.lens.len() == self.tx.frames.len() {
+            self.send_queued();
+        }
+        Ok(true)
+    }
+
+    fn send_queued(&mut self) {
+        let q = &mut self.tx;
+        let n = q.lens.len();
+        if n == 0 {
+            return;
+        }
+        for (i, d) in q.table.iter_mut().enumerate().take(n) {
+            *d = NetFrame { data: q.frames[i].as_ptr().addr() as u64, len: q.lens[i] as u64 };
+        }
+        let mut arg = NetBatch {
+            handle: u64::from(self.handle),
+            frames: q.table.as_ptr().addr() as u64,
+            count: n as u64,
+            ..Default::default()
+        };
+        hypercall::call::<op::NetWriteBatch>(&mut arg);
+        // Frames the device was too busy to take are dropped, as a full link
+        // would drop them; TCP retransmits.
+        q.lens.clear();
     }
 }
 
@@ -141,20 +155,24 @@ impl NetDevice for GuestNet {
         self.info
     }
 
-    fn handle(&self) -> u32 {
-        self.handle
+    fn poll_receive_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.rx_next < self.rx_count || self.news.input() {
+            return Poll::Ready(());
+        }
+        self.news.wait(cx.waker());
+        Poll::Pending
     }
 
     fn receive(&mut self, buf: &mut [u8]) -> Result<Option<usize>, DeviceError> {
         let Some(i) = self.next_received()? else { return Ok(None) };
-        let len = (self.table[i].len as usize).min(self.rx[i].len()).min(buf.len());
+        let len = (self.rx_table[i].len as usize).min(self.rx[i].len()).min(buf.len());
         buf[..len].copy_from_slice(&self.rx[i][..len]);
         Ok(Some(len))
     }
 
     fn receive_swap(&mut self, buf: &mut Vec<u8>) -> Result<Option<usize>, DeviceError> {
         let Some(i) = self.next_received()? else { return Ok(None) };
-        let len = (self.table[i].len as usize).min(self.rx[i].len());
+        let len = (self.rx_table[i].len as usize).min(self.rx[i].len());
         if buf.len() == self.rx[i].len() {
             // The next read batch fills the buffer given in exchange.
             core::mem::swap(buf, &mut self.rx[i]);
@@ -187,37 +205,9 @@ impl NetDevice for GuestNet {
             len
         })
     }
-}
 
-impl GuestNet {
-    /// The index of the next received frame, reading a batch when none is
-    /// left and the device may have some.
-    fn next_received(&mut self) -> Result<Option<usize>, DeviceError> {
-        if self.rx_next == self.rx_count {
-            if RX_MAYBE.load(Ordering::Relaxed) & (1 << (self.handle % 64)) == 0 {
-                return Ok(None);
-            }
-            self.read_batch()?;
-            if self.rx_count == 0 {
-                return Ok(None);
-            }
-        }
-        let i = self.rx_next;
-        self.rx_next += 1;
-        Ok(Some(i))
-    }
-
-    /// Puts a frame in the next send slot (`fill` stores it and says its
-    /// length), sending the queue when it is full.
-    fn queue(&mut self, fill: impl FnOnce(&mut Vec<u8>) -> usize) -> Result<bool, DeviceError> {
-        let mut queues = TX.lock();
-        let Some(q) = queues.iter_mut().find(|q| q.handle == self.handle) else { return Err(DeviceError::Gone) };
-        let i = q.lens.len();
-        let len = fill(&mut q.frames[i]);
-        q.lens.push(len);
-        if q.lens.len() == q.frames.len() {
-            flush_queue(q);
-        }
-        Ok(true)
+    fn flush(&mut self) -> Result<(), DeviceError> {
+        self.send_queued();
+        Ok(())
     }
 }

@@ -1,12 +1,15 @@
-//! [`oasis_runtime::Platform`] for hvt and spt.
+//! [`Platform`] for the guest side of hvt and spt.
 
 use alloc::vec::Vec;
 use core::future::Future;
 
 use oasis_abi::{ABORT_MESSAGE_MAX, Abort, Exit, Tender, Yield, op};
-use oasis_runtime::Termination;
+use oasis_net::{NetConfig, SmolStack};
+use oasis_platform::{ArgError, Declared, DeviceSetupError, Machine, Os, Platform, Termination};
 
-use crate::{clock, console, hypercall};
+use crate::block::GuestBlock;
+use crate::net::GuestNet;
+use crate::{clock, console, hypercall, news};
 
 struct BootState {
     args: Vec<&'static str>,
@@ -15,12 +18,13 @@ struct BootState {
 
 static BOOT_STATE: spin::Mutex<Option<BootState>> = spin::Mutex::new(None);
 
-pub(crate) fn set_boot_state(_tender: Tender, args: Vec<&'static str>, seed: [u8; 32]) {
+pub(crate) fn set_boot_state(args: Vec<&'static str>, seed: [u8; 32]) {
     *BOOT_STATE.lock() = Some(BootState { args, seed });
 }
 
-/// The guest side of every tender.
-struct Guest;
+/// The guest side of the tenders: hypercalls for everything.
+#[derive(Debug)]
+pub struct Guest;
 
 static GUEST: Guest = Guest;
 
@@ -41,7 +45,7 @@ pub(crate) fn abort_message(message: &str) -> ! {
     unsafe { core::arch::asm!("ud2", options(noreturn)) }
 }
 
-impl oasis_runtime::Platform for Guest {
+impl Machine for Guest {
     fn name(&self) -> &'static str {
         match hypercall::tender() {
             Tender::Hvt => "hvt",
@@ -65,13 +69,15 @@ impl oasis_runtime::Platform for Guest {
         console::flush();
     }
 
-    fn wait(&self, deadline_ns: Option<u64>) -> u64 {
-        crate::net::flush_all();
+    fn wait(&self, deadline_ns: Option<u64>) {
         console::flush();
         let mut arg = Yield { deadline_ns: deadline_ns.unwrap_or(u64::MAX), ready: 0 };
         hypercall::call::<op::Yield>(&mut arg);
-        crate::net::note_ready(arg.ready);
-        arg.ready
+        news::deliver(arg.ready);
+    }
+
+    fn has_wakeable_devices(&self) -> bool {
+        news::anyone_waiting()
     }
 
     fn exit(&self, status: u8) -> ! {
@@ -83,16 +89,55 @@ impl oasis_runtime::Platform for Guest {
     }
 }
 
-/// Runs the application's `main` on the runtime; called by the code
-/// `#[oasis::main]` generates. `setup` takes the devices' boot arguments
-/// (see `oasis_runtime::start`). Returns the exit status.
-pub fn run<S, P, F, Fut, T>(setup: S, main: F) -> u8
-where
-    S: FnOnce(&mut Vec<&'static str>) -> Result<P, oasis_runtime::ArgError>,
-    F: FnOnce(oasis_runtime::Os, P) -> Fut,
-    Fut: Future<Output = T> + 'static,
-    T: Termination,
-{
-    let Some(state) = BOOT_STATE.lock().take() else { abort_message("oasis_platform_tender::run called twice") };
-    oasis_runtime::start(&GUEST, state.args, state.seed, setup, main)
+impl Platform for Guest {
+    type Net = SmolStack<GuestNet>;
+    type Block = GuestBlock;
+    type NetSetup = (u32, NetConfig);
+    type BlockSetup = u32;
+
+    fn instance() -> &'static Guest {
+        &GUEST
+    }
+
+    fn take_net_args(device: Declared, args: &mut Vec<&'static str>) -> Result<(u32, NetConfig), ArgError> {
+        Ok((device.handle, NetConfig::take_from_args(args)?))
+    }
+
+    fn open_net(&'static self, os: &Os, (handle, config): (u32, NetConfig)) -> Result<Self::Net, DeviceSetupError> {
+        Ok(SmolStack::new(os, GuestNet::open(handle), config))
+    }
+
+    fn take_block_args(device: Declared, _args: &mut Vec<&'static str>) -> Result<u32, ArgError> {
+        Ok(device.handle)
+    }
+
+    fn open_block(&'static self, _os: &Os, handle: u32) -> Result<GuestBlock, DeviceSetupError> {
+        Ok(GuestBlock::open(handle))
+    }
+
+    fn boot<S, P, F, Fut, T>(setup: S, main: F) -> u8
+    where
+        S: FnOnce(&mut Vec<&'static str>) -> Result<P, ArgError>,
+        F: FnOnce(Os, P) -> Fut,
+        Fut: Future<Output = T> + 'static,
+        T: Termination,
+    {
+        let Some(state) = BOOT_STATE.lock().take() else { abort_message("the guest booted twice") };
+        oasis_runtime::start(&GUEST, state.args, state.seed, setup, main)
+    }
+}
+
+/// The entry `#[oasis::main]` gives an image for the tenders: the
+/// `__oasis_main` the boot code calls, returning the exit status.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! entry {
+    ($run:expr) => {
+        // SAFETY: the tender platform's boot code declares `__oasis_main` as
+        // a safe `fn() -> u8`; this is its one definition in the image.
+        #[unsafe(no_mangle)]
+        pub fn __oasis_main() -> u8 {
+            $run
+        }
+    };
 }

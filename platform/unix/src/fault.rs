@@ -41,7 +41,7 @@ extern "C" fn on_fault(signal: libc::c_int, info: *mut libc::siginfo_t, context:
     let mut line = Line { bytes: [0; 256], len: 0 };
     let _ = writeln!(
         line,
-        "oasis-platform-unix: stopped: guest fault: {} at address {address:#x}, rip {rip:#x}",
+        "oasis-unix: stopped: guest fault: {} at address {address:#x}, rip {rip:#x}",
         signal_name(signal)
     );
     // SAFETY: write(2) and _exit(2) are async-signal-safe; the buffer is live.

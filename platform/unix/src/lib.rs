@@ -2,16 +2,18 @@
 //! process, for development, debugging with ordinary tools, and running
 //! protocol tests without a hypervisor.
 //!
-//! It implements [`oasis_runtime::Platform`] over the host: the console is
-//! standard output (buffered, flushed before sleeping and at exit), clocks
-//! are the host's, `wait` is `ppoll`, randomness is `getrandom`. Panics and
-//! CPU faults are reported the way the tenders report them, with the same
-//! exit statuses ([`oasis_abi::exit`]).
+//! It implements [`oasis_platform::Platform`] over the host as [`Unix`]:
+//! the console is standard output (buffered, flushed before sleeping and at
+//! exit), clocks are the host's, `wait` is `ppoll`, randomness is
+//! `getrandom`, a block device is a file. Panics and CPU faults are
+//! reported the way the tenders report them, with the same exit statuses
+//! ([`oasis_abi::exit`]).
 //!
 //! Networking comes two ways (`net`): the host's own sockets
-//! ([`net::HostStack`], no privileges needed, the default), or the
-//! unikernel's own stack on a TAP device ([`net::TapNet`] under
-//! `oasis_net::SmolStack`), exactly as on hvt and spt.
+//! ([`net::HostStack`], no privileges needed, the default), or with the
+//! `tap` feature the unikernel's own stack on a TAP device
+//! ([`net::TapNet`] under `oasis_net::SmolStack`), exactly as on hvt and
+//! spt.
 //!
 //! It is not a sandbox: the process has the rights of whoever runs it.
 
@@ -21,4 +23,4 @@ pub mod net;
 mod platform;
 mod reactor;
 
-pub use platform::run;
+pub use platform::{NetSetup, Unix};

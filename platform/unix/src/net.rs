@@ -1,9 +1,12 @@
 //! Networking on the unix target: the host's sockets, or a TAP device
 //! under the unikernel's own stack.
 
+use std::future::Future;
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::AsRawFd;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use oasis_devices::{DeviceError, NetDevice, NetInfo};
 use oasis_net::{NetError, Stack, TcpListener, TcpStream, UdpSocket};
@@ -230,24 +233,31 @@ impl UdpSocket for HostUdp {
 
 /// A TAP device as the unikernel's network device on the unix target:
 /// the same stack as on hvt and spt, on a host TAP.
-#[derive(Debug)]
 pub struct TapNet {
     tap: Tap,
-    handle: u32,
     info: NetInfo,
+    /// The last read found the TAP empty: wait for the reactor to say it
+    /// is readable before reading again.
+    empty: bool,
+    /// The wait for that, while a task waits.
+    readable: Option<reactor::FdReady>,
+}
+
+impl std::fmt::Debug for TapNet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TapNet").field("tap", &self.tap).field("info", &self.info).finish()
+    }
 }
 
 impl TapNet {
-    /// Attaches to TAP `name` as device `handle`, with `mac` (or one derived
-    /// from the names) and the TAP's MTU; the platform then reports it
-    /// ready when frames wait.
-    pub fn open(name: &str, device: &str, handle: u32, mac: Option<[u8; 6]>) -> Result<TapNet, oasis_tap::TapError> {
+    /// Attaches to TAP `name` for device `device`, with `mac` (or one
+    /// derived from the names) and the TAP's MTU.
+    pub fn open(name: &str, device: &str, mac: Option<[u8; 6]>) -> Result<TapNet, oasis_tap::TapError> {
         // The stack on top (`oasis-net`) takes offloaded frames.
         let tap = Tap::open_offloading(name, true)?;
         let mac = mac.unwrap_or_else(|| oasis_tap::derived_mac(&format!("{device}@{name}")));
         let info = NetInfo { mac, mtu: tap.mtu(), offload: tap.offload() };
-        reactor::register_device(handle, tap.file().as_raw_fd());
-        Ok(TapNet { tap, handle, info })
+        Ok(TapNet { tap, info, empty: false, readable: None })
     }
 }
 
@@ -256,14 +266,29 @@ impl NetDevice for TapNet {
         self.info
     }
 
-    fn handle(&self) -> u32 {
-        self.handle
+    fn poll_receive_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if !self.empty {
+            return Poll::Ready(());
+        }
+        let fd = self.tap.file().as_raw_fd();
+        let readable = self.readable.get_or_insert_with(|| reactor::readable(fd));
+        match Pin::new(readable).poll(cx) {
+            Poll::Ready(()) => {
+                self.readable = None;
+                self.empty = false;
+                Poll::Ready(())
+            }
+            Poll::Pending => Poll::Pending,
+        }
     }
 
     fn receive(&mut self, buf: &mut [u8]) -> Result<Option<usize>, DeviceError> {
         match self.tap.file().read(buf) {
             Ok(n) => Ok(Some(n)),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::Interrupted => Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::Interrupted => {
+                self.empty = true;
+                Ok(None)
+            }
             Err(_) => Err(DeviceError::Io),
         }
     }

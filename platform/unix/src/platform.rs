@@ -1,4 +1,4 @@
-//! The runtime's platform as a Linux process.
+//! [`Platform`] as a Linux process.
 
 use std::future::Future;
 use std::io::Write;
@@ -6,12 +6,17 @@ use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use oasis_abi::exit;
-use oasis_runtime::Termination;
+use oasis_net::NetConfig;
+use oasis_platform::{ArgError, Declared, DeviceSetupError, Machine, Os, Platform, Termination};
+
+use crate::block::FileBlock;
 
 /// Bytes are handed to stdout once this many are buffered.
 const CONSOLE_BUFFER: usize = 4096;
 
-struct Unix {
+/// A Linux process: the host's clocks, stdout, sockets or a TAP, files.
+#[derive(Debug)]
+pub struct Unix {
     console: Mutex<Vec<u8>>,
 }
 
@@ -37,7 +42,7 @@ impl Unix {
     }
 }
 
-impl oasis_runtime::Platform for Unix {
+impl Machine for Unix {
     fn name(&self) -> &'static str {
         "unix"
     }
@@ -65,7 +70,7 @@ impl oasis_runtime::Platform for Unix {
         self.flush();
     }
 
-    fn wait(&self, deadline_ns: Option<u64>) -> u64 {
+    fn wait(&self, deadline_ns: Option<u64>) {
         self.flush();
         let timeout = deadline_ns.map(|d| {
             let ns = d.saturating_sub(monotonic_ns());
@@ -74,7 +79,7 @@ impl oasis_runtime::Platform for Unix {
                 tv_nsec: (ns % 1_000_000_000) as libc::c_long,
             }
         });
-        crate::reactor::poll(timeout.as_ref())
+        crate::reactor::poll(timeout.as_ref());
     }
 
     fn has_wakeable_devices(&self) -> bool {
@@ -88,7 +93,7 @@ impl oasis_runtime::Platform for Unix {
 
     fn abort(&self, message: &str) -> ! {
         self.flush();
-        eprintln!("oasis-platform-unix: aborted: {message}");
+        eprintln!("oasis-unix: aborted: {message}");
         std::process::exit(i32::from(exit::ABORT))
     }
 }
@@ -106,45 +111,143 @@ fn arguments() -> Result<Vec<&'static str>, String> {
         .collect()
 }
 
-/// Runs the application's `main` as this process; called by the code
-/// `#[oasis::main]` generates. Returns the exit status.
-pub fn run<S, P, F, Fut, T>(setup: S, main: F) -> u8
-where
-    S: FnOnce(&mut Vec<&'static str>) -> Result<P, oasis_runtime::ArgError>,
-    F: FnOnce(oasis_runtime::Os, P) -> Fut,
-    Fut: Future<Output = T> + 'static,
-    T: Termination,
-{
-    crate::fault::install();
-    std::panic::set_hook(Box::new(|info| {
-        UNIX.flush();
-        let message = info.payload_as_str().unwrap_or("(no message)");
-        match info.location() {
-            Some(l) => {
-                eprintln!(
-                    "oasis-platform-unix: aborted: panicked at {}:{}:{}: {message}",
-                    l.file(),
-                    l.line(),
-                    l.column()
-                )
-            }
-            None => eprintln!("oasis-platform-unix: aborted: panicked: {message}"),
+/// What a net device becomes: the host's sockets, or with the `tap`
+/// feature the unikernel's own stack on a TAP device.
+#[cfg(not(feature = "tap"))]
+type NetStack = crate::net::HostStack;
+#[cfg(feature = "tap")]
+type NetStack = oasis_net::SmolStack<crate::net::TapNet>;
+
+/// A net device's boot arguments.
+#[derive(Debug)]
+#[cfg_attr(not(feature = "tap"), allow(dead_code))]
+pub struct NetSetup {
+    name: &'static str,
+    config: NetConfig,
+    /// `--net:NAME=TAP` (the `tap` feature).
+    tap: Option<&'static str>,
+    /// `--net-mac:NAME=MAC` (the `tap` feature).
+    mac: Option<[u8; 6]>,
+}
+
+impl Platform for Unix {
+    type Net = NetStack;
+    type Block = FileBlock;
+    type NetSetup = NetSetup;
+    /// The device's name and the file bound to it (`--block:NAME=FILE`).
+    type BlockSetup = (&'static str, Option<&'static str>);
+
+    fn instance() -> &'static Unix {
+        &UNIX
+    }
+
+    fn take_net_args(device: Declared, args: &mut Vec<&'static str>) -> Result<NetSetup, ArgError> {
+        let config = NetConfig::take_from_args(args)?;
+        let (tap, mac) = if cfg!(feature = "tap") {
+            let tap = take_binding(args, "--net:", device.name);
+            let mac = match take_binding(args, "--net-mac:", device.name) {
+                None => None,
+                Some(v) => Some(crate::net::parse_mac(v).map_err(|reason| ArgError::Invalid {
+                    name: "--net-mac",
+                    value: v.into(),
+                    reason,
+                })?),
+            };
+            (tap, mac)
+        } else {
+            (None, None)
+        };
+        Ok(NetSetup { name: device.name, config, tap, mac })
+    }
+
+    #[cfg(not(feature = "tap"))]
+    fn open_net(&'static self, _os: &Os, setup: NetSetup) -> Result<NetStack, DeviceSetupError> {
+        if setup.config != NetConfig::default() {
+            log::warn!(
+                "net '{}': the host-socket stack uses the host's addresses; network options are ignored",
+                setup.name
+            );
         }
-        std::process::exit(i32::from(exit::ABORT));
-    }));
-    let args = match arguments() {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("oasis-platform-unix: refused: {e}");
+        Ok(crate::net::HostStack)
+    }
+
+    #[cfg(feature = "tap")]
+    fn open_net(&'static self, os: &Os, setup: NetSetup) -> Result<NetStack, DeviceSetupError> {
+        let Some(tap) = setup.tap else {
+            return Err(DeviceSetupError {
+                device: setup.name,
+                why: format!("bind it to a TAP device: --net:{}=TAP", setup.name),
+            });
+        };
+        let device = crate::net::TapNet::open(tap, setup.name, setup.mac)
+            .map_err(|e| DeviceSetupError { device: setup.name, why: e.to_string() })?;
+        Ok(oasis_net::SmolStack::new(os, device, setup.config))
+    }
+
+    fn take_block_args(device: Declared, args: &mut Vec<&'static str>) -> Result<Self::BlockSetup, ArgError> {
+        Ok((device.name, take_binding(args, "--block:", device.name)))
+    }
+
+    fn open_block(&'static self, _os: &Os, (name, file): Self::BlockSetup) -> Result<FileBlock, DeviceSetupError> {
+        let Some(file) = file else {
+            return Err(DeviceSetupError { device: name, why: format!("bind it to a file: --block:{name}=FILE") });
+        };
+        FileBlock::open(file).map_err(|why| DeviceSetupError { device: name, why: format!("{file}: {why}") })
+    }
+
+    fn boot<S, P, F, Fut, T>(setup: S, main: F) -> u8
+    where
+        S: FnOnce(&mut Vec<&'static str>) -> Result<P, ArgError>,
+        F: FnOnce(Os, P) -> Fut,
+        Fut: Future<Output = T> + 'static,
+        T: Termination,
+    {
+        crate::fault::install();
+        std::panic::set_hook(Box::new(|info| {
+            UNIX.flush();
+            let message = info.payload_as_str().unwrap_or("(no message)");
+            match info.location() {
+                Some(l) => {
+                    eprintln!("oasis-unix: aborted: panicked at {}:{}:{}: {message}", l.file(), l.line(), l.column())
+                }
+                None => eprintln!("oasis-unix: aborted: panicked: {message}"),
+            }
+            std::process::exit(i32::from(exit::ABORT));
+        }));
+        let args = match arguments() {
+            Ok(a) => a,
+            Err(e) => {
+                eprintln!("oasis-unix: refused: {e}");
+                return exit::REFUSED;
+            }
+        };
+        let mut seed = [0u8; 32];
+        if let Err(e) = getrandom::fill(&mut seed) {
+            eprintln!("oasis-unix: refused: no entropy from getrandom: {e}");
             return exit::REFUSED;
         }
-    };
-    let mut seed = [0u8; 32];
-    if let Err(e) = getrandom::fill(&mut seed) {
-        eprintln!("oasis-platform-unix: refused: no entropy from getrandom: {e}");
-        return exit::REFUSED;
+        let status = oasis_runtime::start(&UNIX, args, seed, setup, main);
+        UNIX.flush();
+        status
     }
-    let status = oasis_runtime::start(&UNIX, args, seed, setup, main);
-    UNIX.flush();
-    status
+}
+
+/// Removes `PREFIX NAME=VALUE` from `args` and returns the value.
+fn take_binding(args: &mut Vec<&'static str>, prefix: &str, name: &str) -> Option<&'static str> {
+    let at = args
+        .iter()
+        .position(|a| a.strip_prefix(prefix).and_then(|r| r.strip_prefix(name)).is_some_and(|r| r.starts_with('=')))?;
+    let arg = args.remove(at);
+    arg.split_once('=').map(|(_, v)| v)
+}
+
+/// The entry `#[oasis::main]` gives a unix program: its `main`.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! entry {
+    ($run:expr) => {
+        fn main() {
+            ::std::process::exit(i32::from($run))
+        }
+    };
 }

@@ -1,7 +1,6 @@
 //! Waiting on file descriptors: the unix platform's `wait` polls the
-//! descriptors tasks are waiting on (host sockets) and those of bound
-//! devices (a TAP), wakes the former and reports the latter as ready
-//! device handles.
+//! descriptors tasks are waiting on (host sockets, a TAP device) and wakes
+//! those tasks.
 
 use std::future::Future;
 use std::os::fd::RawFd;
@@ -21,7 +20,6 @@ struct Waiter {
 #[derive(Default)]
 struct Reactor {
     waiters: Slab<Waiter>,
-    devices: Vec<(u32, RawFd)>,
 }
 
 static REACTOR: Mutex<Option<Reactor>> = Mutex::new(None);
@@ -31,27 +29,20 @@ fn with<R>(f: impl FnOnce(&mut Reactor) -> R) -> R {
     f(guard.get_or_insert_with(Reactor::default))
 }
 
-/// Reports device `handle` ready whenever `fd` is readable.
-pub(crate) fn register_device(handle: u32, fd: RawFd) {
-    with(|r| r.devices.push((handle, fd)));
-}
-
 /// Whether anything could wake a wait without a deadline.
 pub(crate) fn has_sources() -> bool {
-    with(|r| !r.devices.is_empty() || r.waiters.iter().any(|(_, w)| !w.fired))
+    with(|r| r.waiters.iter().any(|(_, w)| !w.fired))
 }
 
-/// Polls every registered descriptor for up to `timeout` (`None`: until
-/// one is ready); wakes waiting tasks and returns ready device handles.
-pub(crate) fn poll(timeout: Option<&libc::timespec>) -> u64 {
-    let (mut fds, owners): (Vec<libc::pollfd>, Vec<Option<usize>>) = with(|r| {
-        let devices = r.devices.iter().map(|&(_, fd)| (libc::pollfd { fd, events: libc::POLLIN, revents: 0 }, None));
-        let waiters = r
-            .waiters
+/// Polls every descriptor a task waits on for up to `timeout` (`None`:
+/// until one is ready) and wakes the tasks whose descriptors are ready.
+pub(crate) fn poll(timeout: Option<&libc::timespec>) {
+    let (mut fds, owners): (Vec<libc::pollfd>, Vec<usize>) = with(|r| {
+        r.waiters
             .iter()
             .filter(|(_, w)| !w.fired)
-            .map(|(k, w)| (libc::pollfd { fd: w.fd, events: w.events, revents: 0 }, Some(k)));
-        devices.chain(waiters).unzip()
+            .map(|(k, w)| (libc::pollfd { fd: w.fd, events: w.events, revents: 0 }, k))
+            .unzip()
     });
     let ts = timeout.map_or(std::ptr::null(), |t| t as *const libc::timespec);
     // SAFETY: `fds` is a live array of pollfd of the length given; `ts` is
@@ -59,30 +50,22 @@ pub(crate) fn poll(timeout: Option<&libc::timespec>) -> u64 {
     // early, which `wait` allows.
     let n = unsafe { libc::ppoll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ts, std::ptr::null()) };
     if n <= 0 {
-        return 0;
+        return;
     }
-    let mut ready = 0u64;
     let mut woken = Vec::new();
     with(|r| {
-        for (i, (p, owner)) in fds.iter().zip(&owners).enumerate() {
-            if p.revents == 0 {
-                continue;
-            }
-            match owner {
-                None => ready |= 1 << (r.devices[i].0 % 64),
-                Some(k) => {
-                    if let Some(w) = r.waiters.get_mut(*k) {
-                        w.fired = true;
-                        woken.push(w.waker.clone());
-                    }
-                }
+        for (p, &k) in fds.iter().zip(&owners) {
+            if p.revents != 0
+                && let Some(w) = r.waiters.get_mut(k)
+            {
+                w.fired = true;
+                woken.push(w.waker.clone());
             }
         }
     });
     for w in woken {
         w.wake();
     }
-    ready
 }
 
 /// Completes when `fd` is ready for `events` (or has an error or hangup).
