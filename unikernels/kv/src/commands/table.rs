@@ -6,7 +6,9 @@
 
 use super::{Command, ParseContext, Refusal, expiry, keyspace, server, strings};
 
-/// What an entry parses arguments (those after the name) with.
+/// What an entry parses arguments (those after the name) with. It is
+/// called only with as many arguments as the entry's arity allows, so it
+/// may index them within that.
 pub type Parser = for<'a> fn(&'a [&'a [u8]], &ParseContext) -> Result<Command<'a>, Refusal<'a>>;
 
 /// How many arguments a command takes after its name; others get
