@@ -154,10 +154,10 @@ fn arp_resolves_both_ways() {
             c.args([client("frames.py").to_str().unwrap(), "watch-arp", "tap0", GUEST_MAC, "20"]);
             Running::spawn(&mut c)
         };
-        std::thread::sleep(Duration::from_millis(300));
+        let mut watcher = watcher;
+        watcher.wait_for("watching", Duration::from_secs(30));
         let out = bed.run("ping", &["-c", "3", "-i", "0.3", "-W", "5", GUEST_IP], Duration::from_secs(30));
         bed.expect(&out, &format!("ping with a static neighbour on {}", label(t)));
-        let mut watcher = watcher;
         let seen = watcher.wait_for("arp-request-from=", Duration::from_secs(30));
         assert!(
             seen.contains(&format!("arp-request-from={GUEST_MAC}")),

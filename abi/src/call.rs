@@ -7,7 +7,7 @@
 //! little-endian `u64`s (or byte arrays), so its layout is the same for
 //! every compiler.
 //!
-//! Each call is tied to its argument struct in one table ([`hypercalls!`]
+//! Each call is tied to its argument struct in one table (`hypercalls!`
 //! below): the [`Hypercall`] marker types in [`op`] carry the number, the
 //! name and the struct, so the guest cannot pass one call's struct to
 //! another ([`op::ClockWall`] takes a [`Clock`], nothing else), and the

@@ -12,7 +12,7 @@
 //! host side in `oasis-tender`.
 //!
 //! Words used as in RFC 2119: a guest that breaks a MUST is stopped by the
-//! tender with a one-line error and [`exit::CONTRACT_VIOLATION`].
+//! tender with a one-line error and [`exit::STOPPED`].
 
 #![no_std]
 #![forbid(unsafe_code)]

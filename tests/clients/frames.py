@@ -2,7 +2,7 @@
 """Raw frames for the network tests, through an AF_PACKET socket on a TAP.
 
   frames.py malformed IFACE DSTMAC SRCIP DSTIP     send malformed frames; prints sent=N
-  frames.py watch-arp IFACE MAC SECONDS            print arp-request-from=MAC if MAC sends
+  frames.py watch-arp IFACE MAC SECONDS            print watching, then arp-request-from=MAC if MAC sends
                                                    an ARP request within SECONDS
 """
 import os
@@ -69,6 +69,9 @@ def watch_arp(iface, who, seconds):
     sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0806))
     sock.bind((iface, 0))
     sock.settimeout(0.2)
+    # The caller starts the traffic only once this is out: a slow start
+    # must not miss the request.
+    print("watching", flush=True)
     end = time.time() + seconds
     want = mac(who)
     while time.time() < end:

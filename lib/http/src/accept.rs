@@ -11,7 +11,6 @@ use oasis_runtime::Os;
 use crate::clock::with_deadline;
 use crate::config::Config;
 use crate::conn::nanos;
-use crate::io::TcpIo;
 use crate::server::{Handler, serve_connection};
 
 /// After the last response, how long the rest of the client's input is
@@ -64,9 +63,9 @@ where
         let (os_task, handler, config) = (os.clone(), handler.clone(), config.clone());
         os.spawn(async move {
             let _slot = slot;
-            let mut io = TcpIo(stream);
-            serve_connection(&mut io, os_task.clone(), config, &*handler, Some(peer)).await;
-            close_gracefully(&os_task, io.0).await;
+            let mut stream = stream;
+            serve_connection(&mut stream, os_task.clone(), config, &*handler, Some(peer)).await;
+            close_gracefully(&os_task, stream).await;
         });
     }
 }

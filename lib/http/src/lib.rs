@@ -43,8 +43,6 @@ mod conn;
 pub mod date;
 mod error;
 pub mod files;
-#[cfg(feature = "oasis")]
-mod io;
 mod method;
 mod parse;
 mod request;
@@ -60,7 +58,6 @@ pub use conn::{BodyNext, Connection, Next};
 pub use embedded_io_async;
 pub use error::RequestError;
 #[cfg(feature = "oasis")]
-pub use io::{IoError, TcpIo};
 pub use method::Method;
 pub use parse::{Head, parse_head};
 pub use request::{Framing, Request, Version};

@@ -264,10 +264,10 @@ impl<C: Read + Write, K: Clock> Conn<C, K> {
         let ok = self.write_all(&out).await;
         self.out = out;
         self.out.clear();
-        ok && {
-            let deadline = self.clock.now_ns().saturating_add(nanos(self.core.config().idle_timeout));
-            matches!(with_deadline(&self.clock, deadline, self.io.flush()).await, Ok(Ok(())))
-        }
+        // Not the stream's own `flush`: on a TCP stream that waits until
+        // the peer has acknowledged everything, a round trip per response
+        // for nothing (the stack sends what it is given).
+        ok
     }
 
     /// Sends buffered output unless more pipelined requests wait and will

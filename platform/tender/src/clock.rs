@@ -49,7 +49,7 @@ fn call_clock<H: Hypercall<Arg = Clock>>() -> u64 {
 
 /// Nanoseconds since boot; never goes back.
 pub(crate) fn monotonic_ns() -> u64 {
-    tsc_ns().unwrap_or_else(|| call_clock::<op::ClockMonotonic>())
+    tsc_ns().unwrap_or_else(call_clock::<op::ClockMonotonic>)
 }
 
 /// Nanoseconds since the Unix epoch.

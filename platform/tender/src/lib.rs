@@ -7,7 +7,7 @@
 //! heap, the panic handler, the buffered console, clocks, RDRAND seed
 //! mixing, CPU exception reporting and the device drivers (net and block
 //! through hypercalls), and implements [`oasis_platform::Platform`] as
-//! [`Guest`]. It is the only guest code with `unsafe`.
+//! `Guest`. It is the only guest code with `unsafe`.
 //!
 //! It is not an API for applications: they use the `oasis` crate, which
 //! picks this platform for `target_os = "none"`. Everything here compiles

@@ -17,4 +17,4 @@ mod enter;
 mod run;
 mod signals;
 
-pub use run::{SptError, run};
+pub use run::{Spt, SptError, run};
