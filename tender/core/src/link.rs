@@ -71,12 +71,12 @@ impl TapLink {
     /// Sends bytes the host holds (a frame a faulty link let through). A
     /// full TAP queue drops the frame, as a congested link would.
     pub fn send_bytes(&self, frame: &[u8]) {
-        let _ = std::io::Write::write(&mut &*self.tap.file(), frame);
+        let _ = std::io::Write::write(&mut self.tap.file(), frame);
     }
 
     /// Reads one frame into `buf`; `None` when none waits or reading fails.
     pub fn receive_bytes(&self, buf: &mut [u8]) -> Option<usize> {
-        std::io::Read::read(&mut &*self.tap.file(), buf).ok()
+        std::io::Read::read(&mut self.tap.file(), buf).ok()
     }
 }
 
