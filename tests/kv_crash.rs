@@ -24,7 +24,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use oasis_kv::testing::Rng;
 use oasis_kv::testing::workload::{Model, matching_prefix};
-use oasis_kv::tools::{get, ls};
+use oasis_kv::tools::{block_on, get, ls};
 use oasis_kv::{DiskKv, FileDevice, FormatOptions, OpenOptions};
 use oasis_testkit::{guest_images, kvm_available, kvm_is_emulated, skip, workspace_root};
 
@@ -42,7 +42,7 @@ fn disk(name: &str, size: u64, store_id: u64) -> PathBuf {
     let _ = std::fs::remove_file(&path);
     let mut dev = FileDevice::create(&path, size, 512).unwrap();
     let options = FormatOptions { max_value_len: 32 << 10, ..FormatOptions::new(store_id) };
-    DiskKv::format(&mut dev, &options).unwrap();
+    block_on(DiskKv::format(&mut dev, &options)).unwrap();
     path
 }
 
@@ -50,13 +50,13 @@ fn disk(name: &str, size: u64, store_id: u64) -> PathBuf {
 /// everything in it.
 fn contents(path: &Path, what: &str) -> (Model, u64) {
     let dev = FileDevice::open(path, 512, false).unwrap();
-    let report = oasis_kv::disk::check(&mut FileDevice::open(path, 512, false).unwrap()).unwrap();
+    let report = block_on(oasis_kv::disk::check(&mut FileDevice::open(path, 512, false).unwrap())).unwrap();
     assert!(report.is_clean(), "{what}: check found problems:\n{report}");
-    let kv = DiskKv::open(dev, OpenOptions { read_only: true, ..OpenOptions::default() })
+    let kv = block_on(DiskKv::open(dev, OpenOptions { read_only: true, ..OpenOptions::default() }))
         .unwrap_or_else(|e| panic!("{what}: the store does not open: {e}"));
     let keys = ls(&kv, "").unwrap_or_default();
     let model = keys.into_iter().map(|(k, _)| (k.clone(), get(&kv, &k).unwrap())).collect();
-    (model, kv.info().generation)
+    (model, block_on(kv.info()).generation)
 }
 
 struct Tally {

@@ -1,4 +1,6 @@
-//! A file as the unikernel's block device on the unix target.
+//! A file as the unikernel's block device on the unix target. Requests
+//! are done synchronously inside their futures, so a flush (`fdatasync`)
+//! still holds up the executor while it runs.
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
@@ -45,7 +47,11 @@ impl FileBlock {
         let whole = offset.is_multiple_of(BLOCK_SIZE) && (len as u64).is_multiple_of(BLOCK_SIZE) && len > 0;
         let inside = offset.checked_add(len as u64).is_some_and(|end| end <= self.info.capacity);
         // The tenders stop a guest for this; a unix program gets an error.
-        if whole && inside { Ok(()) } else { Err(DeviceError) }
+        match (whole, inside) {
+            (false, _) => Err(DeviceError::Unaligned),
+            (true, false) => Err(DeviceError::OutOfRange),
+            (true, true) => Ok(()),
+        }
     }
 }
 
@@ -54,17 +60,17 @@ impl BlockDevice for FileBlock {
         self.info
     }
 
-    fn read(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), DeviceError> {
+    async fn read(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), DeviceError> {
         self.check(offset, buf.len())?;
-        self.file.read_exact_at(buf, offset).map_err(|_| DeviceError)
+        self.file.read_exact_at(buf, offset).map_err(|_| DeviceError::Io)
     }
 
-    fn write(&mut self, offset: u64, data: &[u8]) -> Result<(), DeviceError> {
+    async fn write(&mut self, offset: u64, data: &[u8]) -> Result<(), DeviceError> {
         self.check(offset, data.len())?;
-        self.file.write_all_at(data, offset).map_err(|_| DeviceError)
+        self.file.write_all_at(data, offset).map_err(|_| DeviceError::Io)
     }
 
-    fn flush(&mut self) -> Result<(), DeviceError> {
-        self.file.sync_data().map_err(|_| DeviceError)
+    async fn flush(&mut self) -> Result<(), DeviceError> {
+        self.file.sync_data().map_err(|_| DeviceError::Io)
     }
 }
