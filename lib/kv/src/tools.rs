@@ -17,7 +17,7 @@ use crate::traits::{EntryKind, KvRo, KvRw};
 
 /// Runs `future` to completion on this thread, for futures that never
 /// wait: the stores of this crate over a device whose requests complete
-/// at once ([`crate::testing::MemDevice`], [`crate::FileDevice`]), used by
+/// at once (`MemDevice` under the `testing` feature, `FileDevice` under `std`), used by
 /// one caller at a time. Those finish on their first poll.
 ///
 /// This is not an executor. A future that returns `Pending` having woken
