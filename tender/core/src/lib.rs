@@ -17,6 +17,9 @@ pub mod devices;
 pub mod faults;
 pub mod hypercall;
 pub mod image;
+pub mod image_file;
+pub mod launch;
+pub mod link;
 pub mod manifest;
 pub mod memory;
 pub mod memstat;
@@ -25,6 +28,7 @@ pub mod seccomp;
 pub mod setup;
 pub mod stats;
 pub mod stop;
+pub mod supervise;
 
 pub use config::{ArgsError, BindError, Binding, TenderArgs};
 pub use hypercall::Hypercalls;
