@@ -489,6 +489,12 @@ impl Proxy {
 
     fn relay_event(&mut self, key: usize, guest_side: bool, event: Event) {
         let Some(Some(relay)) = self.relays.get_mut(key) else { return };
+        if event.read_closed() {
+            match guest_side {
+                false => relay.up.source_closed = true,
+                true => relay.down.source_closed = true,
+            }
+        }
         let fresh = !relay.connected;
         if !relay.connected {
             // Client data waits in its socket until the guest answers;

@@ -47,6 +47,12 @@ impl Event {
         self.bits & libc::EPOLLOUT as u32 != 0
     }
 
+    /// The peer has closed its side (or the connection is gone): an end of
+    /// input is there to be read.
+    pub fn read_closed(&self) -> bool {
+        self.bits & (libc::EPOLLRDHUP | libc::EPOLLHUP) as u32 != 0
+    }
+
     /// An error or hang-up is pending (the next call on it reports it).
     pub fn failed(&self) -> bool {
         self.bits & (libc::EPOLLERR | libc::EPOLLHUP) as u32 != 0

@@ -52,6 +52,10 @@ pub struct Flow {
     pipe: Option<Pipe>,
     /// Bytes in the pipe.
     queued: usize,
+    /// The source's peer has closed its side: its end of input waits to
+    /// be read after the data, so a short read no longer proves the source
+    /// drained (the event that said so has been taken).
+    pub source_closed: bool,
     /// The source has ended.
     eof: bool,
     /// The end was passed on (the destination's write side shut).
@@ -136,8 +140,8 @@ impl Flow {
                 self.held.extend_from_slice(&scratch[written..n]);
                 return Ok(());
             }
-            if n < scratch.len() {
-                // Drained: the next bytes bring the next event.
+            if n < scratch.len() && !self.source_closed {
+                // Drained: the next bytes (or the end) bring the next event.
                 return Ok(());
             }
             if let Step::Wait = self.splice(from, to, pool)? {

@@ -241,3 +241,22 @@ fn ten_thousand_connections_at_once() {
         assert_eq!(&buf, format!("{i:08}").as_bytes());
     }
 }
+
+/// A short message and the end of input arriving together: the end must
+/// not be lost behind the short read that took the message.
+#[test]
+fn an_end_that_arrives_with_the_data_is_passed_on() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let guest = echo_server();
+    let host = free_port();
+    start_local(&[publish(host, guest, Proto::Tcp)]);
+    for i in 0..200 {
+        let mut c = TcpStream::connect(("127.0.0.1", host)).unwrap();
+        c.set_read_timeout(Some(LIMIT)).unwrap();
+        c.write_all(format!("message {i}").as_bytes()).unwrap();
+        c.shutdown(Shutdown::Write).unwrap();
+        let mut back = String::new();
+        c.read_to_string(&mut back).unwrap_or_else(|e| panic!("round {i}: {e}"));
+        assert_eq!(back, format!("message {i}"));
+    }
+}

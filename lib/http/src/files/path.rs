@@ -99,6 +99,11 @@ pub fn resolve(path: &str) -> Result<Resolved, PathError> {
         i += 1;
     }
     let decoded = String::from_utf8(decoded).map_err(|_| PathError::NotUtf8)?;
+    // The C1 controls (U+0080 to U+009F) are controls too, and no name a
+    // site serves (found by fuzzing http_path).
+    if decoded.chars().any(char::is_control) {
+        return Err(PathError::ForbiddenByte);
+    }
     let directory = decoded.is_empty() || decoded.ends_with('/');
     let key = decoded.strip_suffix('/').unwrap_or(&decoded);
     if key.len() > MAX_KEY {
@@ -132,6 +137,14 @@ mod tests {
 
     fn key(path: &str) -> Result<(String, bool), PathError> {
         resolve(path).map(|r| (r.key, r.directory))
+    }
+
+    #[test]
+    fn control_characters_are_refused_ascii_and_c1_alike() {
+        for path in ["/a%00b", "/a%1Fb", "/a%7Fb", "/a%C2%9Fb", "/a\u{9f}b", "/dc/.>c/s/'.\u{9f}../x"] {
+            assert_eq!(key(path), Err(PathError::ForbiddenByte), "{path}");
+        }
+        assert_eq!(key("/caf%C3%A9"), Ok(("café".into(), false)));
     }
 
     #[test]
