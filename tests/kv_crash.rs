@@ -140,10 +140,22 @@ fn run_and_kill(target: &str, image: &Path, disk: &Path, seed: u64, kill: Kill) 
         std::thread::sleep(Duration::from_micros(200));
     }
     let exited_early = child.try_wait().unwrap();
-    let _ = child.kill(); // SIGKILL
+    // The crash: SIGKILL the process that runs the guest and writes the
+    // disk (the tender's supervisor outlives it and reports it). Killing
+    // the supervisor instead would let the guest go on until the kernel
+    // delivers its death to the child, writing what the test never sees
+    // acknowledged.
+    match oasis_testkit::guest_process(child.id(), Duration::from_millis(500)) {
+        // SAFETY: kill has no memory effects; `guest` is the supervisor's
+        // live child.
+        Some(guest) => unsafe {
+            libc::kill(guest as i32, libc::SIGKILL);
+        },
+        None => {
+            let _ = child.kill();
+        }
+    }
     child.wait().unwrap();
-    // The tender's supervisor is gone; the guest's process it watched dies
-    // with it (PR_SET_PDEATHSIG) an instant later, and releases the disk.
     wait_until_released(disk);
     reader.join().unwrap();
     let out = output.lock().unwrap().clone();

@@ -138,7 +138,8 @@ fn vcpu_loop(machine: &mut Machine, hypercalls: &mut Hypercalls) -> Stop {
             }
             Exit::Halt => {
                 hypercalls.stats.other("hlt");
-                Err(fault(machine, FaultKind::Halt, None))
+                let interrupts_on = machine.vcpu.get_regs().is_ok_and(|r| r.rflags & (1 << 9) != 0);
+                Err(fault(machine, FaultKind::Halt { interrupts_on }, None))
             }
             Exit::Shutdown => {
                 hypercalls.stats.other("shutdown");
@@ -228,7 +229,15 @@ impl Vm for Hvt {
         policy(base, self.machine.vcpu.as_raw_fd())
     }
 
-    fn arm(&mut self, _args: &TenderArgs, hypercalls: &mut Hypercalls) -> Result<(), HvtError> {
+    fn arm(&mut self, args: &TenderArgs, hypercalls: &mut Hypercalls) -> Result<(), HvtError> {
+        if args.stats {
+            // What this KVM let the tender hide from the guest (software-
+            // emulated KVM takes neither; docs/tenders.md).
+            report::eprint(format_args!(
+                "tsc-hidden: {}\npv-features-refused: {}\n",
+                self.machine.tsc_hidden, self.machine.pv_enforced
+            ));
+        }
         hypercalls.stats.prepare(EXIT_KINDS);
         install_signals().map_err(host_err("installing signal handlers"))
     }
