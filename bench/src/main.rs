@@ -7,7 +7,7 @@
 //! not count the parent's pages from before `exec`). Runs of the compared commands are interleaved
 //! (A B C A B C …) so drift in machine speed affects all alike.
 //!
-//! Usage: `oasis-bench boot|hvt|net|block|kv …`, see `--help`.
+//! Usage: `oasis-bench boot|hvt|net|block|kv|dns …`, see `--help`.
 
 #![allow(clippy::unwrap_used)]
 
@@ -98,6 +98,26 @@ enum Bench {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// DNS: the dns unikernel (unix and spt) against NSD and Knot with
+    /// dnsperf; hvt VM exits per query; zone loading; image size; the
+    /// smallest --mem
+    Dns {
+        /// Seconds per dnsperf run
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Rounds, interleaved across servers
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        /// Records in the zone served under dnsperf
+        #[arg(long, default_value_t = 100_000)]
+        records: usize,
+        /// Records in the zone whose loading is timed
+        #[arg(long, default_value_t = 1_000_000)]
+        load_records: usize,
+        /// Queries against dns on hvt for exits per query (0: no hvt run)
+        #[arg(long, default_value_t = 200)]
+        hvt_queries: usize,
+    },
     /// Boot time and VM exits of hello on hvt, against Solo5 hvt
     Hvt {
         /// Counted runs of each command
@@ -180,6 +200,7 @@ fn print_table(rows: &[Row]) {
 }
 
 mod block;
+mod dns;
 mod kv;
 mod net;
 
@@ -328,6 +349,9 @@ fn main() -> Result<()> {
         Bench::Block { mib, rounds, hvt_ops, dir } => block::block(mib, rounds, hvt_ops, dir),
         Bench::Kv { requests, pipelined_requests, pipeline, rounds, hvt_sets, dir } => {
             kv::kv(requests, pipelined_requests, pipeline, rounds, hvt_sets, dir)
+        }
+        Bench::Dns { seconds, rounds, records, load_records, hvt_queries } => {
+            dns::dns(seconds, rounds, records, load_records, hvt_queries)
         }
         Bench::TcpClient { addr, mib } => net::tcp_client(&addr, mib),
     }

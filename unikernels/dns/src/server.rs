@@ -260,8 +260,10 @@ impl<N: Stack + 'static, D: BlockDevice + 'static> Server<N, D> {
     /// zone we are the primary of; applied, stored, then acknowledged.
     async fn update(self: &Rc<Self>, msg: &[u8], peer: SocketAddr, out: &mut Vec<u8>) -> Handled {
         if self.config.keys.is_empty() {
+            // Updates are turned off without keys: NOTIMP, as NSD (which
+            // has no updates) answers.
             oasis::log::info!("{peer}: update refused (no TSIG keys configured)");
-            return reply_error(msg, Rcode::REFUSED, out);
+            return reply_error(msg, Rcode::NOTIMP, out);
         }
         let now = self.now();
         let (key, mac) = match self.verify(msg, now) {
