@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use oasis_testkit::{NetNs, Running, netns_available, run};
 
 use super::net::{tap_ns, veth_pair};
