@@ -28,7 +28,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(mem) = GuestMemoryMmap::<()>::from_ranges(&[(GuestAddress(0), MEM as usize)]) else { return };
     let (memory, calls) = data.split_at(data.len().min(4096));
     let _ = mem.write_slice(memory, GuestAddress(WINDOW));
-    let mut server = Hypercalls::new(mem, AccessMap::flat(MEM), vec![], Some(Duration::from_micros(1)))
+    let mut server = Hypercalls::new(mem, AccessMap::flat(MEM), vec![], Some(Duration::from_micros(1)), 0)
         .with_console(devnull().as_raw_fd());
     for call in calls.chunks_exact(10) {
         let number = u64::from(call[0] % 40);

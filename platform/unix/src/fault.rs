@@ -6,21 +6,6 @@ use std::sync::Once;
 
 const ALT_STACK_SIZE: usize = 64 * 1024;
 
-/// Formats into a fixed buffer: a signal handler must not allocate.
-struct Line {
-    bytes: [u8; 256],
-    len: usize,
-}
-
-impl std::fmt::Write for Line {
-    fn write_str(&mut self, s: &str) -> std::fmt::Result {
-        let n = s.len().min(self.bytes.len() - self.len);
-        self.bytes[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
-        self.len += n;
-        Ok(())
-    }
-}
-
 fn signal_name(signal: libc::c_int) -> &'static str {
     match signal {
         libc::SIGSEGV => "page fault (SIGSEGV)",
@@ -32,23 +17,17 @@ fn signal_name(signal: libc::c_int) -> &'static str {
 }
 
 extern "C" fn on_fault(signal: libc::c_int, info: *mut libc::siginfo_t, context: *mut libc::c_void) {
-    use std::fmt::Write;
     // SAFETY: the kernel passes a valid siginfo_t for SA_SIGINFO handlers.
     let address = unsafe { (*info).si_addr() } as usize;
     // SAFETY: with SA_SIGINFO the third argument is the interrupted
     // context, a ucontext_t.
     let rip = unsafe { (*(context as *const libc::ucontext_t)).uc_mcontext.gregs[libc::REG_RIP as usize] } as u64;
-    let mut line = Line { bytes: [0; 256], len: 0 };
-    let _ = writeln!(
-        line,
-        "oasis-unix: stopped: guest fault: {} at address {address:#x}, rip {rip:#x}",
+    oasis_sys::eprint(format_args!(
+        "oasis-unix: stopped: guest fault: {} at address {address:#x}, rip {rip:#x}\n",
         signal_name(signal)
-    );
-    // SAFETY: write(2) and _exit(2) are async-signal-safe; the buffer is live.
-    unsafe {
-        libc::write(2, line.bytes.as_ptr().cast(), line.len);
-        libc::_exit(i32::from(oasis_abi::exit::STOPPED));
-    }
+    ));
+    // SAFETY: _exit(2) is async-signal-safe.
+    unsafe { libc::_exit(i32::from(oasis_abi::exit::STOPPED)) }
 }
 
 /// Installs the fault handlers (once) on an alternate stack, so a stack

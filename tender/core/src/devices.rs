@@ -9,198 +9,33 @@ use oasis_abi::{DeviceKind, net_offload};
 use oasis_tap::{Tap, TapError};
 
 use crate::config::Binding;
-use crate::faults::{Fate, FaultSpec, Faults};
+use crate::faults::{FaultSpec, FaultyLink};
+use crate::link::{Link, TapLink};
 use crate::seccomp::Policy;
 
-/// A frame buffer sized for the device, allocated before the sandbox.
-#[derive(Debug)]
-pub struct Frame {
-    bytes: Vec<u8>,
-    len: Option<usize>,
-}
-
-impl Frame {
-    fn new(size: usize) -> Frame {
-        Frame { bytes: vec![0; size], len: None }
-    }
-
-    /// The frame held, if any.
-    pub fn get(&self) -> Option<&[u8]> {
-        self.len.map(|n| &self.bytes[..n])
-    }
-
-    /// Holds a copy of `frame` (cut to the buffer).
-    pub fn set(&mut self, frame: &[u8]) {
-        let n = frame.len().min(self.bytes.len());
-        self.bytes[..n].copy_from_slice(&frame[..n]);
-        self.len = Some(n);
-    }
-
-    fn set_len(&mut self, n: usize) {
-        self.len = Some(n.min(self.bytes.len()));
-    }
-
-    /// Forgets the frame.
-    pub fn clear(&mut self) {
-        self.len = None;
-    }
-
-    /// The whole buffer, to read a frame into.
-    pub fn buffer(&mut self) -> &mut [u8] {
-        &mut self.bytes
-    }
-}
-
-/// Frames a faulty link holds in each direction.
-#[derive(Debug)]
-pub struct FaultyLink {
-    /// The decisions.
-    pub faults: Faults,
-    /// Scratch for the frame being decided.
-    pub scratch: Frame,
-    /// Guest-bound frames to deliver before reading the TAP again.
-    pub inbound: [Frame; 2],
-    /// A guest-bound frame held back (reordered).
-    pub inbound_held: Frame,
-    /// A host-bound frame held back (reordered).
-    pub outbound_held: Frame,
-}
-
-impl FaultyLink {
-    fn new(spec: FaultSpec, frame: usize) -> FaultyLink {
-        FaultyLink {
-            faults: Faults::new(spec),
-            scratch: Frame::new(frame),
-            inbound: [Frame::new(frame), Frame::new(frame)],
-            inbound_held: Frame::new(frame),
-            outbound_held: Frame::new(frame),
-        }
-    }
-
-    /// Whether guest-bound frames wait here (so yield reports the device ready).
-    pub fn inbound_waiting(&self) -> bool {
-        self.inbound.iter().any(|f| f.get().is_some()) || self.inbound_held.get().is_some()
-    }
-}
-
-/// A network device: a TAP, and the MAC and MTU the guest is told.
+/// A network device: its link (a TAP, maybe behind injected faults), and
+/// the MAC, MTU and frame format the guest is told.
 #[derive(Debug)]
 pub struct NetBackend {
-    tap: Tap,
+    /// Where its frames go.
+    pub link: Box<dyn Link>,
     /// The guest's MAC address.
     pub mac: [u8; 6],
     /// The MTU.
     pub mtu: u16,
-    /// Injected faults, when asked for.
-    pub faulty: Option<Box<FaultyLink>>,
-}
-
-fn send(file: &File, frame: &[u8]) {
-    // A full TAP queue drops the frame, as a congested link would.
-    let _ = std::io::Write::write(&mut &*file, frame);
+    /// Frames carry offload headers (`oasis_abi::net_offload`).
+    pub offload: bool,
 }
 
 impl NetBackend {
-    /// The TAP's file.
-    pub fn file(&self) -> &File {
-        self.tap.file()
-    }
-
-    /// Sends the first `len` bytes of the faulty link's scratch buffer
-    /// (where the caller put the guest's frame) through the faults.
-    pub fn send_faulty(&mut self, len: usize) {
-        let file = self.tap.file();
-        let Some(link) = self.faulty.as_mut() else { return };
-        let FaultyLink { faults, scratch, outbound_held, .. } = &mut **link;
-        let frame = &scratch.buffer()[..len];
-        let fate = if faults.spec().outbound { faults.fate() } else { Fate::Pass };
-        match fate {
-            Fate::Drop => {}
-            Fate::Pass => send(file, frame),
-            Fate::Duplicate => {
-                send(file, frame);
-                send(file, frame);
-            }
-            Fate::Reorder if outbound_held.get().is_none() => {
-                outbound_held.set(frame);
-                return;
-            }
-            Fate::Reorder => send(file, frame),
-        }
-        if let Some(held) = outbound_held.get() {
-            send(file, held);
-            outbound_held.clear();
-        }
-    }
-
-    /// Sends a host-bound frame held back for reordering, if the guest
-    /// sent nothing after it.
-    pub fn flush_faulty(&mut self) {
-        let file = self.tap.file();
-        if let Some(link) = self.faulty.as_mut()
-            && let Some(held) = link.outbound_held.get()
-        {
-            send(file, held);
-            link.outbound_held.clear();
-        }
-    }
-
-    /// The next guest-bound frame through the faults, or `None` when none
-    /// waits (errors reading the TAP count as none).
-    pub fn next_faulty_inbound(&mut self) -> Option<&[u8]> {
-        let file = self.tap.file();
-        let link = self.faulty.as_mut()?;
-        let FaultyLink { faults, scratch, inbound, inbound_held, .. } = &mut **link;
-        if let Some(slot) = inbound.iter_mut().find(|f| f.get().is_some()) {
-            let frame = slot.get().unwrap_or_default();
-            scratch.set(frame);
-            slot.clear();
-            return scratch.get();
-        }
-        loop {
-            let n = match std::io::Read::read(&mut &*file, scratch.buffer()) {
-                Ok(n) => n,
-                Err(_) => {
-                    // Nothing more from the host: release a held frame.
-                    let held = inbound_held.get()?;
-                    scratch.set(held);
-                    inbound_held.clear();
-                    return scratch.get();
-                }
-            };
-            let frame = &scratch.buffer()[..n];
-            let queue = |inbound: &mut [Frame; 2], f: &[u8]| {
-                if let Some(slot) = inbound.iter_mut().find(|s| s.get().is_none()) {
-                    slot.set(f);
-                }
-            };
-            let fate = if faults.spec().inbound { faults.fate() } else { Fate::Pass };
-            match fate {
-                Fate::Drop => continue,
-                Fate::Reorder if inbound_held.get().is_none() => {
-                    inbound_held.set(frame);
-                    continue;
-                }
-                Fate::Duplicate => queue(inbound, frame),
-                Fate::Pass | Fate::Reorder => {}
-            }
-            if let Some(held) = inbound_held.get() {
-                queue(inbound, held);
-                inbound_held.clear();
-            }
-            scratch.set_len(n);
-            return scratch.get();
-        }
-    }
-
     /// Whether frames carry offload headers (`oasis_abi::net_offload`).
     pub fn offload(&self) -> bool {
-        self.tap.offload()
+        self.offload
     }
 
     /// Largest frame: MTU plus the Ethernet header, or an offloaded frame.
     pub fn max_frame(&self) -> u64 {
-        max_frame(self.mtu, self.offload())
+        max_frame(self.mtu, self.offload)
     }
 }
 
@@ -284,7 +119,7 @@ impl Backend {
     /// The descriptor to poll for input, if the device has input.
     pub fn poll_fd(&self) -> Option<i32> {
         match self {
-            Backend::Net(n) => Some(n.file().as_raw_fd()),
+            Backend::Net(n) => Some(n.link.fd()),
             Backend::Block(_) => None,
         }
     }
@@ -342,12 +177,13 @@ pub fn open(
                     .find(|(n, _)| *n == b.name)
                     .map(|(_, m)| *m)
                     .unwrap_or_else(|| oasis_tap::derived_mac(&format!("{}@{}", b.name, b.value)));
-                let mtu = tap.mtu();
-                let faulty = faults
-                    .iter()
-                    .find(|(n, _)| *n == b.name)
-                    .map(|(_, spec)| Box::new(FaultyLink::new(*spec, max_frame(mtu, tap.offload()) as usize)));
-                Ok(Backend::Net(NetBackend { tap, mac, mtu, faulty }))
+                let (mtu, offload) = (tap.mtu(), tap.offload());
+                let tap = TapLink::new(tap);
+                let link: Box<dyn Link> = match faults.iter().find(|(n, _)| *n == b.name) {
+                    Some((_, spec)) => Box::new(FaultyLink::new(tap, *spec, max_frame(mtu, offload) as usize)),
+                    None => Box::new(tap),
+                };
+                Ok(Backend::Net(NetBackend { link, mac, mtu, offload }))
             }
             DeviceKind::Block => {
                 let err = |why: String| DeviceSetupError::File { name: b.name.clone(), path: b.value.clone(), why };
@@ -417,7 +253,7 @@ fn refuse_shared_files(bound: &[Binding]) -> Result<(), DeviceSetupError> {
 pub fn allow(policy: Policy, backends: &[Backend]) -> Policy {
     backends.iter().fold(policy, |p, b| match b {
         Backend::Net(n) => {
-            let fd = n.file().as_raw_fd() as u64;
+            let fd = n.link.fd() as u64;
             p.allow_pinned(libc::SYS_read, "read", 0, fd, "net-read: one frame from the TAP").allow_pinned(
                 libc::SYS_write,
                 "write",

@@ -10,8 +10,16 @@
 //!
 //! A reordered frame is held back and sent after the next one in the same
 //! direction (or, if none comes, at the guest's next yield).
+//!
+//! [`FaultyLink`] wraps the TAP's link: the hypercall path moves frames
+//! the same way whether faults are injected or not.
 
 use std::fmt;
+use std::os::fd::RawFd;
+
+use oasis_abi::result;
+
+use crate::link::{FrameSlice, Link, TapLink};
 
 /// Probabilities are in parts per million.
 const PPM: u32 = 1_000_000;
@@ -149,6 +157,175 @@ impl Faults {
         } else {
             Fate::Pass
         }
+    }
+}
+
+/// A frame buffer sized for the device, allocated before the sandbox.
+#[derive(Debug)]
+struct Frame {
+    bytes: Vec<u8>,
+    len: Option<usize>,
+}
+
+impl Frame {
+    fn new(size: usize) -> Frame {
+        Frame { bytes: vec![0; size], len: None }
+    }
+
+    /// The frame held, if any.
+    fn get(&self) -> Option<&[u8]> {
+        self.len.map(|n| &self.bytes[..n])
+    }
+
+    /// Holds a copy of `frame` (cut to the buffer).
+    fn set(&mut self, frame: &[u8]) {
+        let n = frame.len().min(self.bytes.len());
+        self.bytes[..n].copy_from_slice(&frame[..n]);
+        self.len = Some(n);
+    }
+
+    fn set_len(&mut self, n: usize) {
+        self.len = Some(n.min(self.bytes.len()));
+    }
+
+    fn clear(&mut self) {
+        self.len = None;
+    }
+
+    /// The whole buffer, to read a frame into.
+    fn buffer(&mut self) -> &mut [u8] {
+        &mut self.bytes
+    }
+}
+
+/// A TAP link behind seeded faults: frames held in user space for
+/// duplication and reordering.
+#[derive(Debug)]
+pub struct FaultyLink {
+    tap: TapLink,
+    faults: Faults,
+    /// Scratch for the frame being decided.
+    scratch: Frame,
+    /// Guest-bound frames to deliver before reading the TAP again.
+    inbound: [Frame; 2],
+    /// A guest-bound frame held back (reordered).
+    inbound_held: Frame,
+    /// A host-bound frame held back (reordered).
+    outbound_held: Frame,
+}
+
+impl FaultyLink {
+    /// `tap` behind the faults of `spec`, for frames of up to `frame` bytes.
+    pub fn new(tap: TapLink, spec: FaultSpec, frame: usize) -> FaultyLink {
+        FaultyLink {
+            tap,
+            faults: Faults::new(spec),
+            scratch: Frame::new(frame),
+            inbound: [Frame::new(frame), Frame::new(frame)],
+            inbound_held: Frame::new(frame),
+            outbound_held: Frame::new(frame),
+        }
+    }
+
+    /// The next guest-bound frame through the faults, in `scratch`, or
+    /// `None` when none waits (errors reading the TAP count as none).
+    fn next_inbound(&mut self) -> Option<&[u8]> {
+        let FaultyLink { tap, faults, scratch, inbound, inbound_held, .. } = self;
+        if let Some(slot) = inbound.iter_mut().find(|f| f.get().is_some()) {
+            let frame = slot.get().unwrap_or_default();
+            scratch.set(frame);
+            slot.clear();
+            return scratch.get();
+        }
+        loop {
+            let Some(n) = tap.receive_bytes(scratch.buffer()) else {
+                // Nothing more from the host: release a held frame.
+                let held = inbound_held.get()?;
+                scratch.set(held);
+                inbound_held.clear();
+                return scratch.get();
+            };
+            let frame = &scratch.buffer()[..n];
+            let queue = |inbound: &mut [Frame; 2], f: &[u8]| {
+                if let Some(slot) = inbound.iter_mut().find(|s| s.get().is_none()) {
+                    slot.set(f);
+                }
+            };
+            let fate = if faults.spec().inbound { faults.fate() } else { Fate::Pass };
+            match fate {
+                Fate::Drop => continue,
+                Fate::Reorder if inbound_held.get().is_none() => {
+                    inbound_held.set(frame);
+                    continue;
+                }
+                Fate::Duplicate => queue(inbound, frame),
+                Fate::Pass | Fate::Reorder => {}
+            }
+            if let Some(held) = inbound_held.get() {
+                queue(inbound, held);
+                inbound_held.clear();
+            }
+            scratch.set_len(n);
+            return scratch.get();
+        }
+    }
+}
+
+impl Link for FaultyLink {
+    fn send(&mut self, frame: &FrameSlice<'_>) -> u64 {
+        let FaultyLink { tap, faults, scratch, outbound_held, .. } = self;
+        // The caller checked the frame fits a device buffer.
+        let len = frame.copy_to(scratch.buffer());
+        let frame = &scratch.buffer()[..len];
+        let fate = if faults.spec().outbound { faults.fate() } else { Fate::Pass };
+        match fate {
+            Fate::Drop => {}
+            Fate::Pass => tap.send_bytes(frame),
+            Fate::Duplicate => {
+                tap.send_bytes(frame);
+                tap.send_bytes(frame);
+            }
+            Fate::Reorder if outbound_held.get().is_none() => {
+                outbound_held.set(frame);
+                return result::OK;
+            }
+            Fate::Reorder => tap.send_bytes(frame),
+        }
+        if let Some(held) = outbound_held.get() {
+            tap.send_bytes(held);
+            outbound_held.clear();
+        }
+        result::OK
+    }
+
+    fn receive(&mut self, buf: &mut FrameSlice<'_>) -> (u64, u64) {
+        match self.next_inbound() {
+            Some(frame) => {
+                let n = frame.len().min(buf.len());
+                buf.copy_from(&frame[..n]);
+                (n as u64, result::OK)
+            }
+            None => (0, result::AGAIN),
+        }
+    }
+
+    fn input_held(&self) -> bool {
+        self.inbound.iter().any(|f| f.get().is_some()) || self.inbound_held.get().is_some()
+    }
+
+    fn before_sleep(&mut self) {
+        if let Some(held) = self.outbound_held.get() {
+            self.tap.send_bytes(held);
+            self.outbound_held.clear();
+        }
+    }
+
+    fn fd(&self) -> RawFd {
+        self.tap.fd()
+    }
+
+    fn fault_counts(&self) -> Option<FaultCounts> {
+        Some(self.faults.counts)
     }
 }
 

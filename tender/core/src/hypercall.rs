@@ -69,15 +69,15 @@ pub type Outcome = Result<(), Stop>;
 impl Hypercalls {
     /// A server for a guest whose memory is `mem`, of which calls may name
     /// what `access` allows, whose declared devices are `devices` (in
-    /// handle order), and whose monotonic time starts now. Console output
-    /// goes to standard output.
+    /// handle order), and whose monotonic time zero is host monotonic time
+    /// `origin_ns`. Console output goes to standard output.
     pub fn new(
         mem: GuestMemoryMmap,
         access: AccessMap,
         devices: Vec<Backend>,
         timeout: Option<Duration>,
+        origin_ns: u64,
     ) -> Hypercalls {
-        let origin_ns = host_monotonic_ns();
         let (poll_fds, poll_handles) = devices
             .iter()
             .enumerate()
@@ -113,9 +113,14 @@ impl Hypercalls {
     /// What the faulty links did, per device handle.
     pub fn fault_counts(&self) -> impl Iterator<Item = (usize, crate::faults::FaultCounts)> + '_ {
         self.devices.iter().enumerate().filter_map(|(h, d)| match d {
-            Backend::Net(n) => n.faulty.as_ref().map(|l| (h, l.faults.counts)),
+            Backend::Net(n) => n.link.fault_counts().map(|c| (h, c)),
             Backend::Block(_) => None,
         })
+    }
+
+    /// The declared devices' host sides, in handle order.
+    pub fn devices(&self) -> &[Backend] {
+        &self.devices
     }
 
     /// Host monotonic time at the guest's monotonic zero.
@@ -364,29 +369,8 @@ impl Hypercalls {
         }
         let Hypercalls { mem, devices, .. } = self;
         let Backend::Net(net) = &mut devices[handle as usize] else { return Err(Stop::Internal("not a net device")) };
-        Ok(match net.faulty.as_mut() {
-            None => {
-                let slice = mem.get_slice(GuestAddress(data), len as usize).map_err(|_| bad())?;
-                match vm_memory::WriteVolatile::write_volatile(&mut net.file(), &slice) {
-                    Ok(_) => result::OK,
-                    Err(vm_memory::VolatileMemoryError::IOError(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                        result::AGAIN
-                    }
-                    // The kernel refused this frame (a malformed offload
-                    // header): dropped, as a NIC drops a bad frame; the
-                    // device still works.
-                    Err(vm_memory::VolatileMemoryError::IOError(e)) if e.raw_os_error() == Some(libc::EINVAL) => {
-                        result::OK
-                    }
-                    Err(_) => result::IO_ERROR,
-                }
-            }
-            Some(link) => {
-                mem.read_slice(&mut link.scratch.buffer()[..len as usize], GuestAddress(data)).map_err(|_| bad())?;
-                net.send_faulty(len as usize);
-                result::OK
-            }
-        })
+        let slice = mem.get_slice(GuestAddress(data), len as usize).map_err(|_| bad())?;
+        Ok(net.link.send(&slice))
     }
 
     /// Receives one frame into the `cap` bytes at `data` (checked here) on
@@ -406,25 +390,8 @@ impl Hypercalls {
         let bad = || Stop::from(Violation::BadBuffer { call: number, addr: data, len: cap });
         let Hypercalls { mem, devices, .. } = self;
         let Backend::Net(net) = &mut devices[handle as usize] else { return Err(Stop::Internal("not a net device")) };
-        Ok(match net.faulty.is_some() {
-            false => {
-                let mut slice = mem.get_slice(GuestAddress(data), cap as usize).map_err(|_| bad())?;
-                match vm_memory::ReadVolatile::read_volatile(&mut net.file(), &mut slice) {
-                    Ok(n) => (n as u64, result::OK),
-                    Err(vm_memory::VolatileMemoryError::IOError(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                        (0, result::AGAIN)
-                    }
-                    Err(_) => (0, result::IO_ERROR),
-                }
-            }
-            true => match net.next_faulty_inbound() {
-                Some(frame) => {
-                    mem.write_slice(frame, GuestAddress(data)).map_err(|_| bad())?;
-                    (frame.len() as u64, result::OK)
-                }
-                None => (0, result::AGAIN),
-            },
-        })
+        let mut slice = mem.get_slice(GuestAddress(data), cap as usize).map_err(|_| bad())?;
+        Ok(net.link.receive(&mut slice))
     }
 
     fn net_write(&mut self, arg: &mut NetIo) -> Outcome {
@@ -529,8 +496,8 @@ impl Hypercalls {
         let mut pending = 0u64;
         for (h, d) in self.devices.iter_mut().enumerate() {
             let Backend::Net(n) = d else { continue };
-            n.flush_faulty();
-            if n.faulty.as_ref().is_some_and(|l| l.inbound_waiting()) {
+            n.link.before_sleep();
+            if n.link.input_held() {
                 pending |= 1 << h;
             }
         }
@@ -593,8 +560,14 @@ mod tests {
     fn server(timeout_ms: u64) -> (Hypercalls, File) {
         let mem: GuestMemoryMmap = GuestMemoryMmap::from_ranges(&[(GuestAddress(0), MEM as usize)]).unwrap();
         let null = File::options().write(true).open("/dev/null").unwrap();
-        let h = Hypercalls::new(mem, AccessMap::flat(MEM), vec![], Some(Duration::from_millis(timeout_ms)))
-            .with_console(null.as_raw_fd());
+        let h = Hypercalls::new(
+            mem,
+            AccessMap::flat(MEM),
+            vec![],
+            Some(Duration::from_millis(timeout_ms)),
+            host_monotonic_ns(),
+        )
+        .with_console(null.as_raw_fd());
         (h, null)
     }
 

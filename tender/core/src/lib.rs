@@ -17,6 +17,8 @@ pub mod devices;
 pub mod faults;
 pub mod hypercall;
 pub mod image;
+pub mod launch;
+pub mod link;
 pub mod manifest;
 pub mod memory;
 pub mod memstat;

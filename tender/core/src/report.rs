@@ -1,40 +1,12 @@
 //! The end of a run: the one-line message, `--stats`, and the exit status.
 //! Nothing here allocates: tenders call it from inside their sandbox.
 
-use std::fmt::{self, Write};
-
 use crate::memstat::MemoryReport;
 use crate::stats::{Report, Stats};
 use crate::stop::Stop;
 
-struct Buffer {
-    bytes: [u8; 1024],
-    len: usize,
-}
-
-impl Write for Buffer {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        let n = s.len().min(self.bytes.len() - self.len);
-        self.bytes[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
-        self.len += n;
-        Ok(())
-    }
-}
-
 /// Writes formatted text (at most 1 KiB) to stderr without allocating.
-pub fn eprint(args: fmt::Arguments<'_>) {
-    let mut buf = Buffer { bytes: [0; 1024], len: 0 };
-    let _ = buf.write_fmt(args);
-    let mut at = 0;
-    while at < buf.len {
-        // SAFETY: `buf.bytes[at..buf.len]` is live and initialised.
-        let n = unsafe { libc::write(2, buf.bytes[at..].as_ptr().cast(), buf.len - at) };
-        if n <= 0 {
-            break;
-        }
-        at += n as usize;
-    }
-}
+pub use oasis_sys::eprint;
 
 /// Prints why the guest stopped (nothing for a plain exit) as
 /// `{tender}: {stop}`, then the counts when asked, then exits the process

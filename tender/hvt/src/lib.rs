@@ -17,4 +17,4 @@ mod run;
 mod vm;
 
 pub use paging::PagingError;
-pub use run::{HvtError, run};
+pub use run::{Hvt, HvtError, run};

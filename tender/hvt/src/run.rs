@@ -5,13 +5,13 @@ use std::time::Duration;
 
 use kvm_ioctls::VcpuExit;
 use oasis_abi::{HVT_PORT_BASE, Tender};
-use oasis_tender::devices;
-use oasis_tender::hypercall::host_wall_ns;
-use oasis_tender::memory::{self, AccessMap, BootParams};
+use oasis_tender::launch::{Vm, VmBoot};
+use oasis_tender::memory;
 use oasis_tender::seccomp::{Policy, SeccompError};
-use oasis_tender::setup::{self, Prepared, SetupError};
+use oasis_tender::setup::SetupError;
 use oasis_tender::stop::{Fault, FaultKind};
-use oasis_tender::{Hypercalls, LoadError, Stop, TenderArgs, Violation, report};
+use oasis_tender::{Hypercalls, Image, LoadError, Stop, TenderArgs, Violation, report};
+use vm_memory::GuestMemoryMmap;
 
 use crate::paging::{self, PagingError};
 use crate::vm::{KvmError, Machine};
@@ -55,8 +55,8 @@ extern "C" fn on_alarm(_: libc::c_int) {
 }
 
 extern "C" fn on_sigsys(_: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
-    // SAFETY: for SIGSYS the kernel fills `_sigsys._syscall` at offset 24.
-    let number = unsafe { info.cast::<u8>().add(24).cast::<i32>().read_unaligned() };
+    // SAFETY: this is the SIGSYS handler's own siginfo_t.
+    let (_, number) = unsafe { oasis_sys::sigsys_fields(info) };
     report::eprint(format_args!("oasis-hvt: stopped: the tender made a forbidden system call {number} (tender bug)\n"));
     // SAFETY: _exit is async-signal-safe.
     unsafe { libc::_exit(i32::from(oasis_abi::exit::STOPPED)) };
@@ -215,71 +215,67 @@ fn host_err(what: &'static str) -> impl FnOnce(std::io::Error) -> HvtError {
     move |source| SetupError::Host { what, source }.into()
 }
 
+/// The hvt tender: a KVM virtual machine with one vCPU.
+pub struct Hvt {
+    machine: Machine,
+    mem_size: u64,
+}
+
+impl std::fmt::Debug for Hvt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hvt").field("mem_size", &self.mem_size).finish()
+    }
+}
+
+impl Vm for Hvt {
+    const TENDER: Tender = Tender::Hvt;
+    const COUNTS: &'static str = "vm-exits";
+    type Error = HvtError;
+
+    fn create(args: &TenderArgs, _image: &Image) -> Result<Hvt, HvtError> {
+        Ok(Hvt { machine: Machine::new(args.mem)?, mem_size: args.mem })
+    }
+
+    fn memory(&self) -> &GuestMemoryMmap {
+        &self.machine.mem
+    }
+
+    fn host_range(&self) -> Result<(usize, usize), HvtError> {
+        let host = vm_memory::GuestMemoryBackend::get_host_address(&self.machine.mem, vm_memory::GuestAddress(0))
+            .map_err(|_| host_err("finding guest memory")(std::io::Error::other("unmapped")))?;
+        Ok((host as usize, self.mem_size as usize))
+    }
+
+    fn boot(&mut self, args: &TenderArgs, image: &Image) -> Result<VmBoot, HvtError> {
+        // First, so it is read at monotonic zero.
+        let tsc_at_boot = self.machine.read_tsc()?;
+        let tables = paging::build(image, args.mem)?;
+        self.machine.setup_long_mode(&tables, image.entry, memory::stack_top(args.mem))?;
+        Ok(VmBoot { tsc_hz: self.machine.tsc_hz()?, tsc_at_boot, spt_hypercall: 0 })
+    }
+
+    fn policy(&self) -> Policy {
+        use std::os::fd::AsRawFd;
+        policy(self.machine.vcpu.as_raw_fd())
+    }
+
+    fn arm(&mut self, args: &TenderArgs, hypercalls: &mut Hypercalls) -> Result<(), HvtError> {
+        if std::path::Path::new("/sys/module/kvm_pvm").exists() {
+            report::eprint(format_args!(
+                "oasis-hvt: note: KVM here is software-emulated (kvm_pvm): the guest runs about 10^4 times slower than on hardware\n"
+            ));
+        }
+        hypercalls.stats.prepare(EXIT_KINDS);
+        install_signals(args.timeout).map_err(host_err("installing signal handlers"))
+    }
+
+    fn run(&mut self, _image: &Image, _args: &TenderArgs, hypercalls: &mut Hypercalls) -> Stop {
+        vcpu_loop(&mut self.machine, hypercalls)
+    }
+}
+
 /// Runs the guest the arguments describe, then exits the process with its
 /// status. Returns only when the guest cannot be started.
 pub fn run(args: &TenderArgs) -> Result<std::convert::Infallible, HvtError> {
-    let Prepared { file, image, backends } = setup::prepare(args)?;
-    let tables = paging::build(&image, args.mem)?;
-    let seed = memory::fresh_seed().map_err(host_err("reading the host's getrandom"))?;
-
-    let mut machine = Machine::new(args.mem)?;
-    memory::load_image(&machine.mem, &image, &file)?;
-    drop(file);
-    machine.setup_long_mode(&tables, image.entry, memory::stack_top(args.mem))?;
-    let tsc_hz = machine.tsc_hz()?;
-    if std::path::Path::new("/sys/module/kvm_pvm").exists() {
-        report::eprint(format_args!(
-            "oasis-hvt: note: KVM here is software-emulated (kvm_pvm): the guest runs about 10^4 times slower than on hardware\n"
-        ));
-    }
-    install_signals(args.timeout).map_err(host_err("installing signal handlers"))?;
-    let mut memstats = match args.stats {
-        true => {
-            let host = vm_memory::GuestMemoryBackend::get_host_address(&machine.mem, vm_memory::GuestAddress(0))
-                .map_err(|_| host_err("finding guest memory")(std::io::Error::other("unmapped")))?;
-            Some(
-                oasis_tender::memstat::MemoryStats::open(host as usize, args.mem as usize)
-                    .map_err(host_err("opening /proc/self/status for --stats"))?,
-            )
-        }
-        false => None,
-    };
-    let sandbox = {
-        use std::os::fd::AsRawFd;
-        let p = devices::allow(policy(machine.vcpu.as_raw_fd()), &backends);
-        match &memstats {
-            Some(m) => m.allow(p),
-            None => p,
-        }
-        .compile()?
-    };
-    let access = AccessMap::for_image(&image, args.mem);
-
-    // Monotonic zero: the guest's TSC now, and the tender's clock origin
-    // taken at the same moment.
-    let tsc_at_boot = machine.read_tsc()?;
-    let wall_ns_at_boot = host_wall_ns();
-    let mut hypercalls = Hypercalls::new(machine.mem.clone(), access, backends, args.timeout);
-    hypercalls.stats.prepare(EXIT_KINDS);
-    let params = BootParams {
-        tender: Tender::Hvt,
-        mem_size: args.mem,
-        tsc_hz,
-        tsc_at_boot,
-        wall_ns_at_boot,
-        spt_hypercall: 0,
-        seed,
-        cpu_features: memory::host_cpu_features(),
-    };
-    memory::write_boot_info(&machine.mem, &image, &params, &args.guest_args)?;
-    seccompiler::apply_filter(&sandbox).map_err(|e| SeccompError::Install(e.to_string()))?;
-
-    let stop = vcpu_loop(&mut machine, &mut hypercalls);
-    let memory = memstats.as_mut().map(|m| m.measure());
-    if args.stats {
-        for (h, counts) in hypercalls.fault_counts() {
-            report::eprint(format_args!("net-faults {h}: {counts}\n"));
-        }
-    }
-    report::finish("oasis-hvt", &stop, args.stats.then_some((&hypercalls.stats, "vm-exits", memory)))
+    oasis_tender::launch::run::<Hvt>(args)
 }

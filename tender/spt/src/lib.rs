@@ -3,7 +3,7 @@
 //! only what the hypercalls need on already-open descriptors.
 //!
 //! The guest calls the tender through an entry address handed over in boot
-//! info (see `docs/spt.md` for why that, not raw system calls from the
+//! info (see `docs/tenders.md` for why that, not raw system calls from the
 //! guest): the entry switches to the tender's stack and runs the same
 //! checked hypercall server as hvt (`oasis_tender::Hypercalls`). CPU faults,
 //! forbidden system calls and `--timeout` arrive as signals, whose handlers
@@ -17,4 +17,4 @@ mod enter;
 mod run;
 mod signals;
 
-pub use run::{SptError, run};
+pub use run::{Spt, SptError, run};

@@ -4,11 +4,10 @@ use std::sync::atomic::{AtomicPtr, Ordering};
 
 use oasis_abi::Tender;
 use oasis_abi::layout::{self, BOOT_INFO_ADDR, BOOT_INFO_END, GUEST_MIN_ADDR, KERNEL_BASE, PAGE_SIZE};
-use oasis_tender::devices;
-use oasis_tender::memory::{self, AccessMap, BootParams};
-use oasis_tender::report;
-use oasis_tender::seccomp::{Policy, SeccompError};
-use oasis_tender::setup::{self, Prepared, SetupError, host_error as host};
+use oasis_tender::launch::{Vm, VmBoot};
+use oasis_tender::memory;
+use oasis_tender::seccomp::Policy;
+use oasis_tender::setup::{SetupError, host_error as host};
 use oasis_tender::{Hypercalls, Image, Stop, TenderArgs};
 use vm_memory::{GuestAddress, GuestMemoryMmap, GuestRegionMmap, MmapRegion};
 
@@ -19,7 +18,8 @@ use crate::signals;
 pub type SptError = SetupError;
 
 struct RunState {
-    hypercalls: Hypercalls,
+    /// The server, which `run` lends for as long as the guest runs.
+    hypercalls: *mut Hypercalls,
     stop: Option<Stop>,
 }
 
@@ -34,14 +34,16 @@ pub(crate) extern "sysv64" fn handle_hypercall(number: u64, arg: u64) -> u64 {
     if ptr.is_null() {
         return Outcome::Stopped as u64;
     }
-    // SAFETY: `run` points STATE at its RunState before entering the guest
-    // and never touches it while the guest runs; hypercalls cannot nest (the
-    // guest is not running while one is served), so this is the only
-    // reference.
+    // SAFETY: `run` points STATE at its RunState, and the RunState at its
+    // exclusively borrowed server, before entering the guest, and touches
+    // neither while the guest runs; hypercalls cannot nest (the guest is
+    // not running while one is served), so these are the only references.
     let state = unsafe { &mut *ptr };
-    let mut outcome = state.hypercalls.handle(number, arg);
+    // SAFETY: as above.
+    let hypercalls = unsafe { &mut *state.hypercalls };
+    let mut outcome = hypercalls.handle(number, arg);
     if outcome.is_ok() && signals::TIMEOUT_PENDING.load(Ordering::Relaxed) {
-        outcome = state.hypercalls.check_timeout();
+        outcome = hypercalls.check_timeout();
     }
     match outcome {
         Ok(()) => 0,
@@ -130,71 +132,69 @@ fn protect_layout(image: &Image, mem: u64) -> Result<(), SptError> {
     protect(guard, guard + PAGE_SIZE, libc::PROT_NONE)
 }
 
-/// The sandbox for a guest before its devices add their rules.
-pub fn policy() -> Policy {
-    Policy::base()
+/// The spt tender: guest memory mapped at its own addresses in this
+/// process, and the guest entered by a jump.
+#[derive(Debug)]
+pub struct Spt {
+    mem: GuestMemoryMmap,
+    mem_size: u64,
+}
+
+impl Vm for Spt {
+    const TENDER: Tender = Tender::Spt;
+    const COUNTS: &'static str = "hypercalls";
+    type Error = SptError;
+
+    fn create(args: &TenderArgs, _image: &Image) -> Result<Spt, SptError> {
+        Ok(Spt { mem: map_guest_memory(args.mem)?, mem_size: args.mem })
+    }
+
+    fn memory(&self) -> &GuestMemoryMmap {
+        &self.mem
+    }
+
+    fn host_range(&self) -> Result<(usize, usize), SptError> {
+        Ok((GUEST_MIN_ADDR as usize, (self.mem_size - GUEST_MIN_ADDR) as usize))
+    }
+
+    fn boot(&mut self, _args: &TenderArgs, _image: &Image) -> Result<VmBoot, SptError> {
+        Ok(VmBoot { spt_hypercall: oasis_spt_hypercall as *const () as u64, ..VmBoot::default() })
+    }
+
+    fn seal(&mut self, args: &TenderArgs, image: &Image) -> Result<(), SptError> {
+        protect_layout(image, args.mem)
+    }
+
+    fn policy(&self) -> Policy {
+        Policy::base()
+    }
+
+    fn arm(&mut self, args: &TenderArgs, _hypercalls: &mut Hypercalls) -> Result<(), SptError> {
+        enter::detect_fsgsbase();
+        signals::install(GUEST_MIN_ADDR, args.mem).map_err(host("installing signal handlers"))?;
+        if let Some(t) = args.timeout {
+            signals::arm_timeout(t).map_err(host("arming --timeout"))?;
+        }
+        Ok(())
+    }
+
+    fn run(&mut self, image: &Image, args: &TenderArgs, hypercalls: &mut Hypercalls) -> Stop {
+        let mut state = RunState { hypercalls, stop: None };
+        STATE.store(&mut state, Ordering::Relaxed);
+        // SAFETY: memory is mapped and loaded, boot info written, STATE set,
+        // handlers installed: everything `enter` requires.
+        let outcome = unsafe { enter::enter(image.entry, memory::stack_top(args.mem), BOOT_INFO_ADDR) };
+        STATE.store(std::ptr::null_mut(), Ordering::Relaxed);
+        match outcome {
+            Outcome::Stopped => state.stop.take().unwrap_or(Stop::Internal("stopped without a reason")),
+            Outcome::Signalled => signals::recorded_stop(args.timeout),
+            Outcome::Returned => Stop::Internal("the guest returned from its entry point"),
+        }
+    }
 }
 
 /// Runs the guest the arguments describe, then exits the process with its
 /// status. Returns only when the guest cannot be started.
 pub fn run(args: &TenderArgs) -> Result<std::convert::Infallible, SptError> {
-    let Prepared { file, image, backends } = setup::prepare(args)?;
-    let device_policy = devices::allow(policy(), &backends);
-    let seed = memory::fresh_seed().map_err(host("reading the host's getrandom"))?;
-
-    let mem = map_guest_memory(args.mem)?;
-    memory::load_image(&mem, &image, &file)?;
-    drop(file);
-    let params = BootParams {
-        tender: Tender::Spt,
-        mem_size: args.mem,
-        tsc_hz: 0,
-        tsc_at_boot: 0,
-        wall_ns_at_boot: oasis_tender::hypercall::host_wall_ns(),
-        spt_hypercall: oasis_spt_hypercall as *const () as u64,
-        seed,
-        cpu_features: memory::host_cpu_features(),
-    };
-    memory::write_boot_info(&mem, &image, &params, &args.guest_args)?;
-    protect_layout(&image, args.mem)?;
-
-    let access = AccessMap::for_image(&image, args.mem);
-    let mut state = RunState { hypercalls: Hypercalls::new(mem, access, backends, args.timeout), stop: None };
-    STATE.store(&mut state, Ordering::Relaxed);
-
-    enter::detect_fsgsbase();
-    signals::install(GUEST_MIN_ADDR, args.mem).map_err(host("installing signal handlers"))?;
-    let mut memstats = match args.stats {
-        true => Some(
-            oasis_tender::memstat::MemoryStats::open(GUEST_MIN_ADDR as usize, (args.mem - GUEST_MIN_ADDR) as usize)
-                .map_err(host("opening /proc/self/status for --stats"))?,
-        ),
-        false => None,
-    };
-    let sandbox = match &memstats {
-        Some(m) => m.allow(device_policy),
-        None => device_policy,
-    }
-    .compile()?;
-    if let Some(t) = args.timeout {
-        signals::arm_timeout(t).map_err(host("arming --timeout"))?;
-    }
-    seccompiler::apply_filter(&sandbox).map_err(|e| SeccompError::Install(e.to_string()))?;
-
-    // SAFETY: memory is mapped and loaded, boot info written, STATE set,
-    // handlers installed: everything `enter` requires.
-    let outcome = unsafe { enter::enter(image.entry, memory::stack_top(args.mem), BOOT_INFO_ADDR) };
-    STATE.store(std::ptr::null_mut(), Ordering::Relaxed);
-    let stop = match outcome {
-        Outcome::Stopped => state.stop.take().unwrap_or(Stop::Internal("stopped without a reason")),
-        Outcome::Signalled => signals::recorded_stop(args.timeout),
-        Outcome::Returned => Stop::Internal("the guest returned from its entry point"),
-    };
-    let memory = memstats.as_mut().map(|m| m.measure());
-    if args.stats {
-        for (h, counts) in state.hypercalls.fault_counts() {
-            report::eprint(format_args!("net-faults {h}: {counts}\n"));
-        }
-    }
-    report::finish("oasis-spt", &stop, args.stats.then_some((&state.hypercalls.stats, "hypercalls", memory)))
+    oasis_tender::launch::run::<Spt>(args)
 }

@@ -7,7 +7,6 @@
 //! tender bug (or a guest that jumped into it): the handler prints one line
 //! and exits, since the tender's own state can no longer be trusted.
 
-use std::fmt::Write;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -33,43 +32,10 @@ const ALARM_REPEAT: Duration = Duration::from_millis(20);
 const HANDLED: [libc::c_int; 7] =
     [libc::SIGSEGV, libc::SIGBUS, libc::SIGILL, libc::SIGFPE, libc::SIGTRAP, libc::SIGSYS, libc::SIGALRM];
 
-/// One line, formatted without allocating.
-struct Line {
-    bytes: [u8; 256],
-    len: usize,
-}
-
-impl Write for Line {
-    fn write_str(&mut self, s: &str) -> std::fmt::Result {
-        let n = s.len().min(self.bytes.len() - self.len);
-        self.bytes[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
-        self.len += n;
-        Ok(())
-    }
-}
-
 fn die_in_tender(what: std::fmt::Arguments<'_>) -> ! {
-    let mut line = Line { bytes: [0; 256], len: 0 };
-    let _ = writeln!(line, "oasis-spt: stopped: {what}");
-    // SAFETY: write(2) and _exit(2) are async-signal-safe and allowed by the
-    // sandbox; the buffer is live.
-    unsafe {
-        libc::write(2, line.bytes.as_ptr().cast(), line.len);
-        libc::_exit(i32::from(exit::STOPPED))
-    }
-}
-
-/// `SIGSYS` fields of `siginfo_t` (the `libc` crate does not name them):
-/// the address after the system call instruction and the call's number.
-fn sigsys_fields(info: *const libc::siginfo_t) -> (u64, i64) {
-    // SAFETY: for SIGSYS the kernel fills `_sigsys { void *_call_addr; int
-    // _syscall; unsigned _arch; }` at offset 16 of siginfo_t.
-    unsafe {
-        let base = info.cast::<u8>();
-        let call_addr = base.add(16).cast::<u64>().read_unaligned();
-        let syscall = base.add(24).cast::<i32>().read_unaligned();
-        (call_addr, i64::from(syscall))
-    }
+    oasis_sys::eprint(format_args!("oasis-spt: stopped: {what}\n"));
+    // SAFETY: _exit(2) is async-signal-safe and allowed by the sandbox.
+    unsafe { libc::_exit(i32::from(exit::STOPPED)) }
 }
 
 extern "C" fn on_signal(signal: libc::c_int, info: *mut libc::siginfo_t, context: *mut libc::c_void) {
@@ -87,7 +53,8 @@ extern "C" fn on_signal(signal: libc::c_int, info: *mut libc::siginfo_t, context
             }
         }
         libc::SIGSYS => {
-            let (_, number) = sigsys_fields(info);
+            // SAFETY: this is the SIGSYS handler's own siginfo_t.
+            let (_, number) = unsafe { oasis_sys::sigsys_fields(info) };
             if !in_guest {
                 die_in_tender(format_args!(
                     "forbidden system call {} ({number}) at rip {rip:#x}, outside the guest image",

@@ -126,3 +126,81 @@ pub fn child_in_netns(cmd: &mut Command, ns: &File) {
         })
     };
 }
+
+/// Text formatted into a fixed buffer, without allocating, and written to
+/// a descriptor with `write(2)` alone: what a signal handler, or a tender
+/// inside its sandbox, may use to report. Text past the buffer is cut (on
+/// a character boundary, so it stays UTF-8).
+pub struct FixedText<const N: usize> {
+    bytes: [u8; N],
+    len: usize,
+}
+
+impl<const N: usize> Default for FixedText<N> {
+    fn default() -> FixedText<N> {
+        FixedText { bytes: [0; N], len: 0 }
+    }
+}
+
+impl<const N: usize> std::fmt::Write for FixedText<N> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let mut n = s.len().min(N - self.len);
+        while !s.is_char_boundary(n) {
+            n -= 1;
+        }
+        self.bytes[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+        self.len += n;
+        Ok(())
+    }
+}
+
+impl<const N: usize> FixedText<N> {
+    /// The text so far.
+    pub fn as_str(&self) -> &str {
+        // Only whole characters are ever copied in.
+        std::str::from_utf8(&self.bytes[..self.len]).unwrap_or_default()
+    }
+
+    /// Writes the text to descriptor `fd`, retrying short writes and
+    /// giving up on errors (there is nowhere to report them).
+    /// Async-signal-safe.
+    pub fn write_to(&self, fd: std::os::fd::RawFd) {
+        let mut at = 0;
+        while at < self.len {
+            // SAFETY: `bytes[at..len]` is live and initialised; write(2)
+            // reads at most that many bytes from it.
+            let n = unsafe { libc::write(fd, self.bytes[at..].as_ptr().cast(), self.len - at) };
+            if n <= 0 {
+                break;
+            }
+            at += n as usize;
+        }
+    }
+}
+
+/// Writes formatted text (at most 1 KiB) to standard error without
+/// allocating. Async-signal-safe.
+pub fn eprint(args: std::fmt::Arguments<'_>) {
+    let mut text = FixedText::<1024>::default();
+    let _ = std::fmt::Write::write_fmt(&mut text, args);
+    text.write_to(2);
+}
+
+/// The fields of a `SIGSYS` `siginfo_t` that the `libc` crate does not
+/// name: the address after the system call instruction, and the call's
+/// number.
+///
+/// # Safety
+/// `info` points at the `siginfo_t` the kernel passed to a `SIGSYS`
+/// handler installed with `SA_SIGINFO`.
+pub unsafe fn sigsys_fields(info: *const libc::siginfo_t) -> (u64, i64) {
+    // SAFETY: for SIGSYS the kernel fills `_sigsys { void *_call_addr; int
+    // _syscall; unsigned _arch; }` at offset 16 of siginfo_t, which the
+    // caller promises `info` is.
+    unsafe {
+        let base = info.cast::<u8>();
+        let call_addr = base.add(16).cast::<u64>().read_unaligned();
+        let syscall = base.add(24).cast::<i32>().read_unaligned();
+        (call_addr, i64::from(syscall))
+    }
+}
