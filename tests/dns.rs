@@ -400,6 +400,20 @@ fn probes(count: usize) -> Vec<oasis_dns_diff::generate::Probe> {
     queries(SEED, &pool, count)
 }
 
+/// The probes to compare where the two servers differ by design: UPDATEs
+/// left out when ours takes them (with keys: unsigned ones are REFUSED,
+/// where NSD, which has no updates, says NOTIMP), and ANY left out
+/// against an NSD secondary (which of the RRsets NSD answers ANY with
+/// follows the order it stored them in, which for a transferred zone is
+/// not the zone file's).
+fn comparable(count: usize, updates: bool, any: bool) -> Vec<oasis_dns_diff::generate::Probe> {
+    probes(count)
+        .into_iter()
+        .filter(|p| updates || p.bytes.get(2).is_none_or(|b| (b >> 3) & 0x0F != 5))
+        .filter(|p| any || !(p.kind == "query" && Message::parse(&p.bytes).is_ok_and(|m| m.questions.first().is_some_and(|q| q.qtype == RType::ANY))))
+        .collect()
+}
+
 /// Starts NSD with the test zones on 127.0.0.1 (in whatever namespace
 /// this process is in) and compares every generated query's response.
 fn differential(ours: SocketAddr) {
@@ -573,6 +587,22 @@ fn serial_at(server: SocketAddr, zone: &str) -> Option<u32> {
 /// The answer section of `server`'s response to `probe`, as comparable
 /// text (RRsets sorted inside), with the rcode.
 fn answer_text(server: SocketAddr, name: &str, qtype: RType) -> String {
+    answer_in(server, name, qtype, true)
+}
+
+/// Which of the test zones `name` is in (the longest apex above it).
+fn zone_of(name: &Name) -> Option<&'static str> {
+    TEST_ZONES
+        .iter()
+        .filter(|z| name.ends_with(&Name::from_text(z, None).unwrap()))
+        .max_by_key(|z| z.len())
+        .copied()
+}
+
+/// [`answer_text`]; unless `same_zone`, only the records in the zone of
+/// the question (Knot does not follow a CNAME chain into another zone it
+/// serves, where NSD and we do: RFC 1034 §4.3.2 leaves it open).
+fn answer_in(server: SocketAddr, name: &str, qtype: RType, same_zone: bool) -> String {
     let mut m = Message::new(7, oasis_dns::Opcode::QUERY);
     m.questions.push(oasis_dns::Question {
         name: Name::from_text(name, None).unwrap(),
@@ -585,7 +615,12 @@ fn answer_text(server: SocketAddr, name: &str, qtype: RType) -> String {
         return "no answer".into();
     };
     let Ok(r) = Message::parse(&bytes) else { return "unparsable".into() };
-    let mut records: Vec<String> = r.answers.iter().map(|r| r.to_string().to_ascii_lowercase()).collect();
+    let mut records: Vec<String> = r
+        .answers
+        .iter()
+        .filter(|record| same_zone || zone_of(&record.name) == zone_of(&m.questions[0].name))
+        .map(|r| r.to_string().to_ascii_lowercase())
+        .collect();
     records.sort();
     format!("rcode {} {records:?}", r.rcode.0)
 }
@@ -633,16 +668,13 @@ fn nsd_and_knot_as_secondaries_of_ours() {
         assert_eq!(serial_at(knot_addr, zone), Some(want), "{}", logs(&format!("Knot has {zone}")));
     }
     // NSD as secondary answers exactly as we do; Knot the same records.
-    let report = oasis_dns_diff::run::run(ours, nsd_addr, &probes(1500), Duration::from_secs(200));
+    let report = oasis_dns_diff::run::run(ours, nsd_addr, &comparable(1500, false, false), Duration::from_secs(200));
     assert!(report.failures.is_empty(), "{}", report.describe());
     let (_, pool) = test_zones();
     let mut compared = 0;
     for name in pool.exact.iter().filter(|n| !n.ends_with("example.org.") && *n != "com." && *n != ".") {
         for qtype in [RType::A, RType::AAAA, RType::MX, RType::TXT, RType::SRV] {
-            let (a, b) = (answer_text(ours, name, qtype), answer_text(knot_addr, name, qtype));
-            // Knot answers DNAME-synthesised and wildcard-expanded names
-            // alike; only its referral and chain-following choices differ
-            // where the RFCs leave room, which this list has none of.
+            let (a, b) = (answer_in(ours, name, qtype, false), answer_in(knot_addr, name, qtype, false));
             assert_eq!(a, b, "{name} {qtype}: ours vs Knot");
             compared += 1;
         }
@@ -691,7 +723,7 @@ fn our_secondary_of_an_nsd_primary() {
             serial_at(dns.addr, zone) == want
         });
     }
-    let report = oasis_dns_diff::run::run(dns.addr, nsd.addr, &probes(2000), Duration::from_secs(200));
+    let report = oasis_dns_diff::run::run(dns.addr, nsd.addr, &comparable(2000, false, true), Duration::from_secs(200));
     assert!(report.failures.is_empty(), "{}\n{}", report.describe(), dns.guest.output());
     // The primary changes the zone and notifies us: we transfer.
     let old = serial_at(nsd.addr, "example.com.").unwrap();
@@ -998,7 +1030,9 @@ fn sigkill_mid_update_on_spt() {
             let sent = if !live.is_empty() && rng.chance(25) {
                 Sent::Delete(live[rng.below(live.len())].clone())
             } else {
-                Sent::Add(format!("c{n}.example.com."), (n % 250) as u8)
+                // Names the generated zone has none of (it has c1, c2, c3
+                // as CNAMEs, where an added A would be ignored).
+                Sent::Add(format!("crash-{n}.example.com."), (n % 250) as u8)
             };
             let script = match &sent {
                 Sent::Add(name, v) => format!("zone example.com\nupdate add {name} 60 A 192.0.2.{v}"),
@@ -1023,7 +1057,7 @@ fn sigkill_mid_update_on_spt() {
         let mut present: BTreeMap<String, u8> = BTreeMap::new();
         for line in axfr.lines() {
             let f: Vec<&str> = line.split_whitespace().collect();
-            if f.len() == 5 && f[3] == "A" && f[0].starts_with('c') && f[0][1..2].chars().all(|c| c.is_ascii_digit()) {
+            if f.len() == 5 && f[3] == "A" && f[0].starts_with("crash-") {
                 present.insert(f[0].to_string(), f[4].rsplit('.').next().unwrap().parse().unwrap());
             }
         }
