@@ -277,12 +277,7 @@ impl Dns {
 }
 
 fn status(dig_output: &str) -> String {
-    dig_output
-        .split("status: ")
-        .nth(1)
-        .and_then(|s| s.split(',').next())
-        .unwrap_or("none")
-        .to_string()
+    dig_output.split("status: ").nth(1).and_then(|s| s.split(',').next()).unwrap_or("none").to_string()
 }
 
 fn flags(dig_output: &str) -> String {
@@ -373,7 +368,10 @@ fn dig_sees_every_kind_of_answer() {
         assert!(!flags(&referral).contains("aa"), "{referral}");
         assert!(referral.contains("IN\tNS\tns.sub1.example.com.") && referral.contains("192.0.2.201"), "{referral}");
         let dname = dns.short(&["www.dn.example.com", "A"]);
-        assert!(dname.contains(&"other.test.".to_string()) && dname.contains(&"198.51.100.80".to_string()), "{dname:?}");
+        assert!(
+            dname.contains(&"other.test.".to_string()) && dname.contains(&"198.51.100.80".to_string()),
+            "{dname:?}"
+        );
         let child = dns.dig(&["www.child.example.com", "A"]);
         assert!(flags(&child).contains("aa") && child.contains("192.0.2.211"), "{child}");
         // Outside our zones: REFUSED.
@@ -410,7 +408,10 @@ fn comparable(count: usize, updates: bool, any: bool) -> Vec<oasis_dns_diff::gen
     probes(count)
         .into_iter()
         .filter(|p| updates || p.bytes.get(2).is_none_or(|b| (b >> 3) & 0x0F != 5))
-        .filter(|p| any || !(p.kind == "query" && Message::parse(&p.bytes).is_ok_and(|m| m.questions.first().is_some_and(|q| q.qtype == RType::ANY))))
+        .filter(|p| {
+            any || !(p.kind == "query"
+                && Message::parse(&p.bytes).is_ok_and(|m| m.questions.first().is_some_and(|q| q.qtype == RType::ANY)))
+        })
         .collect()
 }
 
@@ -488,8 +489,10 @@ fn signed_updates_are_stored_and_survive_a_kill() {
         assert!(!ok, "{out}");
         assert!(dns.short(&["bad.example.com", "A"]).is_empty());
         // A failed prerequisite changes nothing.
-        let (ok, out) =
-            dns.nsupdate(Some(&k), "zone example.com\nprereq nxdomain new.example.com\nupdate add p.example.com 60 A 192.0.2.2");
+        let (ok, out) = dns.nsupdate(
+            Some(&k),
+            "zone example.com\nprereq nxdomain new.example.com\nupdate add p.example.com 60 A 192.0.2.2",
+        );
         assert!(!ok && out.contains("YXDOMAIN"), "{out}");
         // Deletions.
         let (ok, out) = dns.nsupdate(Some(&k), "zone example.com\nupdate delete host1.example.com A");
@@ -574,9 +577,8 @@ fn knot_secondary(dir: &Path, port: u16, primary: SocketAddr, zones: &[&str]) ->
 
 /// The serial `server` serves for `zone`, over UDP.
 fn serial_at(server: SocketAddr, zone: &str) -> Option<u32> {
-    let answer = exchange(server, &oasis_dns_diff::nsd::soa_query(zone), Via::Udp, Duration::from_millis(500))
-        .ok()
-        .flatten()?;
+    let answer =
+        exchange(server, &oasis_dns_diff::nsd::soa_query(zone), Via::Udp, Duration::from_millis(500)).ok().flatten()?;
     let m = Message::parse(&answer).ok()?;
     m.answers.iter().find_map(|r| match &r.data {
         oasis_dns::RData::Soa(s) => Some(s.serial),
@@ -592,11 +594,7 @@ fn answer_text(server: SocketAddr, name: &str, qtype: RType) -> String {
 
 /// Which of the test zones `name` is in (the longest apex above it).
 fn zone_of(name: &Name) -> Option<&'static str> {
-    TEST_ZONES
-        .iter()
-        .filter(|z| name.ends_with(&Name::from_text(z, None).unwrap()))
-        .max_by_key(|z| z.len())
-        .copied()
+    TEST_ZONES.iter().filter(|z| name.ends_with(&Name::from_text(z, None).unwrap())).max_by_key(|z| z.len()).copied()
 }
 
 /// [`answer_text`]; unless `same_zone`, only the records in the zone of
@@ -682,7 +680,8 @@ fn nsd_and_knot_as_secondaries_of_ours() {
     println!("{compared} answers identical to Knot's, {} to NSD's", report.compared);
     // An update: our NOTIFY makes both transfer the new serial at once
     // (their refresh timers are hours away).
-    let (ok, out) = dns.nsupdate(Some(&dig_key("xfr.")), "zone example.com\nupdate add fresh.example.com 60 A 192.0.2.123");
+    let (ok, out) =
+        dns.nsupdate(Some(&dig_key("xfr.")), "zone example.com\nupdate add fresh.example.com 60 A 192.0.2.123");
     assert!(ok, "{out}");
     let want = primary_serial.wrapping_add(1);
     eventually("both secondaries transfer after the NOTIFY", Duration::from_secs(30), || {
@@ -719,9 +718,7 @@ fn our_secondary_of_an_nsd_primary() {
     let dns = boot_on(unix, &disk, our_port, &args);
     for zone in TEST_ZONES {
         let want = serial_at(nsd.addr, zone);
-        eventually(&format!("our secondary has {zone}"), Duration::from_secs(30), || {
-            serial_at(dns.addr, zone) == want
-        });
+        eventually(&format!("our secondary has {zone}"), Duration::from_secs(30), || serial_at(dns.addr, zone) == want);
     }
     let report = oasis_dns_diff::run::run(dns.addr, nsd.addr, &comparable(2000, false, true), Duration::from_secs(200));
     assert!(report.failures.is_empty(), "{}\n{}", report.describe(), dns.guest.output());
@@ -1053,7 +1050,11 @@ fn sigkill_mid_update_on_spt() {
         dns = dns.restart();
         // Every acknowledged change is there (the one cut short may or may not be).
         let axfr = dns.dig(&["-y", &k, "example.com", "AXFR"]);
-        assert!(axfr.contains("XFR size"), "round {round} (seed {seed}): transfer failed:\n{axfr}\n{}", dns.guest.output());
+        assert!(
+            axfr.contains("XFR size"),
+            "round {round} (seed {seed}): transfer failed:\n{axfr}\n{}",
+            dns.guest.output()
+        );
         let mut present: BTreeMap<String, u8> = BTreeMap::new();
         for line in axfr.lines() {
             let f: Vec<&str> = line.split_whitespace().collect();

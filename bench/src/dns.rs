@@ -226,7 +226,10 @@ fn dnsperf(bed: &Bed, peer: &Peer, file: &Path, seconds: u64, extra: &[&str]) ->
     c.args(["-c", "8", "-q", "100", "-t", "2"]).args(extra);
     let out = run(&mut c, Duration::from_secs(seconds + 60));
     let field = |label: &str| -> Option<f64> {
-        out.stdout.lines().find_map(|l| l.trim().strip_prefix(label)).and_then(|v| v.split_whitespace().next()?.parse().ok())
+        out.stdout
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(label))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
     };
     let (Some(qps), Some(lat), Some(done)) =
         (field("Queries per second:"), field("Average Latency (s):"), field("Queries completed:"))
@@ -244,7 +247,9 @@ fn median(v: &[f64]) -> f64 {
 
 fn table(title: &str, peers: &[Peer]) {
     println!("\n### {title}\n");
-    println!("| server | queries/s (median) | min – max | / ours | mean latency µs | client CPU µs/query | server CPU µs/query | harness / server |");
+    println!(
+        "| server | queries/s (median) | min – max | / ours | mean latency µs | client CPU µs/query | server CPU µs/query | harness / server |"
+    );
     println!("|---|---|---|---|---|---|---|---|");
     let base = median(&peers[0].qps);
     for p in peers {
@@ -352,7 +357,15 @@ pub fn dns(seconds: u64, rounds: usize, records: usize, load_records: usize, hvt
         let (p1, p2, p3) = (free_port()?, free_port()?, free_port()?);
         let ours = bed.start(
             None,
-            &[s(&unix), "--port".into(), p1.to_string(), "--storage".into(), "none".into(), "--cache".into(), "268435456".into()],
+            &[
+                s(&unix),
+                "--port".into(),
+                p1.to_string(),
+                "--storage".into(),
+                "none".into(),
+                "--cache".into(),
+                "268435456".into(),
+            ],
         );
         std::fs::write(nsd_dir.join("nsd.conf"), nsd_conf(&nsd_dir, "127.0.0.1", p2))?;
         let nsd = bed.start(None, &["nsd".into(), "-d".into(), "-c".into(), s(&nsd_dir.join("nsd.conf"))]);
@@ -565,7 +578,8 @@ fn smallest_mem(oasis: &Path, guest: &Path, queries: &Path, records: usize) -> R
             std::thread::sleep(Duration::from_millis(100));
         }
         let ok = up
-            && dnsperf(&bed, &peer("probe", Some(0), "10.0.0.2", 53, i), queries, 5, &[]).is_ok_and(|(q, _, _)| q > 0.0)
+            && dnsperf(&bed, &peer("probe", Some(0), "10.0.0.2", 53, i), queries, 5, &[])
+                .is_ok_and(|(q, _, _)| q > 0.0)
             && bed.servers[i].is_running();
         tried.push(format!("{mib}M {}", if ok { "serves" } else { "fails" }));
         if ok {

@@ -108,8 +108,7 @@ impl Config {
             }
             other => return Err(invalid("--role", other, "expected primary or secondary")),
         };
-        let secondaries =
-            secondaries.iter().map(|s| parse_addr("--secondary", s)).collect::<Result<Vec<_>, _>>()?;
+        let secondaries = secondaries.iter().map(|s| parse_addr("--secondary", s)).collect::<Result<Vec<_>, _>>()?;
         let keys = keys
             .iter()
             .map(|k| Key::parse(k).map_err(|e| invalid("--key", redact(k), &format!("{e}"))))

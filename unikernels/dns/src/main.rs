@@ -148,12 +148,7 @@ async fn main(os: Os, net: impl Stack + 'static, disk: impl BlockDevice + 'stati
         }
     }
     for zone in catalog.zones() {
-        oasis::log::info!(
-            "{}: serial {}, {} records",
-            zone.origin(),
-            zone.serial().unwrap_or(0),
-            zone.record_count()
-        );
+        oasis::log::info!("{}: serial {}, {} records", zone.origin(), zone.serial().unwrap_or(0), zone.record_count());
     }
     let responder_config =
         oasis_dns::Config { edns_udp_size: config.udp_size, cache_bytes: cache, ..oasis_dns::Config::default() };
@@ -194,11 +189,7 @@ async fn main(os: Os, net: impl Stack + 'static, disk: impl BlockDevice + 'stati
 /// image was built): the stored one unless the compiled-in serial is
 /// newer, in which case the operator edited the file and it wins (the
 /// stored copy is dropped, so later updates start from it).
-async fn choose<D: BlockDevice>(
-    compiled: Zone,
-    stored: Zone,
-    storage: Option<&mut Storage<D>>,
-) -> Result<Zone, Error> {
+async fn choose<D: BlockDevice>(compiled: Zone, stored: Zone, storage: Option<&mut Storage<D>>) -> Result<Zone, Error> {
     let (new, old) = (compiled.serial().unwrap_or(0), stored.serial().unwrap_or(0));
     if serial::is_newer(new, old) {
         oasis::log::info!(

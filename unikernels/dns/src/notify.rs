@@ -60,9 +60,11 @@ impl<N: Stack + 'static, D: BlockDevice + 'static> Server<N, D> {
             let Some(mut msg) = ({
                 let responder = self.responder.borrow();
                 let id = self.random_id();
-                responder.catalog().zone(&origin).and_then(|z| z.soa()).map(|(soa, ttl)| {
-                    (id, build_notify(id, &origin, Some((soa, ttl))))
-                })
+                responder
+                    .catalog()
+                    .zone(&origin)
+                    .and_then(|z| z.soa())
+                    .map(|(soa, ttl)| (id, build_notify(id, &origin, Some((soa, ttl)))))
             }) else {
                 return;
             };

@@ -86,7 +86,13 @@ impl<N: Stack + 'static, D: BlockDevice + 'static> Server<N, D> {
 
     /// Handles one message that arrived over `transport` from `peer`;
     /// the response, if any, is left in `out`.
-    pub async fn handle(self: &Rc<Self>, msg: &[u8], transport: Transport, peer: SocketAddr, out: &mut Vec<u8>) -> Handled {
+    pub async fn handle(
+        self: &Rc<Self>,
+        msg: &[u8],
+        transport: Transport,
+        peer: SocketAddr,
+        out: &mut Vec<u8>,
+    ) -> Handled {
         let action = self.responder.borrow_mut().respond(msg, transport, out);
         match action {
             Action::Reply => Handled::Reply,
