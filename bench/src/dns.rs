@@ -300,6 +300,17 @@ fn peer(name: &str, ns: Option<usize>, addr: &str, port: u16, server: usize) -> 
     }
 }
 
+/// A fresh sparse disk for one server's `storage` device (each server
+/// needs its own: a unikernel locks its block file). Unused with
+/// `--storage none`, but the device must be bound.
+fn blank_disk(work: &Path) -> Result<String> {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let path = work.join(format!("disk-{}.img", N.fetch_add(1, Ordering::Relaxed)));
+    std::fs::File::create(&path)?.set_len(16 << 20)?;
+    Ok(format!("--block:storage={}", path.display()))
+}
+
 /// Peak memory (VmHWM) of `pid` and its descendants, KiB.
 fn peak_kib(pid: u32) -> u64 {
     let mut total = 0;
@@ -359,6 +370,7 @@ pub fn dns(seconds: u64, rounds: usize, records: usize, load_records: usize, hvt
             None,
             &[
                 s(&unix),
+                blank_disk(&work)?,
                 "--port".into(),
                 p1.to_string(),
                 "--storage".into(),
@@ -404,6 +416,7 @@ pub fn dns(seconds: u64, rounds: usize, records: usize, load_records: usize, hvt
                 s(&guest),
                 "--mem=512M".into(),
                 "--net:service=tap0".into(),
+                blank_disk(&work)?,
                 "--".into(),
                 "--ipv4".into(),
                 "10.0.0.2/24".into(),
@@ -442,7 +455,7 @@ pub fn dns(seconds: u64, rounds: usize, records: usize, load_records: usize, hvt
 
     loading(&work, load_records)?;
     sizes(&oasis, &work)?;
-    smallest_mem(&oasis, &guest, &queries, records)?;
+    smallest_mem(&oasis, &guest, &queries, records, &work)?;
     let _ = std::fs::remove_dir_all(&work);
     Ok(())
 }
@@ -455,6 +468,7 @@ fn hvt_run(oasis: &Path, guest: &Path, work: &Path, queries: usize, secs: u64) -
     std::fs::write(&file, query_file(1000, queries.max(1)))?;
     let mut c = ns.command(&s(oasis));
     c.args(["hvt", &s(guest), "--mem=64M", "--net:service=tap0", "--stats", &format!("--timeout={secs}s")]);
+    c.arg(blank_disk(work)?);
     c.args(["--", "--ipv4", "10.0.0.2/24", "--storage", "none"]);
     let mut g = Running::spawn(&mut c);
     g.wait_for("serving ", Duration::from_secs(secs));
@@ -514,7 +528,9 @@ fn loading(work: &Path, records: usize) -> Result<()> {
                 std::fs::write(d.join("knot.conf"), knot_conf(&d, "127.0.0.1", port))?;
                 vec!["knotd".into(), "-c".into(), s(&d.join("knot.conf"))]
             }
-            _ => vec![s(&image), "--port".into(), port.to_string(), "--storage".into(), "none".into()],
+            _ => {
+                vec![s(&image), blank_disk(work)?, "--port".into(), port.to_string(), "--storage".into(), "none".into()]
+            }
         };
         let i = bed.start(None, &argv);
         let t = wait_answering(&bed, None, "127.0.0.1", port)?;
@@ -544,7 +560,7 @@ fn sizes(oasis: &Path, work: &Path) -> Result<()> {
 
 /// The smallest `--mem` (of a ladder) at which spt serves the benchmark
 /// zone through a 5 s dnsperf run without losing queries or stopping.
-fn smallest_mem(oasis: &Path, guest: &Path, queries: &Path, records: usize) -> Result<()> {
+fn smallest_mem(oasis: &Path, guest: &Path, queries: &Path, records: usize, work: &Path) -> Result<()> {
     if netns_available().is_err() {
         return Ok(());
     }
@@ -561,6 +577,7 @@ fn smallest_mem(oasis: &Path, guest: &Path, queries: &Path, records: usize) -> R
                 s(guest),
                 format!("--mem={mib}M"),
                 "--net:service=tap0".into(),
+                blank_disk(work)?,
                 "--".into(),
                 "--ipv4".into(),
                 "10.0.0.2/24".into(),

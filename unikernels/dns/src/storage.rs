@@ -344,6 +344,84 @@ fn looks_blank<D: BlockDevice>(dev: &mut D) -> Result<bool, StorageError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use oasis_dns::zone::{ParseOptions, parse_zone};
+    use oasis_dns::{Class, RData, Record};
+    use oasis_kv::testing::{Crash, MemDevice, Rng};
+    use oasis_kv::tools::block_on;
+
+    fn zone() -> Zone {
+        let text = b"$TTL 60\n@ SOA ns h 1 2 3 4 5\n@ NS ns\nns A 192.0.2.1\n";
+        let origin = Name::from_text("s.test.", None).unwrap();
+        parse_zone(text, ParseOptions { file_name: "s", origin, default_ttl: None, include: None }).unwrap()
+    }
+
+    fn add(zone: &mut Zone, i: u32) -> Vec<Change> {
+        let u = oasis_dns::update::Update {
+            id: 1,
+            zone: zone.origin().clone(),
+            prerequisites: Vec::new(),
+            updates: Vec::from([Record {
+                name: Name::from_text(&format!("h{i}.s.test."), None).unwrap(),
+                class: Class::IN,
+                ttl: 60,
+                data: RData::A([10, 0, (i >> 8) as u8, i as u8].into()),
+            }]),
+        };
+        oasis_dns::update::apply(zone, &u).unwrap()
+    }
+
+    fn reopen(dev: MemDevice) -> (Storage<MemDevice>, Vec<Stored>) {
+        let (mut s, opened) = Storage::open(dev, 1).unwrap();
+        assert_eq!(opened, Opened::Existing);
+        let stored = block_on(s.load_all()).unwrap();
+        (s, stored)
+    }
+
+    #[test]
+    fn updates_snapshots_and_crashes() {
+        let (mut s, opened) = Storage::open(MemDevice::new(4 << 20, 512), 7).unwrap();
+        assert_eq!(opened, Opened::Formatted);
+        assert!(block_on(s.load_all()).unwrap().is_empty());
+        let mut z = zone();
+        // The first update writes a snapshot; the next ones journal
+        // entries; past MAX_JOURNAL a fresh snapshot.
+        for i in 0..(MAX_JOURNAL as u32 + 20) {
+            let changes = add(&mut z, i);
+            block_on(s.record_update(&z, &changes)).unwrap();
+        }
+        let keys: Vec<String> = s.kv.keys().into_iter().map(|(k, _)| k).collect();
+        assert!(keys.iter().any(|k| k.starts_with("zones/s.test/g1/")), "{keys:?}");
+        assert!(keys.iter().filter(|k| k.contains("/j/")).count() < 30, "{keys:?}");
+        // Every write was synced: a crash keeping nothing unflushed loses none.
+        let mut dev = s.kv.into_device();
+        dev.crash(&mut Rng::new(3), Crash::Subset, true);
+        let (s, stored) = reopen(dev);
+        assert_eq!(stored.len(), 1);
+        assert_eq!(stored[0].zone.records().collect::<Vec<_>>(), z.records().collect::<Vec<_>>());
+        // A snapshot cut short (chunks written, head not moved) is ignored
+        // and cleared away on the next open.
+        block_on(s.kv.set("zones/s.test/g9/0", b"half a snapshot")).unwrap();
+        block_on(s.kv.sync()).unwrap();
+        let (s, stored) = reopen(s.kv.into_device());
+        assert_eq!(stored[0].zone.serial(), z.serial());
+        assert!(!s.kv.keys().iter().any(|(k, _)| k.contains("/g9/")));
+        // A secondary's confirmation time survives too.
+        let (mut s, _) = reopen(s.kv.into_device());
+        block_on(s.confirm(z.origin(), 1234)).unwrap();
+        let (mut s, stored) = reopen(s.kv.into_device());
+        assert_eq!(stored[0].confirmed, 1234);
+        block_on(s.remove(z.origin())).unwrap();
+        let (_, stored) = reopen(s.kv.into_device());
+        assert!(stored.is_empty());
+    }
+
+    #[test]
+    fn a_device_with_other_data_is_refused() {
+        let mut image = vec![0u8; 1 << 20];
+        image[5000] = 1;
+        let e = Storage::open(MemDevice::from_image(image, 512), 1).err().unwrap();
+        assert!(e.0.contains("refusing to format"), "{e}");
+    }
 
     #[test]
     fn keys_and_heads() {
