@@ -117,6 +117,9 @@ enum Bench {
         /// Queries against dns on hvt for exits per query (0: no hvt run)
         #[arg(long, default_value_t = 200)]
         hvt_queries: usize,
+        /// Only these parts (unix, spt, hvt, load, size, mem; default all)
+        #[arg(long, value_delimiter = ',')]
+        only: Vec<String>,
     },
     /// Boot time and VM exits of hello on hvt, against Solo5 hvt
     Hvt {
@@ -350,8 +353,8 @@ fn main() -> Result<()> {
         Bench::Kv { requests, pipelined_requests, pipeline, rounds, hvt_sets, dir } => {
             kv::kv(requests, pipelined_requests, pipeline, rounds, hvt_sets, dir)
         }
-        Bench::Dns { seconds, rounds, records, load_records, hvt_queries } => {
-            dns::dns(seconds, rounds, records, load_records, hvt_queries)
+        Bench::Dns { seconds, rounds, records, load_records, hvt_queries, only } => {
+            dns::dns(seconds, rounds, records, load_records, hvt_queries, &only)
         }
         Bench::TcpClient { addr, mib } => net::tcp_client(&addr, mib),
     }
