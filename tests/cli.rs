@@ -82,9 +82,9 @@ fn bad_input_is_one_line_and_non_zero() {
     one_line_refusal(&["spt", not_elf.to_str().unwrap()], 253, "not a valid ELF file");
     one_line_refusal(&["inspect", not_elf.to_str().unwrap()], 1, "not a valid ELF file");
 
-    let unreadable = scratch("unreadable-dir");
-    std::fs::create_dir_all(&unreadable).unwrap();
-    one_line_refusal(&["spt", unreadable.to_str().unwrap()], 253, "cannot read");
+    let directory = scratch("unreadable-dir");
+    std::fs::create_dir_all(&directory).unwrap();
+    one_line_refusal(&["spt", directory.to_str().unwrap()], 253, "not a regular file (it is a directory)");
 
     // An image needing more memory than --mem gives it.
     let big = guest_images().path("big_image");

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use oasis_kv::testing::Rng;
 use oasis_kv::testing::workload::{Model, matching_prefix};
-use oasis_kv::tools::{get, ls};
+use oasis_kv::tools::{block_on, get, ls};
 use oasis_kv::{DiskKv, FileDevice, FormatOptions, OpenOptions};
 use oasis_testkit::{guest_images, kvm_available, kvm_is_emulated, skip, workspace_root};
 
@@ -42,7 +42,7 @@ fn disk(name: &str, size: u64, store_id: u64) -> PathBuf {
     let _ = std::fs::remove_file(&path);
     let mut dev = FileDevice::create(&path, size, 512).unwrap();
     let options = FormatOptions { max_value_len: 32 << 10, ..FormatOptions::new(store_id) };
-    DiskKv::format(&mut dev, &options).unwrap();
+    block_on(DiskKv::format(&mut dev, &options)).unwrap();
     path
 }
 
@@ -50,13 +50,13 @@ fn disk(name: &str, size: u64, store_id: u64) -> PathBuf {
 /// everything in it.
 fn contents(path: &Path, what: &str) -> (Model, u64) {
     let dev = FileDevice::open(path, 512, false).unwrap();
-    let report = oasis_kv::disk::check(&mut FileDevice::open(path, 512, false).unwrap()).unwrap();
+    let report = block_on(oasis_kv::disk::check(&mut FileDevice::open(path, 512, false).unwrap())).unwrap();
     assert!(report.is_clean(), "{what}: check found problems:\n{report}");
-    let kv = DiskKv::open(dev, OpenOptions { read_only: true, ..OpenOptions::default() })
+    let kv = block_on(DiskKv::open(dev, OpenOptions { read_only: true, ..OpenOptions::default() }))
         .unwrap_or_else(|e| panic!("{what}: the store does not open: {e}"));
     let keys = ls(&kv, "").unwrap_or_default();
     let model = keys.into_iter().map(|(k, _)| (k.clone(), get(&kv, &k).unwrap())).collect();
-    (model, kv.info().generation)
+    (model, block_on(kv.info()).generation)
 }
 
 struct Tally {
@@ -64,6 +64,20 @@ struct Tally {
     acked_rounds: u64,
     unacked_survived: u64,
     acked_ops: u64,
+}
+
+/// Waits until nobody holds `disk`'s lock (the tenders hold it while they
+/// run), so what is read next is what the killed run left.
+fn wait_until_released(disk: &Path) {
+    let file = std::fs::File::open(disk).unwrap();
+    let start = std::time::Instant::now();
+    loop {
+        match file.try_lock() {
+            Ok(()) => return,
+            Err(_) if start.elapsed() < Duration::from_secs(30) => std::thread::sleep(Duration::from_millis(5)),
+            Err(e) => panic!("{}: still locked 30 s after the kill: {e}", disk.display()),
+        }
+    }
 }
 
 /// When to kill a run.
@@ -126,8 +140,23 @@ fn run_and_kill(target: &str, image: &Path, disk: &Path, seed: u64, kill: Kill) 
         std::thread::sleep(Duration::from_micros(200));
     }
     let exited_early = child.try_wait().unwrap();
-    let _ = child.kill(); // SIGKILL
+    // The crash: SIGKILL the process that runs the guest and writes the
+    // disk (the tender's supervisor outlives it and reports it). Killing
+    // the supervisor instead would let the guest go on until the kernel
+    // delivers its death to the child, writing what the test never sees
+    // acknowledged.
+    match oasis_testkit::guest_process(child.id(), Duration::from_millis(500)) {
+        // SAFETY: kill has no memory effects; `guest` is the supervisor's
+        // live child.
+        Some(guest) => unsafe {
+            libc::kill(guest as i32, libc::SIGKILL);
+        },
+        None => {
+            let _ = child.kill();
+        }
+    }
     child.wait().unwrap();
+    wait_until_released(disk);
     reader.join().unwrap();
     let out = output.lock().unwrap().clone();
     let mut err = String::new();

@@ -24,15 +24,6 @@ use oasis_kv::{DiskKv, Durability, FileDevice, FormatOptions, KvError, KvRw, Ope
 /// sees.
 const BLOCK: u32 = oasis_tender::devices::BLOCK_SIZE as u32;
 
-/// From `docs/kv-format.md`: a record header, and an operation's header
-/// inside it. One key and value at their limits must fit a record, and a
-/// record an eighth of the log.
-const RECORD_HEADER: u64 = 48;
-const OP_HEADER: u64 = 24;
-
-/// The default value limit, when the store is large enough for it.
-const DEFAULT_MAX_VALUE: u64 = 1 << 20;
-
 /// `oasis kv` subcommands.
 #[derive(clap::Subcommand)]
 pub enum KvCommand {
@@ -168,14 +159,14 @@ fn lock(file: &Path, exclusive: bool) -> Result<Option<File>> {
 }
 
 /// The message for a store error about `file`; `io` is the device's own
-/// error behind a [`KvError::Device`].
+/// error behind a [`KvError::Device`], when it kept one.
 fn store_error(file: &Path, error: &KvError, io: Option<io::Error>) -> anyhow::Error {
     let name = file.display();
     match (error, io) {
         (KvError::NotAStore, _) => anyhow!("{name} is not an Oasis key-value store (`oasis kv format` makes one)"),
         (KvError::UnsupportedVersion { .. }, _) => anyhow!("{name}: {error}"),
         (KvError::Corrupt { .. }, _) => anyhow!("{name}: {error} (`oasis kv check {name}` reports all damage)"),
-        (KvError::Device, Some(io)) => anyhow!("{name}: I/O error: {io}"),
+        (KvError::Device(_), Some(io)) => anyhow!("{name}: I/O error: {io}"),
         _ => anyhow!("{name}: {error}"),
     }
 }
@@ -191,8 +182,9 @@ fn device(file: &Path, writable: bool) -> Result<FileDevice> {
     if !meta.is_file() {
         bail!("{} is not a regular file", file.display());
     }
-    // Two superblock blocks at least; FileDevice refuses less than one.
-    if meta.len() < 2 * u64::from(BLOCK) {
+    // Too small for the superblocks (FileDevice would refuse less than one
+    // block, and say so less usefully).
+    if meta.len() < oasis_kv::disk::limits::SUPERBLOCK_BLOCKS * u64::from(BLOCK) {
         return Err(store_error(file, &KvError::NotAStore, None));
     }
     FileDevice::from_file(handle, BLOCK).with_context(|| format!("cannot use {}", file.display()))
@@ -202,7 +194,7 @@ fn device(file: &Path, writable: bool) -> Result<FileDevice> {
 /// read-only too, so nothing can be written).
 fn open(file: &Path, writable: bool) -> Result<DiskKv<FileDevice>> {
     let options = OpenOptions { durability: Durability::Explicit, read_only: !writable };
-    DiskKv::open(device(file, writable)?, options).map_err(|mut failed| {
+    block_on(DiskKv::open(device(file, writable)?, options)).map_err(|mut failed| {
         let io = failed.device.take_error();
         store_error(file, &failed.error, io)
     })
@@ -213,7 +205,7 @@ fn open(file: &Path, writable: bool) -> Result<DiskKv<FileDevice>> {
 fn explain(file: &Path, error: anyhow::Error, kv: DiskKv<FileDevice>) -> anyhow::Error {
     let name = file.display();
     match error.downcast_ref::<KvError>() {
-        Some(KvError::Device) => store_error(file, &KvError::Device, kv.into_device().take_error()),
+        Some(device @ KvError::Device(_)) => store_error(file, device, kv.into_device().take_error()),
         Some(KvError::Corrupt { .. }) => anyhow!("{name}: {error:#} (`oasis kv check {name}` reports all damage)"),
         Some(_) => anyhow!("{name}: {error:#}"),
         None => error,
@@ -260,13 +252,15 @@ fn classify(file: &Path) -> Result<Content> {
     let dev = device(file, false);
     if let Ok(dev) = dev {
         let options = OpenOptions { read_only: true, ..OpenOptions::default() };
-        match DiskKv::open(dev, options) {
-            Ok(kv) => return Ok(Content::Store(format!("an Oasis key-value store with {} keys", kv.info().keys))),
+        match block_on(DiskKv::open(dev, options)) {
+            Ok(kv) => {
+                return Ok(Content::Store(format!("an Oasis key-value store with {} keys", block_on(kv.info()).keys)));
+            }
             Err(failed) => match failed.error {
                 KvError::NotAStore => {}
-                KvError::Device => {
+                error @ KvError::Device(_) => {
                     let mut dev = failed.device;
-                    return Err(store_error(file, &KvError::Device, dev.take_error()));
+                    return Err(store_error(file, &error, dev.take_error()));
                 }
                 error => return Ok(Content::Store(format!("an Oasis key-value store that does not open ({error})"))),
             },
@@ -287,13 +281,11 @@ fn classify(file: &Path) -> Result<Content> {
     }
 }
 
-/// The value limit when none is given: 1 MiB, or the largest that fits a
-/// record of an eighth of the log of a `capacity`-byte store (0 if none).
+/// The value limit when none is given: the store's default, or the
+/// largest a `capacity`-byte store allows (0 if none).
 fn default_max_value(capacity: u64, max_key: u32) -> u64 {
-    let log = (capacity / u64::from(BLOCK)).saturating_sub(2) * u64::from(BLOCK);
-    let record = (log / 8) & !7;
-    let fits = record.saturating_sub(RECORD_HEADER + OP_HEADER + u64::from(max_key));
-    fits.min(DEFAULT_MAX_VALUE)
+    use oasis_kv::disk::limits;
+    limits::max_value_len(capacity, BLOCK, max_key).min(u64::from(limits::DEFAULT_MAX_VALUE_LEN))
 }
 
 fn limit(value: u64, flag: &str) -> Result<u32> {
@@ -413,14 +405,14 @@ fn format_file(args: &FormatArgs) -> Result<StoreInfo> {
         max_value_len: max_value,
         max_record_len: max_record,
     };
-    if let Err(error) = DiskKv::format(&mut dev, &options) {
+    if let Err(error) = block_on(DiskKv::format(&mut dev, &options)) {
         match dev.take_error() {
             Some(io) => bail!("cannot format {}: I/O error: {io}", file.display()),
             None => bail!("cannot format {}: {error}", file.display()),
         }
     }
     drop(dev);
-    Ok(open(file, false)?.info())
+    Ok(block_on(open(file, false)?.info()))
 }
 
 // ---- reading -------------------------------------------------------------
@@ -447,7 +439,7 @@ fn get(file: &Path, key: &str) -> Result<()> {
 /// `oasis kv check FILE`.
 fn check(file: &Path) -> Result<()> {
     let mut dev = device(file, false)?;
-    let report = match oasis_kv::disk::check(&mut dev) {
+    let report = match block_on(oasis_kv::disk::check(&mut dev)) {
         Ok(report) => report,
         Err(error @ KvError::Corrupt { .. }) => bail!("{}: {error}; nothing more can be checked", file.display()),
         Err(error) => return Err(store_error(file, &error, dev.take_error())),
@@ -455,7 +447,7 @@ fn check(file: &Path) -> Result<()> {
     // What the store is and how full, when it opens (damaged records keep
     // it from opening; the report says where).
     let options = OpenOptions { read_only: true, ..OpenOptions::default() };
-    let info = DiskKv::open(dev, options).ok().map(|kv| kv.info());
+    let info = block_on(DiskKv::open(dev, options)).ok().map(|kv| block_on(kv.info()));
     stdout(|out| {
         if let Some(info) = info {
             writeln!(
@@ -486,7 +478,7 @@ fn check(file: &Path) -> Result<()> {
 fn import(file: &Path, dir: &Path) -> Result<()> {
     let entries = oasis_kv_build::read_dir(dir).with_context(|| format!("cannot import {}", dir.display()))?.entries;
     // Plan: every key and size within the store's limits, before writing.
-    let info = with_store(file, false, |kv| Ok(kv.info()))?;
+    let info = with_store(file, false, |kv| Ok(block_on(kv.info())))?;
     let store = fs::metadata(file).with_context(|| format!("cannot read {}", file.display()))?;
     let mut total = 0;
     for (key, path, _) in &entries {
@@ -504,7 +496,7 @@ fn import(file: &Path, dir: &Path) -> Result<()> {
     }
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     with_store(file, true, |kv| {
-        kv.set_clock(now);
+        block_on(kv.set_clock(now));
         let mut done = 0;
         let result = entries.iter().try_for_each(|(key, path, _)| {
             let value = fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -514,7 +506,7 @@ fn import(file: &Path, dir: &Path) -> Result<()> {
         });
         // Make what was set durable (and known durable, so later damage
         // to it is reported as damage), even after an error.
-        let synced = kv.checkpoint();
+        let synced = block_on(kv.checkpoint());
         result.with_context(|| format!("{done} of {} files were imported before this error", entries.len()))?;
         synced.context("cannot make the import durable")?;
         Ok(())

@@ -19,14 +19,34 @@ use alloc::vec::Vec;
 use core::fmt;
 use core::task::{Context, Poll};
 
-/// A host-side device failure: the device, not the caller, is at fault,
-/// and the program keeps running.
+/// Why a device request failed. The program keeps running either way.
+///
+/// `Io` and `Gone` are the device's fault. `OutOfRange` and `Unaligned`
+/// are the caller's: a block device that refuses such a request rather
+/// than stopping the program says so with them (the tenders stop a guest
+/// for this instead; the unix target and host tools refuse).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct DeviceError;
+pub enum DeviceError {
+    /// The host side failed the request (an I/O error there). What a failed
+    /// write left on the device is unknown.
+    Io,
+    /// The request reaches past the end of the device.
+    OutOfRange,
+    /// The offset or the length is not a whole number of blocks.
+    Unaligned,
+    /// The device is gone (its host side closed, or its power cut): no
+    /// request will succeed any more.
+    Gone,
+}
 
 impl fmt::Display for DeviceError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("the host-side device failed")
+        f.write_str(match self {
+            DeviceError::Io => "I/O error on the host side",
+            DeviceError::OutOfRange => "request past the end of the device",
+            DeviceError::Unaligned => "request not in whole blocks at a block boundary",
+            DeviceError::Gone => "the device is gone",
+        })
     }
 }
 
@@ -159,21 +179,23 @@ pub struct BlockInfo {
     pub block_size: u32,
 }
 
-/// A block device: whole blocks at block-aligned offsets. Calls complete
-/// before they return (the hypercall ABI is synchronous); a write is
-/// durable only once a later [`BlockDevice::flush`] has returned `Ok`.
+/// A block device: whole blocks at block-aligned offsets. A request is in
+/// flight until its future completes (the device wakes the task when it
+/// does); a write is durable only once a later `flush` has returned `Ok`.
+/// One request at a time per device (`&mut self`).
+#[allow(async_fn_in_trait)]
 pub trait BlockDevice {
     /// Its geometry.
     fn info(&self) -> BlockInfo;
 
     /// Reads `buf.len()` bytes (a multiple of the block size) at `offset`
     /// (block-aligned, `offset + buf.len()` within the capacity).
-    fn read(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), DeviceError>;
+    async fn read(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), DeviceError>;
 
     /// Writes `data` (whole blocks) at `offset` (block-aligned, within the
     /// capacity). Not durable until `flush`.
-    fn write(&mut self, offset: u64, data: &[u8]) -> Result<(), DeviceError>;
+    async fn write(&mut self, offset: u64, data: &[u8]) -> Result<(), DeviceError>;
 
     /// Returns once every earlier write is durable.
-    fn flush(&mut self) -> Result<(), DeviceError>;
+    async fn flush(&mut self) -> Result<(), DeviceError>;
 }

@@ -9,7 +9,8 @@ fuzz_target!(|data: &[u8]| {
     // SAFETY: the runtime holds arguments as `&'static str` because they
     // live as long as the program; here they live as long as this
     // iteration, and nothing below keeps them beyond it.
-    let list: Vec<&'static str> = owned.iter().map(|s| unsafe { std::mem::transmute::<&str, &'static str>(s.as_str()) }).collect();
+    let list: Vec<&'static str> =
+        owned.iter().map(|s| unsafe { std::mem::transmute::<&str, &'static str>(s.as_str()) }).collect();
     let _ = oasis_runtime::logger::take_log_arg(list.clone());
     let args = Args::new(list);
     let mut p = args.parser();

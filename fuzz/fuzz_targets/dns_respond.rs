@@ -24,13 +24,20 @@ fn catalog() -> &'static Catalog {
     static C: OnceLock<Catalog> = OnceLock::new();
     C.get_or_init(|| {
         let origin = Name::from_text("example.com.", None).expect("valid origin");
-        let zone = parse_zone(ZONE.as_bytes(), ParseOptions { file_name: "z", origin, default_ttl: None, include: None })
-            .expect("fixture zone loads");
+        let zone =
+            parse_zone(ZONE.as_bytes(), ParseOptions { file_name: "z", origin, default_ttl: None, include: None })
+                .expect("fixture zone loads");
         let mut c = Catalog::new();
         c.insert(zone);
         let other = Name::from_text("new.example.", None).expect("valid origin");
         let text = "$TTL 60\n@ SOA ns.example.com. h 1 2 3 4 5\n@ NS ns.example.com.\nx A 192.0.2.9\n";
-        c.insert(parse_zone(text.as_bytes(), ParseOptions { file_name: "n", origin: other, default_ttl: None, include: None }).expect("loads"));
+        c.insert(
+            parse_zone(
+                text.as_bytes(),
+                ParseOptions { file_name: "n", origin: other, default_ttl: None, include: None },
+            )
+            .expect("loads"),
+        );
         c
     })
 }

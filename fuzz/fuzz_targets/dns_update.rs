@@ -30,8 +30,11 @@ fuzz_target!(|data: &[u8]| {
             z.check_servable().expect("an update keeps the zone servable");
             let journal = oasis_dns::store::encode_journal(&changes);
             let mut replayed = zone().clone();
-            oasis_dns::store::replay(&mut replayed, &oasis_dns::store::decode_journal(&journal).expect("journal reads"))
-                .expect("journal replays");
+            oasis_dns::store::replay(
+                &mut replayed,
+                &oasis_dns::store::decode_journal(&journal).expect("journal reads"),
+            )
+            .expect("journal replays");
             assert!(replayed.records().eq(z.records()));
         }
     }

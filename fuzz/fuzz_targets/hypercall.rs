@@ -28,7 +28,8 @@ fuzz_target!(|data: &[u8]| {
     let Ok(mem) = GuestMemoryMmap::<()>::from_ranges(&[(GuestAddress(0), MEM as usize)]) else { return };
     let (memory, calls) = data.split_at(data.len().min(4096));
     let _ = mem.write_slice(memory, GuestAddress(WINDOW));
-    let mut server = Hypercalls::new(mem, AccessMap::flat(MEM), vec![], Some(Duration::from_micros(1)), 0)
+    let mut server = Hypercalls::new(mem, AccessMap::flat(MEM), vec![], 0)
+        .with_max_sleep(Duration::from_micros(1))
         .with_console(devnull().as_raw_fd());
     for call in calls.chunks_exact(10) {
         let number = u64::from(call[0] % 40);
@@ -42,7 +43,10 @@ fuzz_target!(|data: &[u8]| {
         let end = addr.saturating_add(arg_size(number));
         for (i, (a, b)) in before.iter().zip(&after).enumerate() {
             let i = i as u64;
-            assert!(a == b || (i >= addr && i < end && addr >= GUEST_MIN_ADDR), "byte {i:#x} changed outside the argument");
+            assert!(
+                a == b || (i >= addr && i < end && addr >= GUEST_MIN_ADDR),
+                "byte {i:#x} changed outside the argument"
+            );
         }
         if stopped {
             break;

@@ -25,8 +25,8 @@ fn base_image() -> &'static [u8] {
     IMAGE.get_or_init(|| {
         let mut dev = MemDevice::new(SIZE as u64, 512);
         let options = FormatOptions { store_id: 7, max_key_len: 32, max_value_len: 1024, max_record_len: None };
-        let Ok(()) = DiskKv::format(&mut dev, &options) else { return vec![0; SIZE] };
-        let Ok(kv) = DiskKv::open(dev, OpenOptions::default()) else { return vec![0; SIZE] };
+        let Ok(()) = block_on(DiskKv::format(&mut dev, &options)) else { return vec![0; SIZE] };
+        let Ok(kv) = block_on(DiskKv::open(dev, OpenOptions::default())) else { return vec![0; SIZE] };
         let _ = block_on(async {
             kv.set("a/b", b"one").await?;
             kv.set("a/c", &[3; 700]).await?;
@@ -39,8 +39,8 @@ fn base_image() -> &'static [u8] {
 }
 
 fn exercise(dev: MemDevice, durability: Durability, read_only: bool) {
-    let Ok(kv) = DiskKv::open(dev, OpenOptions { durability, read_only }) else { return };
-    let _ = kv.info();
+    let Ok(kv) = block_on(DiskKv::open(dev, OpenOptions { durability, read_only })) else { return };
+    let _ = block_on(kv.info());
     if let Ok(keys) = tools::ls(&kv, "") {
         for (key, _) in keys.iter().take(16) {
             let _ = block_on(kv.get(key));
@@ -50,7 +50,7 @@ fn exercise(dev: MemDevice, durability: Durability, read_only: bool) {
         }
     }
     let _ = block_on(kv.list(""));
-    let _ = kv.check();
+    let _ = block_on(kv.check());
     if !read_only {
         let _ = block_on(async {
             kv.set("fuzz/a", &[1; 300]).await?;
@@ -61,10 +61,10 @@ fn exercise(dev: MemDevice, durability: Durability, read_only: bool) {
             }
             kv.sync().await
         });
-        let _ = kv.checkpoint();
-        let _ = kv.check();
+        let _ = block_on(kv.checkpoint());
+        let _ = block_on(kv.check());
         let dev = kv.into_device();
-        if let Ok(kv) = DiskKv::open(dev, OpenOptions::default()) {
+        if let Ok(kv) = block_on(DiskKv::open(dev, OpenOptions::default())) {
             let _ = tools::ls(&kv, "");
         }
     }
@@ -86,7 +86,7 @@ fuzz_target!(|data: &[u8]| {
         image
     };
     let dev = MemDevice::from_image(image, 512);
-    let _ = oasis_kv::disk::check(&mut dev.clone());
+    let _ = block_on(oasis_kv::disk::check(&mut dev.clone()));
     exercise(dev.clone(), Durability::Explicit, true);
     let durability = if mode & 2 == 0 { Durability::Always } else { Durability::Explicit };
     exercise(dev, durability, false);

@@ -24,9 +24,11 @@ pub mod logger;
 mod machine;
 mod os;
 pub mod random;
-pub mod sync;
 mod termination;
 pub mod time;
+
+/// The async mutex (`oasis-sync`), for tasks that share state across awaits.
+pub use oasis_sync as sync;
 
 pub use args::{ArgError, Args};
 pub use executor::{JoinHandle, start};

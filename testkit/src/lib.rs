@@ -15,7 +15,7 @@ mod process;
 pub use guest::Running;
 pub use images::{Images, guest_images, images, oasis_binary, unix_images, unix_tap_images, workspace_root};
 pub use netns::{NetNs, netns_available};
-pub use process::{Outcome, run, run_with_input};
+pub use process::{Outcome, children_of, guest_process, run, run_with_input};
 
 /// Prints why a test is skipped, in a form that stands out in test output.
 pub fn skip(test: &str, reason: &str) {

@@ -91,3 +91,35 @@ pub fn run_with_input(cmd: &mut Command, limit: Duration, input: &[u8]) -> Outco
     use std::os::unix::process::ExitStatusExt;
     Outcome { status: status.code(), signal: status.signal(), stdout, stderr, elapsed, timed_out }
 }
+
+/// The processes whose parent is `parent`: the guest's process of a
+/// tender, whose supervisor is `parent`.
+pub fn children_of(parent: u32) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
+    dir.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).ok().is_some_and(|stat| {
+                // The fields after the command name (in parentheses): state,
+                // then the parent's pid.
+                stat.rsplit_once(')').and_then(|(_, r)| r.split_whitespace().nth(1)?.parse::<u32>().ok())
+                    == Some(parent)
+            })
+        })
+        .collect()
+}
+
+/// The guest's process of the tender whose supervisor is `supervisor`,
+/// once it exists (within `limit`).
+pub fn guest_process(supervisor: u32, limit: std::time::Duration) -> Option<u32> {
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(&pid) = children_of(supervisor).first() {
+            return Some(pid);
+        }
+        if start.elapsed() > limit {
+            return None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}

@@ -37,6 +37,8 @@ impl fmt::Display for KeyError {
     }
 }
 
+impl core::error::Error for KeyError {}
+
 /// Why a store operation failed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum KvError {
@@ -97,9 +99,9 @@ pub enum KvError {
     Geometry(&'static str),
     /// The store was opened read-only.
     ReadOnly,
-    /// The device failed. A store that saw a device error takes no more
-    /// writes (reopen it to recover what is durable).
-    Device,
+    /// The device failed, for this reason. A store that saw a device error
+    /// takes no more writes (reopen it to recover what is durable).
+    Device(oasis_devices::DeviceError),
 }
 
 impl KvError {
@@ -113,8 +115,8 @@ impl KvError {
 }
 
 impl From<oasis_devices::DeviceError> for KvError {
-    fn from(_: oasis_devices::DeviceError) -> Self {
-        KvError::Device
+    fn from(cause: oasis_devices::DeviceError) -> Self {
+        KvError::Device(cause)
     }
 }
 
@@ -159,9 +161,17 @@ impl fmt::Display for KvError {
             }
             KvError::Geometry(why) => write!(f, "device and store do not fit: {why}"),
             KvError::ReadOnly => f.write_str("the store is open read-only"),
-            KvError::Device => f.write_str("the block device failed (reopen the store to recover)"),
+            KvError::Device(cause) => write!(f, "the block device failed: {cause} (reopen the store to recover)"),
         }
     }
 }
 
-impl core::error::Error for KvError {}
+impl core::error::Error for KvError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            KvError::Device(cause) => Some(cause),
+            KvError::BadKey { reason, .. } => Some(reason),
+            _ => None,
+        }
+    }
+}

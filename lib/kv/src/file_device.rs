@@ -1,6 +1,8 @@
 //! A block device over a host file, for host tools (`oasis kv …`) and the
 //! unix target: whole blocks with positioned reads and writes, and `flush`
-//! as `fdatasync`.
+//! as `fdatasync`. A request does its I/O on its future's first poll and
+//! completes there, so a store over it runs under
+//! [`crate::tools::block_on`].
 
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -58,17 +60,21 @@ impl FileDevice {
     fn checked(&mut self, offset: u64, len: usize) -> Result<(), DeviceError> {
         let block = u64::from(self.info.block_size);
         let fits = offset.checked_add(len as u64).is_some_and(|end| end <= self.info.capacity);
-        if !offset.is_multiple_of(block) || !(len as u64).is_multiple_of(block) || !fits {
-            self.error = Some(io::Error::new(io::ErrorKind::InvalidInput, "unaligned or out-of-range block I/O"));
-            return Err(DeviceError);
-        }
-        Ok(())
+        let refused = if !offset.is_multiple_of(block) || !(len as u64).is_multiple_of(block) {
+            DeviceError::Unaligned
+        } else if !fits {
+            DeviceError::OutOfRange
+        } else {
+            return Ok(());
+        };
+        self.error = Some(io::Error::new(io::ErrorKind::InvalidInput, refused.to_string()));
+        Err(refused)
     }
 
     fn result(&mut self, result: io::Result<()>) -> Result<(), DeviceError> {
         result.map_err(|error| {
             self.error = Some(error);
-            DeviceError
+            DeviceError::Io
         })
     }
 }
@@ -78,19 +84,19 @@ impl BlockDevice for FileDevice {
         self.info
     }
 
-    fn read(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), DeviceError> {
+    async fn read(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), DeviceError> {
         self.checked(offset, buf.len())?;
         let result = self.file.read_exact_at(buf, offset);
         self.result(result)
     }
 
-    fn write(&mut self, offset: u64, data: &[u8]) -> Result<(), DeviceError> {
+    async fn write(&mut self, offset: u64, data: &[u8]) -> Result<(), DeviceError> {
         self.checked(offset, data.len())?;
         let result = self.file.write_all_at(data, offset);
         self.result(result)
     }
 
-    fn flush(&mut self) -> Result<(), DeviceError> {
+    async fn flush(&mut self) -> Result<(), DeviceError> {
         let result = self.file.sync_data();
         self.result(result)
     }

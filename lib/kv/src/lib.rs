@@ -10,11 +10,12 @@
 //!   checksummed, circular log with a double superblock, recovery on
 //!   open, compaction and `check`. Its format is specified in
 //!   `docs/kv-format.md`.
-//! - [`tools`]: synchronous `ls`/`get`/`import`/`export` for host tools,
-//!   and with the `std` feature a `FileDevice` over a host file.
+//! - [`tools`]: synchronous `ls`/`get`/`import`/`export` and `block_on`
+//!   for host tools, and with the `std` feature a `FileDevice` over a host
+//!   file.
 //!
 //! It is `no_std` + `alloc` with no `unsafe`, and depends on the device
-//! traits only. It is not a file system (no partial writes, no
+//! traits and `oasis-sync`'s async mutex only (never on a runtime). It is not a file system (no partial writes, no
 //! hierarchy on disk beyond key names), not a cache (the index of keys
 //! lives in memory, values stay on the device), and not shared between
 //! processes: one store has one owner.

@@ -179,7 +179,7 @@ impl MemDevice {
 
     fn spend_power(&mut self) -> Result<(), DeviceError> {
         match &mut self.power_left {
-            Some(0) => Err(DeviceError),
+            Some(0) => Err(DeviceError::Gone),
             Some(left) => {
                 *left -= 1;
                 Ok(())
@@ -194,13 +194,13 @@ impl BlockDevice for MemDevice {
         self.info
     }
 
-    fn read(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), DeviceError> {
+    async fn read(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), DeviceError> {
         let at = self.check(offset, buf.len());
         buf.copy_from_slice(&self.current[at..at + buf.len()]);
         Ok(())
     }
 
-    fn write(&mut self, offset: u64, data: &[u8]) -> Result<(), DeviceError> {
+    async fn write(&mut self, offset: u64, data: &[u8]) -> Result<(), DeviceError> {
         let at = self.check(offset, data.len());
         self.spend_power()?;
         self.writes += 1;
@@ -212,7 +212,7 @@ impl BlockDevice for MemDevice {
         Ok(())
     }
 
-    fn flush(&mut self) -> Result<(), DeviceError> {
+    async fn flush(&mut self) -> Result<(), DeviceError> {
         self.spend_power()?;
         self.flushes += 1;
         for (offset, bytes) in self.pending.drain(..) {
@@ -226,13 +226,14 @@ impl BlockDevice for MemDevice {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tools::block_on;
 
     #[test]
     fn crash_keeps_flushed_data_only() {
         let mut dev = MemDevice::new(4096, 512);
-        dev.write(0, &[1; 512]).unwrap();
-        dev.flush().unwrap();
-        dev.write(512, &[2; 1024]).unwrap();
+        block_on(dev.write(0, &[1; 512])).unwrap();
+        block_on(dev.flush()).unwrap();
+        block_on(dev.write(512, &[2; 1024])).unwrap();
         assert_eq!(dev.unflushed(), 2);
         let mut rng = Rng::new(1);
         let mut dev2 = dev.clone();
@@ -240,10 +241,10 @@ mod tests {
         assert!(dev2.image()[..512].iter().all(|&b| b == 1));
         // With power cut, writes fail.
         dev.cut_power_after(1);
-        assert!(dev.write(2048, &[3; 512]).is_ok());
-        assert_eq!(dev.write(2560, &[3; 512]), Err(DeviceError));
-        assert_eq!(dev.flush(), Err(DeviceError));
+        assert!(block_on(dev.write(2048, &[3; 512])).is_ok());
+        assert_eq!(block_on(dev.write(2560, &[3; 512])), Err(DeviceError::Gone));
+        assert_eq!(block_on(dev.flush()), Err(DeviceError::Gone));
         dev.crash(&mut rng, Crash::Subset, true);
-        assert!(dev.write(2560, &[3; 512]).is_ok());
+        assert!(block_on(dev.write(2560, &[3; 512])).is_ok());
     }
 }

@@ -2,10 +2,12 @@
 //! MirageOS's `Mirage_kv.RO` and `RW`.
 //!
 //! The methods are `async` because applications await them and a store may
-//! have long work to do (a large value, a compaction); the stores in this
-//! crate finish without ever waiting, so one poll completes them
-//! ([`crate::tools::block_on`] runs them from synchronous code). Keys are
-//! paths (see [`crate::key`]); values are bytes.
+//! have to wait: [`crate::DiskKv`] for its block device's requests, or for
+//! another task's operation to finish. [`crate::StaticKv`] never waits, nor
+//! does `DiskKv` over a device whose requests complete at once (the
+//! hypercall devices, `FileDevice`, `MemDevice`): one poll completes them,
+//! and [`crate::tools::block_on`] runs them from synchronous code. Keys
+//! are paths (see [`crate::key`]); values are bytes.
 //!
 //! Semantics shared by every implementation:
 //! - a key names either a value or a dictionary (the keys below it), never

@@ -6,13 +6,14 @@
 mod common;
 
 use common::{contents, formatted, open_options, small_options};
+use oasis_devices::DeviceError;
 use oasis_kv::testing::MemDevice;
 use oasis_kv::tools::{self, block_on};
 use oasis_kv::{BatchOp, DiskKv, Durability, EntryKind, FileDevice, FormatOptions, KvError, KvRo, KvRw, OpenOptions};
 use sha2::{Digest, Sha256};
 
 fn store(durability: Durability) -> DiskKv<MemDevice> {
-    DiskKv::open(formatted(128 * 1024, &small_options(1)), open_options(durability)).unwrap()
+    block_on(DiskKv::open(formatted(128 * 1024, &small_options(1)), open_options(durability))).unwrap()
 }
 
 #[test]
@@ -67,8 +68,8 @@ fn batches_are_all_or_nothing() {
         assert_eq!(kv.get("w").await.unwrap(), b"2");
         assert_eq!(kv.exists("y").await.unwrap(), None);
     });
-    kv.checkpoint().unwrap();
-    let kv = DiskKv::open(kv.into_device(), OpenOptions::default()).unwrap();
+    block_on(kv.checkpoint()).unwrap();
+    let kv = block_on(DiskKv::open(kv.into_device(), OpenOptions::default())).unwrap();
     assert_eq!(block_on(kv.get("w")).unwrap(), b"2");
 }
 
@@ -95,14 +96,14 @@ fn limits() {
 #[test]
 fn megabyte_values_with_default_limits() {
     let mut dev = MemDevice::new(32 << 20, 4096);
-    DiskKv::format(&mut dev, &FormatOptions::new(9)).unwrap();
-    let kv = DiskKv::open(dev, OpenOptions::default()).unwrap();
+    block_on(DiskKv::format(&mut dev, &FormatOptions::new(9))).unwrap();
+    let kv = block_on(DiskKv::open(dev, OpenOptions::default())).unwrap();
     let value: Vec<u8> = (0..1 << 20).map(|i: u32| (i * 7 + i / 4096) as u8).collect();
     block_on(kv.set("big", &value)).unwrap();
-    let kv = DiskKv::open(kv.into_device(), OpenOptions::default()).unwrap();
+    let kv = block_on(DiskKv::open(kv.into_device(), OpenOptions::default())).unwrap();
     assert_eq!(block_on(kv.get("big")).unwrap(), value);
     assert_eq!(block_on(kv.get_partial("big", 5000, 10)).unwrap(), &value[5000..5010]);
-    assert_eq!(kv.info().max_value_len, 1 << 20);
+    assert_eq!(block_on(kv.info()).max_value_len, 1 << 20);
     let too_big = vec![0; (1 << 20) + 1];
     assert!(matches!(block_on(kv.set("bigger", &too_big)), Err(KvError::TooLarge { .. })));
 }
@@ -116,10 +117,10 @@ fn explicit_durability_needs_sync() {
     let dev = kv.into_device();
     // After a crash keeping no unflushed write: "a" only.
     let durable = MemDevice::from_image(dev.durable_image().to_vec(), 512);
-    let kv = DiskKv::open(durable, OpenOptions::default()).unwrap();
+    let kv = block_on(DiskKv::open(durable, OpenOptions::default())).unwrap();
     assert_eq!(contents(&kv).unwrap().keys().collect::<Vec<_>>(), ["a"]);
     // Without a crash "b" is gone too: it sat in the store's buffer.
-    let kv = DiskKv::open(dev, OpenOptions::default()).unwrap();
+    let kv = block_on(DiskKv::open(dev, OpenOptions::default())).unwrap();
     assert_eq!(contents(&kv).unwrap().keys().collect::<Vec<_>>(), ["a"]);
 }
 
@@ -130,11 +131,11 @@ fn clock_and_logical_time() {
     block_on(kv.set("b", b"1")).unwrap();
     let (ta, tb) = (block_on(kv.last_modified("a")).unwrap(), block_on(kv.last_modified("b")).unwrap());
     assert!(tb > ta, "logical time grows");
-    kv.set_clock(1_700_000_000);
+    block_on(kv.set_clock(1_700_000_000));
     block_on(kv.set("c", b"1")).unwrap();
     assert_eq!(block_on(kv.last_modified("c")).unwrap(), 1_700_000_000);
     block_on(kv.rename("c", "d")).unwrap();
-    let kv = DiskKv::open(kv.into_device(), OpenOptions::default()).unwrap();
+    let kv = block_on(DiskKv::open(kv.into_device(), OpenOptions::default())).unwrap();
     assert_eq!(block_on(kv.last_modified("d")).unwrap(), 1_700_000_000);
     assert_eq!(block_on(kv.last_modified("a")).unwrap(), ta);
 }
@@ -146,12 +147,12 @@ fn read_only_opens_write_nothing() {
     let dev = kv.into_device();
     let before = dev.image().to_vec();
     let writes = dev.writes;
-    let kv = DiskKv::open(dev, OpenOptions { read_only: true, ..OpenOptions::default() }).unwrap();
+    let kv = block_on(DiskKv::open(dev, OpenOptions { read_only: true, ..OpenOptions::default() })).unwrap();
     assert_eq!(block_on(kv.get("a")).unwrap(), b"1");
     assert_eq!(block_on(kv.set("b", b"2")), Err(KvError::ReadOnly));
     assert_eq!(block_on(kv.sync()), Err(KvError::ReadOnly));
-    assert!(kv.check().unwrap().is_clean());
-    assert_eq!(kv.checkpoint(), Err(KvError::ReadOnly));
+    assert!(block_on(kv.check()).unwrap().is_clean());
+    assert_eq!(block_on(kv.checkpoint()), Err(KvError::ReadOnly));
     let dev = kv.into_device();
     assert_eq!(dev.image(), &before[..]);
     assert_eq!(dev.writes, writes);
@@ -163,18 +164,18 @@ fn a_device_error_stops_writes() {
     block_on(kv.set("a", b"1")).unwrap();
     let mut dev = kv.into_device();
     dev.cut_power_after(5);
-    let kv = DiskKv::open(dev, OpenOptions::default()).unwrap();
+    let kv = block_on(DiskKv::open(dev, OpenOptions::default())).unwrap();
     let mut failed = false;
     for i in 0..10 {
         match block_on(kv.set(&format!("k{i}"), b"v")) {
             Ok(()) => assert!(!failed),
-            Err(KvError::Device) => failed = true,
+            Err(KvError::Device(DeviceError::Gone)) => failed = true,
             Err(other) => panic!("{other}"),
         }
     }
     assert!(failed);
     assert_eq!(block_on(kv.get("a")).unwrap(), b"1", "reads still work");
-    assert_eq!(block_on(kv.sync()), Err(KvError::Device));
+    assert_eq!(block_on(kv.sync()), Err(KvError::Device(DeviceError::Gone)));
 }
 
 #[test]
@@ -193,10 +194,10 @@ fn host_tools() {
     .unwrap();
     assert_eq!(n, 3);
     assert_eq!(exported[2], ("e".to_string(), b"three".to_vec()));
-    assert_eq!(kv.keys(), [("d/1".into(), 3), ("d/2".into(), 3), ("e".into(), 5)]);
+    assert_eq!(block_on(kv.keys()), [("d/1".into(), 3), ("d/2".into(), 3), ("e".into(), 5)]);
     // Everything imported was synced.
-    let kv = DiskKv::open(kv.into_device(), OpenOptions::default()).unwrap();
-    assert_eq!(kv.info().keys, 3);
+    let kv = block_on(DiskKv::open(kv.into_device(), OpenOptions::default())).unwrap();
+    assert_eq!(block_on(kv.info()).keys, 3);
 }
 
 #[test]
@@ -204,16 +205,19 @@ fn file_device_round_trip() {
     let path = std::env::temp_dir().join(format!("oasis-kv-test-{}.img", std::process::id()));
     let _ = std::fs::remove_file(&path);
     let mut dev = FileDevice::create(&path, 256 * 1024, 512).unwrap();
-    DiskKv::format(&mut dev, &small_options(5)).unwrap();
-    let kv = DiskKv::open(dev, OpenOptions::default()).unwrap();
+    block_on(DiskKv::format(&mut dev, &small_options(5))).unwrap();
+    let kv = block_on(DiskKv::open(dev, OpenOptions::default())).unwrap();
     block_on(kv.set("hello", b"world")).unwrap();
-    kv.checkpoint().unwrap();
+    block_on(kv.checkpoint()).unwrap();
     drop(kv);
     let dev = FileDevice::open(&path, 512, false).unwrap();
-    let kv = DiskKv::open(dev, OpenOptions { read_only: true, ..OpenOptions::default() }).unwrap();
+    let kv = block_on(DiskKv::open(dev, OpenOptions { read_only: true, ..OpenOptions::default() })).unwrap();
     assert_eq!(block_on(kv.get("hello")).unwrap(), b"world");
     let mut dev = kv.into_device();
-    assert!(oasis_devices::BlockDevice::read(&mut dev, 100, &mut [0; 512]).is_err());
+    let unaligned = block_on(oasis_devices::BlockDevice::read(&mut dev, 100, &mut [0; 512]));
+    assert_eq!(unaligned, Err(DeviceError::Unaligned));
     assert!(dev.take_error().is_some());
+    let past_end = block_on(oasis_devices::BlockDevice::read(&mut dev, 256 * 1024, &mut [0; 512]));
+    assert_eq!(past_end, Err(DeviceError::OutOfRange));
     std::fs::remove_file(&path).unwrap();
 }

@@ -19,7 +19,7 @@ const CAPACITY: u64 = 256 * 1024;
 
 fn churn(durability: Durability, seed: u64, factor: u64) {
     let mut rng = Rng::new(seed);
-    let mut kv = DiskKv::open(formatted(CAPACITY, &small_options(seed)), open_options(durability)).unwrap();
+    let mut kv = block_on(DiskKv::open(formatted(CAPACITY, &small_options(seed)), open_options(durability))).unwrap();
     let mut model = BTreeMap::new();
     let mut written = 0u64;
     let mut step = 0u64;
@@ -51,18 +51,18 @@ fn churn(durability: Durability, seed: u64, factor: u64) {
         if durability == Durability::Explicit && rng.chance(1, 8) {
             block_on(kv.sync()).unwrap();
         }
-        let info = kv.info();
+        let info = block_on(kv.info());
         assert!(info.log_used <= info.log_bytes);
         if step.is_multiple_of(500) {
             block_on(kv.sync()).unwrap();
-            kv = DiskKv::open(kv.into_device(), open_options(durability)).unwrap();
+            kv = block_on(DiskKv::open(kv.into_device(), open_options(durability))).unwrap();
             common::assert_same(&contents(&kv).unwrap(), &model, &format!("after reopen at step {step}"));
         }
     }
     common::assert_same(&contents(&kv).unwrap(), &model, "at the end");
-    assert!(kv.check().unwrap().is_clean());
-    kv.checkpoint().unwrap();
-    let kv = DiskKv::open(kv.into_device(), OpenOptions::default()).unwrap();
+    assert!(block_on(kv.check()).unwrap().is_clean());
+    block_on(kv.checkpoint()).unwrap();
+    let kv = block_on(DiskKv::open(kv.into_device(), OpenOptions::default())).unwrap();
     common::assert_same(&contents(&kv).unwrap(), &model, "at the end");
 }
 
@@ -78,7 +78,7 @@ fn ten_times_the_capacity_always() {
 
 #[test]
 fn live_data_that_does_not_fit_is_refused() {
-    let kv = DiskKv::open(formatted(CAPACITY, &small_options(3)), OpenOptions::default()).unwrap();
+    let kv = block_on(DiskKv::open(formatted(CAPACITY, &small_options(3)), OpenOptions::default())).unwrap();
     let value = vec![5; 2000];
     let mut stored = 0;
     let error = loop {
@@ -88,7 +88,7 @@ fn live_data_that_does_not_fit_is_refused() {
         }
     };
     assert_eq!(error, KvError::NoSpace);
-    let usable = kv.info().usable_bytes;
+    let usable = block_on(kv.info()).usable_bytes;
     assert!(stored as u64 * 2000 > usable / 2, "refused too early: {stored} values, {usable} usable bytes");
     // Still usable: overwrite, remove, then there is room again.
     block_on(kv.set("v/0", b"small")).unwrap();
@@ -96,7 +96,7 @@ fn live_data_that_does_not_fit_is_refused() {
         block_on(kv.remove(&format!("v/{i}"))).unwrap();
     }
     block_on(kv.set("w", &value)).unwrap();
-    let kv = DiskKv::open(kv.into_device(), OpenOptions::default()).unwrap();
+    let kv = block_on(DiskKv::open(kv.into_device(), OpenOptions::default())).unwrap();
     assert_eq!(block_on(oasis_kv::KvRo::get(&kv, "v/0")).unwrap(), b"small");
     assert_eq!(contents(&kv).unwrap().len(), stored - 9 + 1);
 }

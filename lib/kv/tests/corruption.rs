@@ -17,7 +17,7 @@ fn find(image: &[u8], needle: &[u8]) -> usize {
 
 /// A store holding a 1500-byte value under "victim" and others around it.
 fn store_with_victim(checkpoint: bool) -> (MemDevice, Vec<u8>) {
-    let kv = DiskKv::open(formatted(128 * 1024, &small_options(11)), OpenOptions::default()).unwrap();
+    let kv = block_on(DiskKv::open(formatted(128 * 1024, &small_options(11)), OpenOptions::default())).unwrap();
     let victim: Vec<u8> = (0..1500u32).map(|i| (i * 31 % 251) as u8).collect();
     block_on(async {
         kv.set("before", b"first").await.unwrap();
@@ -25,7 +25,7 @@ fn store_with_victim(checkpoint: bool) -> (MemDevice, Vec<u8>) {
         kv.set("after", b"last").await.unwrap();
     });
     if checkpoint {
-        kv.checkpoint().unwrap();
+        block_on(kv.checkpoint()).unwrap();
     }
     let dev = kv.into_device();
     (dev, victim)
@@ -37,7 +37,7 @@ fn flipped_value_bit_is_reported_by_get_and_check() {
         let (mut dev, victim) = store_with_victim(checkpoint);
         let at = find(dev.image(), &victim[..64]) + 700;
         dev.flip_bit(at as u64, 3);
-        let kv = DiskKv::open(dev, OpenOptions::default()).unwrap();
+        let kv = block_on(DiskKv::open(dev, OpenOptions::default())).unwrap();
         match block_on(kv.get("victim")) {
             Err(KvError::Corrupt { key: Some(key), .. }) => assert_eq!(key, "victim"),
             other => panic!("expected Corrupt, got {other:?}"),
@@ -45,7 +45,7 @@ fn flipped_value_bit_is_reported_by_get_and_check() {
         assert!(matches!(block_on(kv.digest("victim")), Err(KvError::Corrupt { .. })));
         assert_eq!(block_on(kv.get("before")).unwrap(), b"first");
         assert_eq!(block_on(kv.get("after")).unwrap(), b"last");
-        let report = kv.check().unwrap();
+        let report = block_on(kv.check()).unwrap();
         assert!(!report.is_clean(), "{report}");
         let damaged: Vec<_> = report
             .problems
@@ -58,7 +58,7 @@ fn flipped_value_bit_is_reported_by_get_and_check() {
         block_on(kv.set("victim", b"fresh")).unwrap();
         assert_eq!(block_on(kv.get("victim")).unwrap(), b"fresh");
         let mut dev = kv.into_device();
-        let report = disk::check(&mut dev).unwrap();
+        let report = block_on(disk::check(&mut dev)).unwrap();
         assert!(report.problems.iter().any(|p| p.kind == ProblemKind::DamagedValue { live: false }), "{report}");
     }
 }
@@ -71,11 +71,11 @@ fn damaged_record_header_refuses_open_and_check_reports() {
     let key_at = find(dev.image(), b"before");
     dev.flip_bit((key_at - 24 - 48 + 20) as u64, 0);
     let image = dev.image().to_vec();
-    match DiskKv::open(dev.clone(), OpenOptions::default()).map_err(KvError::from) {
+    match block_on(DiskKv::open(dev.clone(), OpenOptions::default())).map_err(KvError::from) {
         Err(KvError::Corrupt { .. }) => {}
         other => panic!("expected Corrupt, got {:?}", other.map(|_| ())),
     }
-    let report = disk::check(&mut dev).unwrap();
+    let report = block_on(disk::check(&mut dev)).unwrap();
     assert!(report.problems.iter().any(|p| p.kind == ProblemKind::LogBroken), "{report}");
     assert_eq!(dev.image(), &image[..], "neither open nor check repairs");
 }
@@ -85,9 +85,9 @@ fn damaged_operation_refuses_open() {
     let (mut dev, _) = store_with_victim(false);
     let key_at = find(dev.image(), b"before");
     dev.flip_bit(key_at as u64, 1);
-    let opened = DiskKv::open(dev.clone(), OpenOptions::default()).map_err(KvError::from);
+    let opened = block_on(DiskKv::open(dev.clone(), OpenOptions::default())).map_err(KvError::from);
     assert!(matches!(opened, Err(KvError::Corrupt { .. })));
-    let report = disk::check(&mut dev).unwrap();
+    let report = block_on(disk::check(&mut dev)).unwrap();
     assert!(report.problems.iter().any(|p| matches!(p.kind, ProblemKind::DamagedRecord(_))), "{report}");
 }
 
@@ -95,18 +95,18 @@ fn damaged_operation_refuses_open() {
 fn one_damaged_superblock_copy_is_reported() {
     let (mut dev, _) = store_with_victim(true);
     dev.flip_bit(512 + 30, 0);
-    let report = disk::check(&mut dev).unwrap();
+    let report = block_on(disk::check(&mut dev)).unwrap();
     assert!(report.problems.iter().any(|p| matches!(p.kind, ProblemKind::SuperblockCopy { copy: 1, .. })), "{report}");
-    let kv = DiskKv::open(dev, OpenOptions::default()).unwrap();
+    let kv = block_on(DiskKv::open(dev, OpenOptions::default())).unwrap();
     assert_eq!(block_on(kv.get("after")).unwrap(), b"last");
     // Opening for writing rewrote both copies.
-    assert!(kv.check().unwrap().is_clean());
+    assert!(block_on(kv.check()).unwrap().is_clean());
 }
 
 #[test]
 fn clean_store_checks_clean() {
     let (mut dev, _) = store_with_victim(true);
-    let report = disk::check(&mut dev).unwrap();
+    let report = block_on(disk::check(&mut dev)).unwrap();
     assert!(report.is_clean() && report.problems.is_empty(), "{report}");
     assert_eq!(report.keys, 3);
     assert!(report.to_string().ends_with("clean"));
@@ -117,21 +117,21 @@ fn a_damaged_value_neither_stops_compaction_nor_is_laundered() {
     let (mut dev, victim) = store_with_victim(true);
     let at = find(dev.image(), &victim[..64]) + 100;
     dev.flip_bit(at as u64, 5);
-    let kv = DiskKv::open(dev, OpenOptions::default()).unwrap();
+    let kv = block_on(DiskKv::open(dev, OpenOptions::default())).unwrap();
     let filler = vec![9; 1500];
     // Ten times the device: the damaged record is compacted many times.
     for i in 0..900 {
         block_on(kv.set(&format!("f/{}", i % 10), &filler)).unwrap();
     }
-    assert!(kv.info().generation > 10, "compaction ran");
+    assert!(block_on(kv.info()).generation > 10, "compaction ran");
     assert!(matches!(block_on(kv.get("victim")), Err(KvError::Corrupt { .. })));
     assert_eq!(block_on(kv.get("before")).unwrap(), b"first");
-    let report = kv.check().unwrap();
+    let report = block_on(kv.check()).unwrap();
     let damaged: Vec<_> =
         report.problems.iter().filter(|p| p.is_error()).map(|p| (&p.kind, p.key.as_deref())).collect();
     assert_eq!(damaged, [(&ProblemKind::DamagedValue { live: true }, Some("victim"))], "{report}");
     block_on(kv.remove("victim")).unwrap();
-    let kv = DiskKv::open(kv.into_device(), OpenOptions::default()).unwrap();
+    let kv = block_on(DiskKv::open(kv.into_device(), OpenOptions::default())).unwrap();
     assert_eq!(block_on(kv.exists("victim")).unwrap(), None);
     assert_eq!(block_on(kv.get("f/3")).unwrap(), filler);
 }

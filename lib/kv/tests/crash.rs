@@ -13,7 +13,9 @@
 mod common;
 
 use common::{Model, State, Step, contents, diff, formatted, open_options};
+use oasis_devices::DeviceError;
 use oasis_kv::testing::{Crash, MemDevice, Rng};
+use oasis_kv::tools::block_on;
 use oasis_kv::{DiskKv, Durability, FormatOptions, KvError};
 
 fn random_key(rng: &mut Rng) -> String {
@@ -75,10 +77,10 @@ fn workload(seed: u64) {
             // writes the superblocks) or any step after it.
             dev.cut_power_after(rng.below(300));
         }
-        let kv = match DiskKv::open(dev, open_options(durability)) {
+        let kv = match block_on(DiskKv::open(dev, open_options(durability))) {
             Ok(kv) => kv,
             Err(failed) => {
-                assert_eq!(failed.error, KvError::Device, "seed {seed} round {round}");
+                assert_eq!(failed.error, KvError::Device(DeviceError::Gone), "seed {seed} round {round}");
                 dev = failed.device;
                 let tear = rng.chance(1, 2);
                 dev.crash(&mut rng, Crash::Subset, tear);
@@ -87,9 +89,9 @@ fn workload(seed: u64) {
         };
         round += 1;
         if TRACE.with(|t| t.get()) {
-            eprintln!("round {round} opened: {:?}", kv.info());
+            eprintln!("round {round} opened: {:?}", block_on(kv.info()));
         }
-        let gen0 = kv.info().generation;
+        let gen0 = block_on(kv.info()).generation;
         let state = contents(&kv).unwrap();
         if TRACE.with(|t| t.get()) {
             // Values start with their serial number.
@@ -108,7 +110,7 @@ fn workload(seed: u64) {
                 "seed {seed} round {round}: recovered a state that never was (or lost synced data); against the newest:{newest}"
             );
         }
-        let report = kv.check().unwrap();
+        let report = block_on(kv.check()).unwrap();
         assert!(report.is_clean(), "seed {seed} round {round}: {report}");
         model.map = state;
         candidates = vec![model.map.clone()];
@@ -123,7 +125,7 @@ fn workload(seed: u64) {
             let result = step.run(&kv);
             if TRACE.with(|t| t.get()) {
                 let short = format!("{step:?}");
-                eprintln!("  {} -> {result:?}  info {:?}", &short[..short.len().min(60)], kv.info());
+                eprintln!("  {} -> {result:?}  info {:?}", &short[..short.len().min(60)], block_on(kv.info()));
             }
             match result {
                 Ok(()) => {
@@ -134,7 +136,7 @@ fn workload(seed: u64) {
                     }
                     candidates.push(model.map.clone());
                 }
-                Err(KvError::Device) => {
+                Err(KvError::Device(DeviceError::Gone)) => {
                     // The step may or may not have happened; nothing after
                     // it can.
                     if expected.is_ok() {
@@ -146,7 +148,7 @@ fn workload(seed: u64) {
             }
         }
         // Superblock updates in a session are compaction runs.
-        COMPACTIONS.with(|c| c.set(c.get() + kv.info().generation - gen0));
+        COMPACTIONS.with(|c| c.set(c.get() + block_on(kv.info()).generation - gen0));
         dev = kv.into_device();
         let how = if rng.chance(1, 2) { Crash::Prefix } else { Crash::Subset };
         let tear = rng.chance(1, 2);
@@ -162,7 +164,7 @@ fn run_until_power_fails(seed: u64, durability: Durability, steps: &[Step], budg
     let mut model = Model::new(16, 1200);
     model.max_record = Some(2944);
     let mut candidates: Vec<State> = vec![State::new()];
-    match DiskKv::open(dev, open_options(durability)) {
+    match block_on(DiskKv::open(dev, open_options(durability))) {
         Err(failed) => dev = failed.device,
         Ok(kv) => {
             for step in steps {
@@ -179,7 +181,7 @@ fn run_until_power_fails(seed: u64, durability: Durability, steps: &[Step], budg
                         }
                         candidates.push(model.map.clone());
                     }
-                    Err(KvError::Device) => {
+                    Err(KvError::Device(DeviceError::Gone)) => {
                         if expected.is_ok() {
                             candidates.push(next.map.clone());
                         }
@@ -194,7 +196,7 @@ fn run_until_power_fails(seed: u64, durability: Durability, steps: &[Step], budg
     let mut rng = Rng::new(crash_seed);
     let tear = rng.chance(1, 2);
     dev.crash(&mut rng, Crash::Subset, tear);
-    let kv = DiskKv::open(dev, open_options(durability)).unwrap_or_else(|e| panic!("budget {budget}: {e}"));
+    let kv = block_on(DiskKv::open(dev, open_options(durability))).unwrap_or_else(|e| panic!("budget {budget}: {e}"));
     let state = contents(&kv).unwrap();
     if !candidates.contains(&state) {
         let newest = candidates.last().map(|c| diff(&state, c)).unwrap_or_default();
@@ -224,7 +226,7 @@ fn every_crash_point() {
         for durability in [Durability::Explicit, Durability::Always] {
             // How many device operations the whole workload takes.
             let mut dev = formatted(24 * 1024, &options(seed));
-            let kv = DiskKv::open(dev.clone(), open_options(durability)).unwrap();
+            let kv = block_on(DiskKv::open(dev.clone(), open_options(durability))).unwrap();
             for step in &steps {
                 let _ = step.run(&kv);
             }

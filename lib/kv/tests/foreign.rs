@@ -7,6 +7,7 @@ mod common;
 
 use common::{formatted, small_options};
 use oasis_kv::testing::{MemDevice, Rng};
+use oasis_kv::tools::block_on;
 use oasis_kv::{DiskKv, Durability, KvError, OpenOptions};
 
 fn refused(image: Vec<u8>, block_size: u32) -> KvError {
@@ -15,14 +16,14 @@ fn refused(image: Vec<u8>, block_size: u32) -> KvError {
     for read_only in [false, true] {
         let dev = MemDevice::from_image(image.clone(), block_size);
         let options = OpenOptions { read_only, durability: Durability::Always };
-        let Err(failed) = DiskKv::open(dev, options) else { panic!("opened a foreign device") };
+        let Err(failed) = block_on(DiskKv::open(dev, options)) else { panic!("opened a foreign device") };
         assert_eq!(failed.device.image(), whole, "the device was changed");
         assert_eq!((failed.device.writes, failed.device.flushes), (0, 0));
         errors.push(failed.error);
     }
     // `check` refuses it the same way, writing nothing either.
     let mut dev = MemDevice::from_image(image.clone(), block_size);
-    assert_eq!(oasis_kv::disk::check(&mut dev).err().as_ref(), Some(&errors[0]));
+    assert_eq!(block_on(oasis_kv::disk::check(&mut dev)).err().as_ref(), Some(&errors[0]));
     assert_eq!(dev.writes, 0);
     assert_eq!(errors[0], errors[1]);
     errors.remove(0)
@@ -62,7 +63,7 @@ fn damaged_or_newer_superblocks_are_refused() {
     // One damaged copy is survivable.
     let mut one = image;
     one[40] ^= 1;
-    let kv = DiskKv::open(MemDevice::from_image(one, 512), OpenOptions::default()).unwrap();
+    let kv = block_on(DiskKv::open(MemDevice::from_image(one, 512), OpenOptions::default())).unwrap();
     drop(kv);
 }
 
@@ -76,27 +77,27 @@ fn a_smaller_device_is_refused() {
 #[test]
 fn format_refuses_impossible_options() {
     let mut dev = MemDevice::new(8 * 1024, 512);
-    assert!(matches!(DiskKv::format(&mut dev, &small_options(1)), Err(KvError::Geometry(_))), "too small");
+    assert!(matches!(block_on(DiskKv::format(&mut dev, &small_options(1))), Err(KvError::Geometry(_))), "too small");
     let mut dev = MemDevice::new(64 * 1024, 512);
     let mut options = small_options(1);
     options.max_value_len = 1 << 20;
-    assert!(matches!(DiskKv::format(&mut dev, &options), Err(KvError::Geometry(_))));
+    assert!(matches!(block_on(DiskKv::format(&mut dev, &options)), Err(KvError::Geometry(_))));
     assert!(dev.image().iter().all(|&b| b == 0), "nothing written when refused");
     // Reformatting with the same store id would let old records pass.
     let mut dev = formatted(64 * 1024, &small_options(3));
-    assert!(matches!(DiskKv::format(&mut dev, &small_options(3)), Err(KvError::Geometry(_))));
-    assert!(DiskKv::format(&mut dev, &small_options(4)).is_ok());
+    assert!(matches!(block_on(DiskKv::format(&mut dev, &small_options(3))), Err(KvError::Geometry(_))));
+    assert!(block_on(DiskKv::format(&mut dev, &small_options(4))).is_ok());
 }
 
 #[test]
 fn a_refused_device_comes_back_to_be_formatted() {
-    let Err(failed) = DiskKv::open(MemDevice::new(64 * 1024, 512), OpenOptions::default()) else {
+    let Err(failed) = block_on(DiskKv::open(MemDevice::new(64 * 1024, 512), OpenOptions::default())) else {
         panic!("opened a blank device")
     };
     assert_eq!(failed.error, KvError::NotAStore);
     assert_eq!(failed.to_string(), KvError::NotAStore.to_string());
     let mut dev = failed.device;
-    DiskKv::format(&mut dev, &small_options(8)).unwrap();
-    let kv = DiskKv::open(dev, OpenOptions::default()).unwrap();
-    assert_eq!(kv.info().keys, 0);
+    block_on(DiskKv::format(&mut dev, &small_options(8))).unwrap();
+    let kv = block_on(DiskKv::open(dev, OpenOptions::default())).unwrap();
+    assert_eq!(block_on(kv.info()).keys, 0);
 }

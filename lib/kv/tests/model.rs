@@ -55,7 +55,7 @@ proptest! {
     fn store_matches_model(actions in prop::collection::vec(action(), 1..40), always in any::<bool>()) {
         let durability = if always { Durability::Always } else { Durability::Explicit };
         let options = small_options(77);
-        let mut kv = DiskKv::open(formatted(96 * 1024, &options), open_options(durability)).unwrap();
+        let mut kv = block_on(DiskKv::open(formatted(96 * 1024, &options), open_options(durability))).unwrap();
         let mut model = Model::new(options.max_key_len as usize, options.max_value_len as usize);
         // States the device may recover to: from the last sync on.
         let mut since_sync = vec![model.map.clone()];
@@ -73,7 +73,7 @@ proptest! {
                     since_sync.push(model.map.clone());
                 }
                 Action::Reopen => {
-                    kv = DiskKv::open(kv.into_device(), open_options(durability)).unwrap();
+                    kv = block_on(DiskKv::open(kv.into_device(), open_options(durability))).unwrap();
                     let state = contents(&kv).unwrap();
                     prop_assert!(since_sync.contains(&state), "reopen after step {} lost synced data", i);
                     model.map = state;
@@ -82,10 +82,10 @@ proptest! {
             }
             let state = contents(&kv).unwrap();
             prop_assert!(state == model.map, "in memory after step {}:{}", i, diff(&state, &model.map));
-            let state = recovered(&kv.with_device(Clone::clone)).unwrap();
+            let state = recovered(&block_on(kv.with_device(Clone::clone))).unwrap();
             prop_assert!(since_sync.contains(&state), "recovery after step {} gives an unexpected state", i);
         }
-        prop_assert!(kv.check().unwrap().is_clean());
+        prop_assert!(block_on(kv.check()).unwrap().is_clean());
         block_on(kv.sync()).unwrap();
         let dev = kv.into_device();
         let state = recovered(&dev).unwrap();

@@ -19,9 +19,9 @@ fn contents(kv: &DiskKv<MemDevice>) -> Model {
 #[test]
 fn store_and_model_agree() {
     let mut dev = MemDevice::new(1 << 20, 512);
-    DiskKv::format(&mut dev, &FormatOptions { max_value_len: 64 << 10, ..FormatOptions::new(7) }).unwrap();
+    block_on(DiskKv::format(&mut dev, &FormatOptions { max_value_len: 64 << 10, ..FormatOptions::new(7) })).unwrap();
     let options = OpenOptions { durability: Durability::Explicit, read_only: false };
-    let mut kv = DiskKv::open(dev, options).unwrap();
+    let mut kv = block_on(DiskKv::open(dev, options)).unwrap();
     let mut model = Model::new();
     let mut ops = Workload::new(42);
     let mut kinds = [0usize; 4];
@@ -37,12 +37,12 @@ fn store_and_model_agree() {
         apply(&mut model, &op);
         if i % 500 == 499 {
             block_on(oasis_kv::KvRw::sync(&kv)).unwrap();
-            kv = DiskKv::open(kv.into_device(), options).unwrap();
+            kv = block_on(DiskKv::open(kv.into_device(), options)).unwrap();
             assert_eq!(contents(&kv), model, "after {} operations and a reopen", i + 1);
         }
     }
     assert!(kinds.iter().all(|&n| n > 100), "every kind of operation ran: {kinds:?}");
-    assert!(kv.info().generation > 10, "the workload outgrew the device and compacted");
+    assert!(block_on(kv.info()).generation > 10, "the workload outgrew the device and compacted");
 }
 
 #[test]
@@ -87,9 +87,9 @@ fn every_batch_fits_the_crash_test_store() {
         }
     }
     let mut dev = MemDevice::new(1 << 20, 512);
-    DiskKv::format(&mut dev, &FormatOptions { max_value_len: 32 << 10, ..FormatOptions::new(9) }).unwrap();
+    block_on(DiskKv::format(&mut dev, &FormatOptions { max_value_len: 32 << 10, ..FormatOptions::new(9) })).unwrap();
     let options = OpenOptions { durability: Durability::Explicit, read_only: false };
-    let kv = DiskKv::open(dev, options).unwrap();
+    let kv = block_on(DiskKv::open(dev, options)).unwrap();
     let big = vec![b'v'; BATCH_VALUE_BUDGET / 7];
     let keys: Vec<String> = (0..7).map(|i| format!("w/k{}", 40 + i)).collect();
     let ops: Vec<oasis_kv::BatchOp<'_>> = keys.iter().map(|k| oasis_kv::BatchOp::Set(k, &big)).collect();

@@ -1,5 +1,6 @@
 //! Block devices through the `BLOCK_*` hypercalls: one call per request,
-//! however many blocks it covers.
+//! however many blocks it covers. The hypercalls are synchronous, so each
+//! request's future completes on its first poll.
 
 use oasis_abi::{BlockFlush, BlockInfo as BlockInfoArgs, BlockIo, Hypercall, op, result};
 use oasis_devices::{BlockDevice, BlockInfo, DeviceError};
@@ -28,7 +29,7 @@ impl GuestBlock {
     fn io<H: Hypercall<Arg = BlockIo>>(&mut self, offset: u64, data: u64, len: usize) -> Result<(), DeviceError> {
         let mut arg = BlockIo { handle: u64::from(self.handle), offset, data, len: len as u64, result: 0 };
         hypercall::call::<H>(&mut arg);
-        if arg.result == result::OK { Ok(()) } else { Err(DeviceError) }
+        if arg.result == result::OK { Ok(()) } else { Err(DeviceError::Io) }
     }
 }
 
@@ -37,17 +38,17 @@ impl BlockDevice for GuestBlock {
         self.info
     }
 
-    fn read(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), DeviceError> {
+    async fn read(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), DeviceError> {
         self.io::<op::BlockRead>(offset, buf.as_mut_ptr().addr() as u64, buf.len())
     }
 
-    fn write(&mut self, offset: u64, data: &[u8]) -> Result<(), DeviceError> {
+    async fn write(&mut self, offset: u64, data: &[u8]) -> Result<(), DeviceError> {
         self.io::<op::BlockWrite>(offset, data.as_ptr().addr() as u64, data.len())
     }
 
-    fn flush(&mut self) -> Result<(), DeviceError> {
+    async fn flush(&mut self) -> Result<(), DeviceError> {
         let mut arg = BlockFlush { handle: u64::from(self.handle), result: 0 };
         hypercall::call::<op::BlockFlush>(&mut arg);
-        if arg.result == result::OK { Ok(()) } else { Err(DeviceError) }
+        if arg.result == result::OK { Ok(()) } else { Err(DeviceError::Io) }
     }
 }

@@ -89,7 +89,7 @@ impl GuestNet {
         };
         hypercall::call::<op::NetReadBatch>(&mut arg);
         if arg.result == result::IO_ERROR {
-            return Err(DeviceError);
+            return Err(DeviceError::Io);
         }
         self.rx_count = (arg.out_count as usize).min(self.rx.len());
         self.rx_next = 0;

@@ -289,7 +289,7 @@ impl NetDevice for TapNet {
                 self.empty = true;
                 Ok(None)
             }
-            Err(_) => Err(DeviceError),
+            Err(_) => Err(DeviceError::Io),
         }
     }
 
@@ -300,7 +300,7 @@ impl NetDevice for TapNet {
             // The kernel refused this frame (a malformed offload header):
             // dropped, the device still works.
             Err(e) if e.raw_os_error() == Some(libc::EINVAL) => Ok(true),
-            Err(_) => Err(DeviceError),
+            Err(_) => Err(DeviceError::Io),
         }
     }
 }

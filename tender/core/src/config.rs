@@ -21,6 +21,10 @@ pub const OPTIONS_HELP: &str = "\
   --mem=SIZE              guest memory (default 32M; K, M, G suffixes; 2M to 4G)
   --timeout=DURATION      stop the guest after this long (e.g. 500ms, 10s, 2m)
   --stats                 print hypercall and exit counts when the guest ends
+  --console-limit=SIZE    relay at most SIZE bytes of console output in all,
+                          dropping the rest (default 1G; 0: no limit)
+  --print-filter          print the seccomp filter the guest would run under
+                          (each rule with what it serves) and exit
   --net:NAME=TAP          bind the image's network device NAME to a TAP device
   --net-mac:NAME=MAC      its MAC address (default: derived from NAME and TAP)
   --net-faults:NAME=SPEC  drop, duplicate, reorder its frames, for testing:
@@ -61,9 +65,18 @@ pub struct TenderArgs {
     /// Plain frames even for net devices that can take offloaded ones
     /// (`--no-net-offload`).
     pub no_offload: bool,
+    /// Relay at most this many bytes of console output (`None`: no limit).
+    pub console_limit: Option<u64>,
+    /// Print the sandbox's rules instead of running.
+    pub print_filter: bool,
     /// Arguments for the guest.
     pub guest_args: Vec<String>,
 }
+
+/// The console limit when none is given: 1 GiB, enough for any log a
+/// demo or test writes, and a bound on what a runaway guest can write into
+/// a file on the host.
+pub const DEFAULT_CONSOLE_LIMIT: u64 = 1 << 30;
 
 /// A bad command line; the message names the argument.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -158,6 +171,8 @@ impl TenderArgs {
         let mut timeout = None;
         let mut stats = false;
         let mut no_offload = false;
+        let mut print_filter = false;
+        let mut console_limit = None;
         let mut bindings: Vec<Binding> = Vec::new();
         let mut macs: Vec<(String, [u8; 6])> = Vec::new();
         let mut faults: Vec<(String, crate::faults::FaultSpec)> = Vec::new();
@@ -213,7 +228,7 @@ impl TenderArgs {
                     }
                     stats = true;
                 }
-                "--no-net-offload" => {
+                "--no-net-offload" | "--print-filter" => {
                     if inline_value.is_some() {
                         return Err(ArgsError::Invalid {
                             option,
@@ -221,7 +236,19 @@ impl TenderArgs {
                             why: "takes no value".into(),
                         });
                     }
-                    no_offload = true;
+                    if option == "--print-filter" {
+                        print_filter = true;
+                    } else {
+                        no_offload = true;
+                    }
+                }
+                "--console-limit" => {
+                    if console_limit.is_some() {
+                        return Err(ArgsError::Repeated(option));
+                    }
+                    let v = value("--console-limit")?;
+                    let limit = parse_size(&v).map_err(|why| ArgsError::Invalid { option, value: v, why })?;
+                    console_limit = Some(limit);
                 }
                 _ if option.starts_with("--net-faults:") => {
                     let name = &option["--net-faults:".len()..];
@@ -298,6 +325,12 @@ impl TenderArgs {
             mem: mem.unwrap_or(DEFAULT_MEM_SIZE),
             timeout,
             stats,
+            console_limit: match console_limit {
+                Some(0) => None,
+                Some(n) => Some(n),
+                None => Some(DEFAULT_CONSOLE_LIMIT),
+            },
+            print_filter,
             bindings,
             macs,
             faults,

@@ -11,7 +11,7 @@ use oasis_tap::{Tap, TapError};
 use crate::config::Binding;
 use crate::faults::{FaultSpec, FaultyLink};
 use crate::link::{Link, TapLink};
-use crate::seccomp::Policy;
+use crate::seccomp::{Bound, Policy};
 
 /// A network device: its link (a TAP, maybe behind injected faults), and
 /// the MAC, MTU and frame format the guest is told.
@@ -116,6 +116,14 @@ impl Backend {
         }
     }
 
+    /// Its host descriptor (a TAP, a file).
+    pub fn fd(&self) -> i32 {
+        match self {
+            Backend::Net(n) => n.link.fd(),
+            Backend::Block(b) => b.file().as_raw_fd(),
+        }
+    }
+
     /// The descriptor to poll for input, if the device has input.
     pub fn poll_fd(&self) -> Option<i32> {
         match self {
@@ -200,7 +208,7 @@ pub fn open(
                 // held as long as the file is open, dropped by the kernel
                 // however the tender ends) keeps out other tenders, unix
                 // builds and `oasis kv`, which take it too.
-                lock_block_file(&file, true, &b.value).map_err(err)?;
+                lock_block_file_waiting(&file, true, &b.value, LOCK_WAIT).map_err(err)?;
                 let capacity = meta.len() / BLOCK_SIZE * BLOCK_SIZE;
                 if capacity == 0 {
                     return Err(err(format!("the file is smaller than one {BLOCK_SIZE}-byte block")));
@@ -211,19 +219,41 @@ pub fn open(
         .collect()
 }
 
+/// How long a tender waits for a block file's lock before refusing it:
+/// a run just stopped (its supervisor killed) may still be leaving, and a
+/// restart right after should not be refused for that.
+pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Locks a block file (`flock`: exclusive to use it, shared to look),
 /// failing if someone else holds it. Where the file system cannot lock
 /// (some network file systems), it warns and goes on unlocked.
 pub fn lock_block_file(file: &File, exclusive: bool, path: &str) -> Result<(), String> {
-    let locked = if exclusive { file.try_lock() } else { file.try_lock_shared() };
-    match locked {
-        Ok(()) => Ok(()),
-        Err(std::fs::TryLockError::WouldBlock) => {
-            Err("in use by another process (a running unikernel or `oasis kv`); stop it first".into())
-        }
-        Err(std::fs::TryLockError::Error(e)) => {
-            eprintln!("oasis: warning: {path}: cannot lock it ({e}); nothing keeps other processes out");
-            Ok(())
+    lock_block_file_waiting(file, exclusive, path, std::time::Duration::ZERO)
+}
+
+/// [`lock_block_file`], trying again for up to `wait` while someone else
+/// holds the lock.
+pub fn lock_block_file_waiting(
+    file: &File,
+    exclusive: bool,
+    path: &str,
+    wait: std::time::Duration,
+) -> Result<(), String> {
+    let until = std::time::Instant::now() + wait;
+    loop {
+        let locked = if exclusive { file.try_lock() } else { file.try_lock_shared() };
+        match locked {
+            Ok(()) => return Ok(()),
+            Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < until => {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err("in use by another process (a running unikernel or `oasis kv`); stop it first".into());
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                eprintln!("oasis: warning: {path}: cannot lock it ({e}); nothing keeps other processes out");
+                return Ok(());
+            }
         }
     }
 }
@@ -249,24 +279,64 @@ fn refuse_shared_files(bound: &[Binding]) -> Result<(), DeviceSetupError> {
     Ok(())
 }
 
-/// The sandbox rules the devices need.
+/// The largest piece of a block request the tender reads or writes with
+/// one `pread`/`pwrite`. Requests are cut into pieces whose lengths are
+/// powers of two from [`BLOCK_SIZE`] to this, so the sandbox can pin each
+/// piece's length exactly and its offset to where that length still ends
+/// inside the device: no call it allows can reach past the capacity, and
+/// so none can grow the file.
+pub const BLOCK_PIECE_MAX: u64 = 256 << 10;
+
+/// The piece lengths [`BLOCK_PIECE_MAX`] allows, smallest first.
+pub fn block_piece_lengths() -> impl Iterator<Item = u64> {
+    (0..).map(|k| BLOCK_SIZE << k).take_while(|&l| l <= BLOCK_PIECE_MAX)
+}
+
+/// The length of the next piece of a request with `remaining` bytes left
+/// (a multiple of [`BLOCK_SIZE`], at least one block): the largest allowed
+/// power of two that fits.
+pub fn block_piece(remaining: u64) -> u64 {
+    block_piece_lengths().take_while(|&l| l <= remaining).last().unwrap_or(BLOCK_SIZE)
+}
+
+/// The sandbox rules the devices need, each bounding every argument
+/// seccomp can compare: the descriptor, the length, and for block devices
+/// the offset.
 pub fn allow(policy: Policy, backends: &[Backend]) -> Policy {
     backends.iter().fold(policy, |p, b| match b {
         Backend::Net(n) => {
             let fd = n.link.fd() as u64;
-            p.allow_pinned(libc::SYS_read, "read", 0, fd, "net-read: one frame from the TAP").allow_pinned(
+            let frame = n.max_frame();
+            p.allow_where(
+                libc::SYS_read,
+                "read",
+                &[Bound::eq(0, fd), Bound::le(2, frame)],
+                format!("net-read: one frame (at most {frame} bytes) from the TAP"),
+            )
+            .allow_where(
                 libc::SYS_write,
                 "write",
-                0,
-                fd,
-                "net-write: one frame to the TAP",
+                &[Bound::eq(0, fd), Bound::le(2, frame)],
+                format!("net-write: one frame (at most {frame} bytes) to the TAP"),
             )
         }
         Backend::Block(b) => {
             let fd = b.file().as_raw_fd() as u64;
-            p.allow_pinned(libc::SYS_pread64, "pread64", 0, fd, "block-read: whole blocks from the file")
-                .allow_pinned(libc::SYS_pwrite64, "pwrite64", 0, fd, "block-write: whole blocks to the file")
-                .allow_pinned(libc::SYS_fdatasync, "fdatasync", 0, fd, "block-flush: make earlier writes durable")
+            let mut p = p;
+            for len in block_piece_lengths().filter(|&l| l <= b.capacity) {
+                let last = b.capacity - len;
+                for (call, name, verb) in
+                    [(libc::SYS_pread64, "pread64", "block-read"), (libc::SYS_pwrite64, "pwrite64", "block-write")]
+                {
+                    p = p.allow_where(
+                        call,
+                        name,
+                        &[Bound::eq(0, fd), Bound::eq(2, len), Bound::le(3, last)],
+                        format!("{verb}: {len} bytes inside the {}-byte device", b.capacity),
+                    );
+                }
+            }
+            p.allow_pinned(libc::SYS_fdatasync, "fdatasync", 0, fd, "block-flush: make earlier writes durable")
         }
     })
 }

@@ -11,7 +11,6 @@
 use std::fs::File;
 use std::mem::ManuallyDrop;
 use std::os::fd::{AsRawFd, FromRawFd};
-use std::time::Duration;
 
 use oasis_abi::layout::GUEST_MIN_ADDR;
 use oasis_abi::{
@@ -51,8 +50,8 @@ pub struct Hypercalls {
     access: AccessMap,
     console: ManuallyDrop<File>,
     origin_ns: u64,
-    stop_at_ns: Option<u64>,
-    timeout: Option<Duration>,
+    /// The longest a yield sleeps (for fuzzing; `None` normally).
+    max_sleep_ns: Option<u64>,
     devices: Vec<Backend>,
     /// One entry per device with input to wait for, and its handle.
     poll_fds: Vec<libc::pollfd>,
@@ -71,13 +70,7 @@ impl Hypercalls {
     /// what `access` allows, whose declared devices are `devices` (in
     /// handle order), and whose monotonic time zero is host monotonic time
     /// `origin_ns`. Console output goes to standard output.
-    pub fn new(
-        mem: GuestMemoryMmap,
-        access: AccessMap,
-        devices: Vec<Backend>,
-        timeout: Option<Duration>,
-        origin_ns: u64,
-    ) -> Hypercalls {
+    pub fn new(mem: GuestMemoryMmap, access: AccessMap, devices: Vec<Backend>, origin_ns: u64) -> Hypercalls {
         let (poll_fds, poll_handles) = devices
             .iter()
             .enumerate()
@@ -92,8 +85,7 @@ impl Hypercalls {
             // whole life; ManuallyDrop keeps us from ever closing it.
             console: ManuallyDrop::new(unsafe { File::from_raw_fd(1) }),
             origin_ns,
-            stop_at_ns: timeout.map(|t| origin_ns.saturating_add(t.as_nanos().min(u128::from(u64::MAX)) as u64)),
-            timeout,
+            max_sleep_ns: None,
             devices,
             poll_fds,
             poll_handles,
@@ -107,6 +99,13 @@ impl Hypercalls {
         // SAFETY: the caller hands over an open descriptor it keeps open for
         // this server's life; ManuallyDrop keeps us from closing it.
         self.console = ManuallyDrop::new(unsafe { File::from_raw_fd(fd) });
+        self
+    }
+
+    /// Caps every yield's sleep at `max` (fuzzing drives the server with
+    /// any deadline, and must not wait for it).
+    pub fn with_max_sleep(mut self, max: std::time::Duration) -> Hypercalls {
+        self.max_sleep_ns = Some(max.as_nanos().min(u128::from(u64::MAX)) as u64);
         self
     }
 
@@ -133,12 +132,9 @@ impl Hypercalls {
         &self.mem
     }
 
-    /// `Err(Timeout)` once `--timeout` has run out.
-    pub fn check_timeout(&self) -> Outcome {
-        match (self.stop_at_ns, self.timeout) {
-            (Some(at), Some(t)) if host_monotonic_ns() >= at => Err(Stop::Timeout(t)),
-            _ => Ok(()),
-        }
+    /// How many descriptors a yield polls (one per net device).
+    pub fn poll_count(&self) -> usize {
+        self.poll_fds.len()
     }
 
     /// Serves call `number` whose argument struct is at `addr`.
@@ -297,30 +293,34 @@ impl Hypercalls {
             len,
         })?;
         let fd = self.block(number, handle)?.file().as_raw_fd();
-        let mut done = 0usize;
+        let mut done = 0u64;
         let mut result = result::OK;
-        while done < len as usize {
+        while done < len {
+            // In pieces whose length and offset the sandbox allows (see
+            // `devices::BLOCK_PIECE_MAX`).
+            let piece = crate::devices::block_piece(len - done);
             // SAFETY: `slice` is a checked view of `len` bytes of guest memory
-            // (mapped for the tender's whole life); we pass a pointer into it
-            // and the remaining length, and the file offset stays inside the
-            // capacity checked above.
+            // (mapped for the tender's whole life); the piece lies inside it,
+            // and inside the capacity checked above.
             let n = unsafe {
-                let ptr = slice.ptr_guard_mut().as_ptr().add(done);
-                let at = (offset as usize + done) as libc::off_t;
+                let ptr = slice.ptr_guard_mut().as_ptr().add(done as usize);
+                let at = (offset + done) as libc::off_t;
                 if write {
-                    libc::pwrite(fd, ptr.cast(), len as usize - done, at)
+                    libc::pwrite(fd, ptr.cast(), piece as usize, at)
                 } else {
-                    libc::pread(fd, ptr.cast(), len as usize - done, at)
+                    libc::pread(fd, ptr.cast(), piece as usize, at)
                 }
             };
             if n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
                 continue;
             }
-            if n <= 0 {
+            // A short transfer leaves a remainder the sandbox does not
+            // allow: report it as the device's failure.
+            if n != piece as isize {
                 result = result::IO_ERROR;
                 break;
             }
-            done += n as usize;
+            done += piece;
         }
         arg.result = result;
         Ok(())
@@ -390,7 +390,10 @@ impl Hypercalls {
         let bad = || Stop::from(Violation::BadBuffer { call: number, addr: data, len: cap });
         let Hypercalls { mem, devices, .. } = self;
         let Backend::Net(net) = &mut devices[handle as usize] else { return Err(Stop::Internal("not a net device")) };
-        let mut slice = mem.get_slice(GuestAddress(data), cap as usize).map_err(|_| bad())?;
+        // One frame is at most max_frame bytes: a read asks for no more
+        // (and the sandbox allows no more).
+        let len = cap.min(net.max_frame());
+        let mut slice = mem.get_slice(GuestAddress(data), len as usize).map_err(|_| bad())?;
         Ok(net.link.receive(&mut slice))
     }
 
@@ -481,11 +484,11 @@ impl Hypercalls {
     }
 
     fn yield_(&mut self, arg: &mut Yield) -> Outcome {
-        let deadline_host = self.origin_ns.saturating_add(arg.deadline_ns);
-        let until = match self.stop_at_ns {
-            Some(stop) => deadline_host.min(stop),
-            None => deadline_host,
-        };
+        // The supervisor ends the run at `--timeout`, from outside.
+        let mut until = self.origin_ns.saturating_add(arg.deadline_ns);
+        if let Some(max) = self.max_sleep_ns {
+            until = until.min(host_monotonic_ns().saturating_add(max));
+        }
         let now = host_monotonic_ns();
         let wait = until.saturating_sub(now);
         let ts = libc::timespec {
@@ -519,7 +522,6 @@ impl Hypercalls {
                 ready |= 1 << h;
             }
         }
-        self.check_timeout()?;
         arg.ready = ready;
         Ok(())
     }
@@ -554,20 +556,14 @@ mod tests {
     use crate::stop::Stop;
     use proptest::prelude::*;
     use std::os::fd::AsRawFd;
+    use std::time::Duration;
 
     const MEM: u64 = 256 << 10;
 
-    fn server(timeout_ms: u64) -> (Hypercalls, File) {
+    fn server() -> (Hypercalls, File) {
         let mem: GuestMemoryMmap = GuestMemoryMmap::from_ranges(&[(GuestAddress(0), MEM as usize)]).unwrap();
         let null = File::options().write(true).open("/dev/null").unwrap();
-        let h = Hypercalls::new(
-            mem,
-            AccessMap::flat(MEM),
-            vec![],
-            Some(Duration::from_millis(timeout_ms)),
-            host_monotonic_ns(),
-        )
-        .with_console(null.as_raw_fd());
+        let h = Hypercalls::new(mem, AccessMap::flat(MEM), vec![], host_monotonic_ns()).with_console(null.as_raw_fd());
         (h, null)
     }
 
@@ -579,7 +575,7 @@ mod tests {
 
     #[test]
     fn console_exit_and_clock_round_trip() {
-        let (mut h, _null) = server(10);
+        let (mut h, _null) = server();
         let arg = 0x2_0000;
         h.memory().write_slice(b"hi", GuestAddress(0x3_0000)).unwrap();
         h.memory().write_obj(0x3_0000u64, GuestAddress(arg)).unwrap();
@@ -593,13 +589,19 @@ mod tests {
     }
 
     #[test]
-    fn yield_sleeps_until_the_deadline_but_not_past_the_timeout() {
-        let (mut h, _null) = server(50);
+    fn yield_sleeps_until_its_deadline() {
+        let (mut h, _null) = server();
         let arg = 0x2_0000;
-        h.memory().write_obj(u64::MAX, GuestAddress(arg)).unwrap();
+        // In the past: returns at once, nothing ready.
+        h.memory().write_obj(0u64, GuestAddress(arg)).unwrap();
+        assert_eq!(h.handle(nr::YIELD, arg), Ok(()));
+        assert_eq!(h.memory().read_obj::<u64>(GuestAddress(arg + 8)).unwrap(), 0);
+        // 20 ms ahead: not back before then (no device can wake it).
         let start = std::time::Instant::now();
-        assert!(matches!(h.handle(nr::YIELD, arg), Err(Stop::Timeout(_))));
-        assert!(start.elapsed() >= Duration::from_millis(40));
+        let deadline = host_monotonic_ns() - h.origin_ns() + 20_000_000;
+        h.memory().write_obj(deadline, GuestAddress(arg)).unwrap();
+        assert_eq!(h.handle(nr::YIELD, arg), Ok(()));
+        assert!(start.elapsed() >= Duration::from_millis(19));
     }
 
     proptest! {
@@ -614,7 +616,7 @@ mod tests {
             addr in prop_oneof![0u64..MEM + 64, Just(u64::MAX - 8), (GUEST_MIN_ADDR / 8..MEM / 8).prop_map(|w| w * 8)],
             words in proptest::collection::vec(prop_oneof![any::<u64>(), 0u64..MEM, Just(0u64)], 5),
         ) {
-            let (mut h, _null) = server(1);
+            let (mut h, _null) = server();
             if addr % 8 == 0 && addr >= GUEST_MIN_ADDR && addr + 40 <= MEM {
                 for (i, w) in words.iter().enumerate() {
                     h.memory().write_obj(*w, GuestAddress(addr + 8 * i as u64)).unwrap();

@@ -92,34 +92,35 @@ pub struct Image {
 }
 
 impl Image {
-    /// Parses and checks `bytes` as an Oasis image.
+    /// Parses and checks `bytes`, a whole file, as an Oasis image.
     pub fn parse(bytes: &[u8]) -> Result<Image, ImageError> {
-        let file = ElfBytes::<LittleEndian>::minimal_parse(bytes).map_err(|e| ImageError::Elf(e.to_string()))?;
-        let ehdr = &file.ehdr;
+        let (ehdr, phdrs) = headers(bytes)?;
+        let mut notes: Vec<&[u8]> = Vec::new();
+        for (index, ph) in phdrs.iter().enumerate().filter(|(_, p)| p.p_type == PT_NOTE) {
+            notes.push(note_in(bytes, index, ph)?);
+        }
+        Image::build(&ehdr, &phdrs, &notes, bytes.len() as u64)
+    }
+
+    /// Checks an image from its parts, read separately: the ELF header, the
+    /// program headers, the contents of its `PT_NOTE` segments (in order)
+    /// and the length of the file the segments lie in.
+    pub fn build(
+        ehdr: &elf::file::FileHeader<LittleEndian>,
+        phdrs: &[elf::segment::ProgramHeader],
+        notes: &[&[u8]],
+        file_len: u64,
+    ) -> Result<Image, ImageError> {
         if ehdr.class != elf::file::Class::ELF64 || ehdr.e_machine != EM_X86_64 || ehdr.e_type != ET_EXEC {
             return Err(ImageError::WrongKind);
         }
-        let phdrs = file.segments().ok_or(ImageError::NoSegments)?;
         let mut segments: Vec<(usize, Segment)> = Vec::new();
-        let mut notes: Vec<&[u8]> = Vec::new();
         for (index, ph) in phdrs.iter().enumerate() {
-            match ph.p_type {
-                PT_LOAD => {
-                    if segments.len() == MAX_SEGMENTS {
-                        return Err(ImageError::TooManySegments(phdrs.iter().filter(|p| p.p_type == PT_LOAD).count()));
-                    }
-                    segments.push((index, check_segment(index, &ph, bytes.len() as u64)?));
+            if ph.p_type == PT_LOAD {
+                if segments.len() == MAX_SEGMENTS {
+                    return Err(ImageError::TooManySegments(phdrs.iter().filter(|p| p.p_type == PT_LOAD).count()));
                 }
-                PT_NOTE => {
-                    let start = usize::try_from(ph.p_offset).ok();
-                    let len = usize::try_from(ph.p_filesz).ok();
-                    let data = start
-                        .zip(len)
-                        .and_then(|(s, l)| bytes.get(s..s.checked_add(l)?))
-                        .ok_or(ImageError::BadSegment { index, why: "note lies outside the file" })?;
-                    notes.push(data);
-                }
-                _ => {}
+                segments.push((index, check_segment(index, ph, file_len)?));
             }
         }
         if segments.is_empty() {
@@ -138,7 +139,7 @@ impl Image {
             return Err(ImageError::BadEntry(entry));
         }
         let top = segments.iter().map(|(_, s)| s.addr + s.mem_len).max().unwrap_or(KERNEL_BASE);
-        let manifest = Manifest::from_notes(&notes)?;
+        let manifest = Manifest::from_notes(notes)?;
         Ok(Image {
             entry,
             segments: segments.into_iter().map(|(_, s)| s).collect(),
@@ -148,19 +149,32 @@ impl Image {
     }
 }
 
+/// The ELF header and program headers of `bytes` (which must hold at least
+/// the headers and the program header table).
+pub fn headers(
+    bytes: &[u8],
+) -> Result<(elf::file::FileHeader<LittleEndian>, Vec<elf::segment::ProgramHeader>), ImageError> {
+    let file = ElfBytes::<LittleEndian>::minimal_parse(bytes).map_err(|e| ImageError::Elf(e.to_string()))?;
+    let phdrs = file.segments().ok_or(ImageError::NoSegments)?.iter().collect();
+    Ok((file.ehdr, phdrs))
+}
+
+/// The contents of note segment `ph` (program header `index`) in `bytes`.
+fn note_in<'a>(bytes: &'a [u8], index: usize, ph: &elf::segment::ProgramHeader) -> Result<&'a [u8], ImageError> {
+    usize::try_from(ph.p_offset)
+        .ok()
+        .zip(usize::try_from(ph.p_filesz).ok())
+        .and_then(|(s, l)| bytes.get(s..s.checked_add(l)?))
+        .ok_or(ImageError::BadSegment { index, why: "note lies outside the file" })
+}
+
 /// The device manifest of any ELF program with one: an Oasis image, or a
 /// unikernel built for the unix target (which keeps the same note).
 pub fn program_manifest(bytes: &[u8]) -> Result<Manifest, ImageError> {
-    let file = ElfBytes::<LittleEndian>::minimal_parse(bytes).map_err(|e| ImageError::Elf(e.to_string()))?;
-    let phdrs = file.segments().ok_or(ImageError::NoSegments)?;
+    let (_, phdrs) = headers(bytes)?;
     let mut notes: Vec<&[u8]> = Vec::new();
     for (index, ph) in phdrs.iter().enumerate().filter(|(_, p)| p.p_type == PT_NOTE) {
-        let data = usize::try_from(ph.p_offset)
-            .ok()
-            .zip(usize::try_from(ph.p_filesz).ok())
-            .and_then(|(s, l)| bytes.get(s..s.checked_add(l)?))
-            .ok_or(ImageError::BadSegment { index, why: "note lies outside the file" })?;
-        notes.push(data);
+        notes.push(note_in(bytes, index, ph)?);
     }
     Ok(Manifest::from_notes(&notes)?)
 }

@@ -1,14 +1,21 @@
 //! One run sequence for every tender. A tender says how it makes a machine
 //! and runs guest code on it ([`Vm`]); everything else — reading and
-//! checking the image, binding and opening the devices, loading, boot
-//! info, the hypercall server, `--stats`, the sandbox, the final report —
-//! happens here, in the same order for all.
+//! checking the image, binding and opening the devices, the supervisor,
+//! loading, boot info, the hypercall server, `--stats`, the sandbox, the
+//! final report — happens here, in the same order for all.
+//!
+//! The image is checked and the devices opened in this process, so a
+//! refusal costs nothing more; then [`supervise::run`] forks the guest's
+//! process, which does the rest and runs the guest, while this process
+//! watches it from outside.
 
 use std::convert::Infallible;
+use std::os::fd::AsRawFd;
 
 use oasis_abi::Tender;
 use vm_memory::GuestMemoryMmap;
 
+use crate::devices::Backend;
 use crate::hypercall::{Hypercalls, host_monotonic_ns, host_wall_ns};
 use crate::image::Image;
 use crate::memory::{self, AccessMap, BootParams, LoadError};
@@ -16,6 +23,7 @@ use crate::memstat::MemoryStats;
 use crate::seccomp::{Policy, SeccompError};
 use crate::setup::{self, Prepared, SetupError};
 use crate::stop::Stop;
+use crate::supervise::{self, Limits};
 use crate::{TenderArgs, devices, report};
 
 /// What boot info says that only the tender knows.
@@ -37,7 +45,12 @@ pub trait Vm: Sized {
     /// What `--stats` counts (`hypercalls`, `vm-exits`).
     const COUNTS: &'static str;
     /// Why it could not start a guest.
-    type Error: From<SetupError> + From<LoadError> + From<SeccompError>;
+    type Error: From<SetupError> + From<LoadError> + From<SeccompError> + std::fmt::Display;
+
+    /// Something to say about the host before the run (once, on stderr).
+    fn host_note() -> Option<&'static str> {
+        None
+    }
 
     /// Makes the machine and its guest memory for `image` (checked to fit
     /// `args.mem`).
@@ -59,8 +72,9 @@ pub trait Vm: Sized {
         Ok(())
     }
 
-    /// The sandbox rules the machine needs, before the devices add theirs.
-    fn policy(&self) -> Policy;
+    /// The sandbox: `base` (what every tender needs) with the rules the
+    /// machine needs; the devices add theirs after.
+    fn policy(&self, base: Policy) -> Policy;
 
     /// Last steps before the sandbox closes: signal handlers, exit kinds
     /// to count (so counting never allocates).
@@ -70,13 +84,48 @@ pub trait Vm: Sized {
     fn run(&mut self, image: &Image, args: &TenderArgs, hypercalls: &mut Hypercalls) -> Stop;
 }
 
-/// Runs the guest `args` describe on tender `V`, then exits the process
-/// with its status. Returns only when the guest cannot be started.
+fn name(tender: Tender) -> &'static str {
+    match tender {
+        Tender::Hvt => "oasis-hvt",
+        Tender::Spt => "oasis-spt",
+    }
+}
+
+/// Runs the guest `args` describe on tender `V`, under a supervisor, then
+/// exits the process with its status. Returns only when the guest cannot
+/// be started.
 pub fn run<V: Vm>(args: &TenderArgs) -> Result<Infallible, V::Error> {
-    let Prepared { file, image, backends } = setup::prepare(args)?;
+    let prepared = setup::prepare(args)?;
+    if let Some(note) = V::host_note() {
+        report::eprint(format_args!("{}: note: {note}\n", name(V::TENDER)));
+    }
+    let limits =
+        Limits { name: name(V::TENDER), timeout: args.timeout, console_limit: args.console_limit, stats: args.stats };
+    Ok(supervise::run(limits, || match guest_process::<V>(args, prepared) {})?)
+}
+
+/// The guest's process: sets the guest up and runs it; a failure to set
+/// it up is reported (to the supervisor) as a refusal.
+fn guest_process<V: Vm>(args: &TenderArgs, prepared: Prepared) -> Infallible {
+    match guest::<V>(args, prepared) {
+        Ok(never) => never,
+        Err(e) => {
+            report::eprint(format_args!("{}: refused: {e}\n", name(V::TENDER)));
+            // SAFETY: _exit ends the process; nothing is left to clean up.
+            unsafe { libc::_exit(i32::from(oasis_abi::exit::REFUSED)) }
+        }
+    }
+}
+
+fn guest<V: Vm>(args: &TenderArgs, Prepared { file, image, backends }: Prepared) -> Result<Infallible, V::Error> {
+    // Nothing of the host but the devices, the console and the report
+    // pipe stays open for the guest.
+    let mut keep: Vec<i32> = vec![0, 1, 2, file.as_raw_fd()];
+    keep.extend(backends.iter().map(Backend::fd));
+    oasis_sys::close_other_fds(&keep).map_err(setup::host_error("closing other descriptors"))?;
     let seed = memory::fresh_seed().map_err(setup::host_error("reading the host's getrandom"))?;
     let mut vm = V::create(args, &image)?;
-    memory::load_image(vm.memory(), &image, &file)?;
+    file.load(vm.memory())?;
     drop(file);
 
     // Monotonic zero: the tender's clock origin, the wall clock and (on
@@ -98,7 +147,7 @@ pub fn run<V: Vm>(args: &TenderArgs) -> Result<Infallible, V::Error> {
     vm.seal(args, &image)?;
 
     let access = AccessMap::for_image(&image, args.mem);
-    let mut hypercalls = Hypercalls::new(vm.memory().clone(), access, backends, args.timeout, origin_ns);
+    let mut hypercalls = Hypercalls::new(vm.memory().clone(), access, backends, origin_ns);
     let mut memstats = match args.stats {
         true => {
             let (start, len) = vm.host_range()?;
@@ -106,13 +155,21 @@ pub fn run<V: Vm>(args: &TenderArgs) -> Result<Infallible, V::Error> {
         }
         false => None,
     };
-    let policy = devices::allow(vm.policy(), hypercalls.devices());
-    let sandbox = match &memstats {
+    let policy = devices::allow(vm.policy(Policy::base(hypercalls.poll_count())), hypercalls.devices());
+    let policy = match &memstats {
         Some(m) => m.allow(policy),
         None => policy,
+    };
+    if args.print_filter {
+        print!("{policy}");
+        let _ = std::io::Write::flush(&mut std::io::stdout());
+        // SAFETY: _exit ends the process; stdout is flushed.
+        unsafe { libc::_exit(0) }
     }
-    .compile()?;
+    let sandbox = policy.compile()?;
     vm.arm(args, &mut hypercalls)?;
+    // What the guest must not read: the environment and the command line.
+    oasis_sys::scrub_process_strings().map_err(setup::host_error("clearing the environment"))?;
     seccompiler::apply_filter(&sandbox).map_err(|e| SeccompError::Install(e.to_string()))?;
 
     let stop = vm.run(&image, args, &mut hypercalls);
@@ -123,9 +180,5 @@ pub fn run<V: Vm>(args: &TenderArgs) -> Result<Infallible, V::Error> {
             report::eprint(format_args!("net-faults {h}: {counts}\n"));
         }
     }
-    let name = match V::TENDER {
-        Tender::Hvt => "oasis-hvt",
-        Tender::Spt => "oasis-spt",
-    };
-    report::finish(name, &stop, args.stats.then_some((&hypercalls.stats, V::COUNTS, memory)))
+    report::finish(name(V::TENDER), &stop, args.stats.then_some((&hypercalls.stats, V::COUNTS, memory)))
 }

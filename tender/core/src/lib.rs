@@ -17,6 +17,7 @@ pub mod devices;
 pub mod faults;
 pub mod hypercall;
 pub mod image;
+pub mod image_file;
 pub mod launch;
 pub mod link;
 pub mod manifest;
@@ -27,6 +28,7 @@ pub mod seccomp;
 pub mod setup;
 pub mod stats;
 pub mod stop;
+pub mod supervise;
 
 pub use config::{ArgsError, BindError, Binding, TenderArgs};
 pub use hypercall::Hypercalls;

@@ -49,18 +49,6 @@ pub fn check_fits(image: &Image, mem_size: u64) -> Result<(), LoadError> {
     Ok(())
 }
 
-/// Copies the image's segments into guest memory (which must be zeroed:
-/// the parts of segments past their file data stay zero).
-pub fn load_image(mem: &GuestMemoryMmap, image: &Image, file: &[u8]) -> Result<(), LoadError> {
-    for s in &image.segments {
-        // Image::parse checked the file range lies inside the file.
-        let start = s.file_offset as usize;
-        let data = file.get(start..start + s.file_len as usize).ok_or(LoadError::Write(s.addr))?;
-        mem.write_slice(data, GuestAddress(s.addr)).map_err(|_| LoadError::Write(s.addr))?;
-    }
-    Ok(())
-}
-
 /// Where the argument strings start: right after boot info.
 pub const ARGS_ADDR: u64 = BOOT_INFO_ADDR + core::mem::size_of::<BootInfo>() as u64;
 

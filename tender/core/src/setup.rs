@@ -6,7 +6,8 @@ use std::path::PathBuf;
 
 use crate::config::{self, BindError, TenderArgs};
 use crate::devices::{self, Backend, DeviceSetupError};
-use crate::image::{Image, ImageError};
+use crate::image::Image;
+use crate::image_file::{ImageFile, ImageFileError};
 use crate::memory::{self, LoadError};
 use crate::seccomp::SeccompError;
 
@@ -22,13 +23,13 @@ pub enum SetupError {
         /// What the OS said.
         source: std::io::Error,
     },
-    /// The image is not a valid Oasis image.
+    /// The image file is not an Oasis image.
     #[error("{path}: {source}")]
     Image {
         /// The path given.
         path: PathBuf,
         /// What is wrong with it.
-        source: ImageError,
+        source: ImageFileError,
     },
     /// The image, its arguments or its memory do not fit.
     #[error(transparent)]
@@ -61,8 +62,8 @@ pub fn host_error(what: &'static str) -> impl FnOnce(std::io::Error) -> SetupErr
 /// devices, open.
 #[derive(Debug)]
 pub struct Prepared {
-    /// The image file's bytes (segments are loaded from them).
-    pub file: Vec<u8>,
+    /// The image file (segments are loaded from it).
+    pub file: ImageFile,
     /// The parsed image.
     pub image: Image,
     /// The host side of each declared device, in handle order.
@@ -77,8 +78,12 @@ pub const MIN_OFFLOAD_MEM: u64 = 16 << 20;
 /// Reads and checks `args.image`, checks it fits `args.mem`, binds its
 /// devices as `args` says and opens them.
 pub fn prepare(args: &TenderArgs) -> Result<Prepared, SetupError> {
-    let file = std::fs::read(&args.image).map_err(|source| SetupError::Read { path: args.image.clone(), source })?;
-    let image = Image::parse(&file).map_err(|source| SetupError::Image { path: args.image.clone(), source })?;
+    let path = args.image.clone();
+    let file = ImageFile::open(&args.image).map_err(|source| match source {
+        ImageFileError::Io(source) => SetupError::Read { path, source },
+        source => SetupError::Image { path, source },
+    })?;
+    let image = file.image.clone();
     memory::check_fits(&image, args.mem)?;
     let bound = config::bind(&image.manifest, &args.bindings)?;
     let offload: Vec<bool> = image

@@ -99,8 +99,13 @@ pub enum FaultKind {
     Signal(i32),
     /// hvt: the vCPU shut down (triple fault).
     TripleFault,
-    /// hvt: the guest executed `hlt` with interrupts off.
-    Halt,
+    /// hvt: the guest executed `hlt`. No interrupt ever comes (the tender
+    /// delivers none), so it would sleep forever either way; the flag
+    /// says whether it thought one might.
+    Halt {
+        /// RFLAGS.IF was set.
+        interrupts_on: bool,
+    },
     /// hvt: KVM could not emulate an instruction.
     KvmInternal(u32),
     /// hvt: the guest touched memory that is not RAM.
@@ -277,7 +282,17 @@ pub fn signal_name(signal: i32) -> &'static str {
         libc::SIGILL => "invalid opcode (SIGILL)",
         libc::SIGFPE => "arithmetic fault (SIGFPE)",
         libc::SIGTRAP => "breakpoint (SIGTRAP)",
-        _ => "signal",
+        libc::SIGSYS => "a forbidden system call (SIGSYS)",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGINT => "SIGINT",
+        libc::SIGHUP => "SIGHUP",
+        libc::SIGQUIT => "SIGQUIT",
+        libc::SIGPIPE => "SIGPIPE",
+        libc::SIGXCPU => "CPU time limit (SIGXCPU)",
+        libc::SIGXFSZ => "file size limit (SIGXFSZ)",
+        _ => "a signal",
     }
 }
 
@@ -289,7 +304,10 @@ impl fmt::Display for Fault {
             }
             FaultKind::Signal(s) => f.write_str(signal_name(s))?,
             FaultKind::TripleFault => f.write_str("triple fault (the vCPU shut down)")?,
-            FaultKind::Halt => f.write_str("halted with interrupts off")?,
+            FaultKind::Halt { interrupts_on: false } => f.write_str("halted with interrupts off")?,
+            FaultKind::Halt { interrupts_on: true } => {
+                f.write_str("halted waiting for an interrupt, which the tender never sends")?
+            }
             FaultKind::KvmInternal(sub) => write!(f, "KVM internal error, suberror {sub}")?,
             FaultKind::Mmio => f.write_str("access to memory that is not RAM")?,
         }
@@ -313,7 +331,12 @@ pub fn syscall_name(number: i64) -> &'static str {
         12 => "brk",
         13 => "rt_sigaction",
         14 => "rt_sigprocmask",
+        7 => "poll",
         16 => "ioctl",
+        17 => "pread64",
+        18 => "pwrite64",
+        19 => "readv",
+        20 => "writev",
         39 => "getpid",
         41 => "socket",
         42 => "connect",
@@ -322,8 +345,13 @@ pub fn syscall_name(number: i64) -> &'static str {
         59 => "execve",
         60 => "exit",
         62 => "kill",
+        75 => "fdatasync",
         101 => "ptrace",
         157 => "prctl",
+        228 => "clock_gettime",
+        231 => "exit_group",
+        271 => "ppoll",
+        27 => "mincore",
         158 => "arch_prctl",
         257 => "openat",
         322 => "execveat",

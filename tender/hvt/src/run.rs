@@ -1,8 +1,5 @@
 //! Setting up the VM and running the vCPU loop.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
-
 use kvm_ioctls::VcpuExit;
 use oasis_abi::{HVT_PORT_BASE, Tender};
 use oasis_tender::launch::{Vm, VmBoot};
@@ -43,17 +40,6 @@ impl From<SeccompError> for HvtError {
     }
 }
 
-/// Set by the `--timeout` alarm; the interrupted `KVM_RUN` returns and the
-/// loop checks the clock.
-static ALARM: AtomicBool = AtomicBool::new(false);
-/// How often the alarm repeats once it first fires (a kick can race with
-/// entering the guest; the next one will not).
-const ALARM_REPEAT: Duration = Duration::from_millis(20);
-
-extern "C" fn on_alarm(_: libc::c_int) {
-    ALARM.store(true, Ordering::Relaxed);
-}
-
 extern "C" fn on_sigsys(_: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
     // SAFETY: this is the SIGSYS handler's own siginfo_t.
     let (_, number) = unsafe { oasis_sys::sigsys_fields(info) };
@@ -62,32 +48,15 @@ extern "C" fn on_sigsys(_: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc
     unsafe { libc::_exit(i32::from(oasis_abi::exit::STOPPED)) };
 }
 
-fn install_signals(timeout: Option<Duration>) -> std::io::Result<()> {
-    // SAFETY: zeroed sigactions filled with valid handlers of the right
-    // signature; SA_RESTART is left off so KVM_RUN returns on the alarm.
+fn install_signals() -> std::io::Result<()> {
+    // SAFETY: a zeroed sigaction filled with a handler of the right
+    // signature.
     unsafe {
-        let mut alarm: libc::sigaction = std::mem::zeroed();
-        alarm.sa_sigaction = on_alarm as *const () as usize;
-        libc::sigemptyset(&mut alarm.sa_mask);
-        if libc::sigaction(libc::SIGALRM, &alarm, std::ptr::null_mut()) != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
         let mut sys: libc::sigaction = std::mem::zeroed();
         sys.sa_sigaction = on_sigsys as *const () as usize;
         sys.sa_flags = libc::SA_SIGINFO;
         libc::sigfillset(&mut sys.sa_mask);
         if libc::sigaction(libc::SIGSYS, &sys, std::ptr::null_mut()) != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-    }
-    if let Some(after) = timeout {
-        let tv = |d: Duration| libc::timeval {
-            tv_sec: d.as_secs() as libc::time_t,
-            tv_usec: d.subsec_micros() as libc::suseconds_t,
-        };
-        let timer = libc::itimerval { it_interval: tv(ALARM_REPEAT), it_value: tv(after) };
-        // SAFETY: a valid itimerval; the old value is not wanted.
-        if unsafe { libc::setitimer(libc::ITIMER_REAL, &timer, std::ptr::null_mut()) } != 0 {
             return Err(std::io::Error::last_os_error());
         }
     }
@@ -103,10 +72,9 @@ const KVM_GET_SREGS: u64 = ioctl_read(0x83, size_of::<kvm_bindings::kvm_sregs>()
 
 /// The sandbox of the vCPU loop: the base policy plus `KVM_RUN` and the two
 /// register reads (for fault reports) on the vCPU descriptor only.
-pub fn policy(vcpu_fd: i32) -> Policy {
+pub fn policy(base: Policy, vcpu_fd: i32) -> Policy {
     let fd = vcpu_fd as u64;
-    Policy::base()
-        .allow_when(libc::SYS_ioctl, "ioctl", &[(0, fd), (1, KVM_RUN)], "KVM_RUN: run the vCPU")
+    base.allow_when(libc::SYS_ioctl, "ioctl", &[(0, fd), (1, KVM_RUN)], "KVM_RUN: run the vCPU")
         .allow_when(libc::SYS_ioctl, "ioctl", &[(0, fd), (1, KVM_GET_REGS)], "read registers to report a fault")
         .allow_when(libc::SYS_ioctl, "ioctl", &[(0, fd), (1, KVM_GET_SREGS)], "read CR2 to report a fault")
 }
@@ -170,7 +138,8 @@ fn vcpu_loop(machine: &mut Machine, hypercalls: &mut Hypercalls) -> Stop {
             }
             Exit::Halt => {
                 hypercalls.stats.other("hlt");
-                Err(fault(machine, FaultKind::Halt, None))
+                let interrupts_on = machine.vcpu.get_regs().is_ok_and(|r| r.rflags & (1 << 9) != 0);
+                Err(fault(machine, FaultKind::Halt { interrupts_on }, None))
             }
             Exit::Shutdown => {
                 hypercalls.stats.other("shutdown");
@@ -201,11 +170,6 @@ fn vcpu_loop(machine: &mut Machine, hypercalls: &mut Hypercalls) -> Stop {
             }
         };
         if let Err(stop) = outcome {
-            return stop;
-        }
-        if ALARM.load(Ordering::Relaxed)
-            && let Err(stop) = hypercalls.check_timeout()
-        {
             return stop;
         }
     }
@@ -254,19 +218,28 @@ impl Vm for Hvt {
         Ok(VmBoot { tsc_hz: self.machine.tsc_hz()?, tsc_at_boot, spt_hypercall: 0 })
     }
 
-    fn policy(&self) -> Policy {
+    fn host_note() -> Option<&'static str> {
+        std::path::Path::new("/sys/module/kvm_pvm").exists().then_some(
+            "KVM here is software-emulated (kvm_pvm): the guest runs about 10^4 times slower than on hardware",
+        )
+    }
+
+    fn policy(&self, base: Policy) -> Policy {
         use std::os::fd::AsRawFd;
-        policy(self.machine.vcpu.as_raw_fd())
+        policy(base, self.machine.vcpu.as_raw_fd())
     }
 
     fn arm(&mut self, args: &TenderArgs, hypercalls: &mut Hypercalls) -> Result<(), HvtError> {
-        if std::path::Path::new("/sys/module/kvm_pvm").exists() {
+        if args.stats {
+            // What this KVM let the tender hide from the guest (software-
+            // emulated KVM takes neither; docs/tenders.md).
             report::eprint(format_args!(
-                "oasis-hvt: note: KVM here is software-emulated (kvm_pvm): the guest runs about 10^4 times slower than on hardware\n"
+                "tsc-hidden: {}\npv-features-refused: {}\n",
+                self.machine.tsc_hidden, self.machine.pv_enforced
             ));
         }
         hypercalls.stats.prepare(EXIT_KINDS);
-        install_signals(args.timeout).map_err(host_err("installing signal handlers"))
+        install_signals().map_err(host_err("installing signal handlers"))
     }
 
     fn run(&mut self, _image: &Image, _args: &TenderArgs, hypercalls: &mut Hypercalls) -> Stop {

@@ -27,6 +27,10 @@ pub(crate) struct Machine {
     pub(crate) vcpu: VcpuFd,
     pub(crate) mem: GuestMemoryMmap,
     _kvm: Kvm,
+    /// KVM refuses the paravirtual MSRs CPUID does not offer.
+    pub(crate) pv_enforced: bool,
+    /// The guest's TSC started near zero, not at the host's.
+    pub(crate) tsc_hidden: bool,
 }
 
 /// What went wrong talking to KVM.
@@ -118,7 +122,54 @@ impl Machine {
         }
         let vcpu = vm.create_vcpu(0).map_err(kvm("creating the vCPU"))?;
         vcpu.set_cpuid2(&guest_cpuid()?).map_err(kvm("setting CPUID"))?;
-        Ok(Machine { _vm: vm, vcpu, mem, _kvm: kvm_fd })
+        // KVM's paravirtual MSRs (kvmclock, steal time, PV EOI…) answer
+        // only what CPUID offers, and it offers nothing: they #GP.
+        let enforce = kvm_bindings::kvm_enable_cap {
+            cap: kvm_bindings::KVM_CAP_ENFORCE_PV_FEATURE_CPUID,
+            args: [1, 0, 0, 0],
+            ..Default::default()
+        };
+        let pv_enforced = kvm_fd.check_extension_raw(u64::from(kvm_bindings::KVM_CAP_ENFORCE_PV_FEATURE_CPUID)) > 0
+            && vcpu.enable_cap(&enforce).is_ok();
+        let machine = Machine { _vm: vm, vcpu, mem, _kvm: kvm_fd, pv_enforced, tsc_hidden: false };
+        Ok(machine.hide_host_tsc())
+    }
+
+    /// Starts the guest's TSC near zero, so it cannot read how long the
+    /// host has been up: a TSC offset (`KVM_VCPU_TSC_OFFSET`), or failing
+    /// that a write of the TSC MSR; says whether either took.
+    fn hide_host_tsc(mut self) -> Machine {
+        // Well below any host's uptime in ticks (at 1 GHz, 100 s).
+        const HIDDEN: u64 = 100_000_000_000;
+        let Ok(now) = self.read_tsc() else { return self };
+        if now < HIDDEN {
+            self.tsc_hidden = true;
+            return self;
+        }
+        let offset: u64 = 0u64.wrapping_sub(now);
+        let attr = kvm_bindings::kvm_device_attr {
+            group: kvm_bindings::KVM_VCPU_TSC_CTRL,
+            attr: u64::from(kvm_bindings::KVM_VCPU_TSC_OFFSET),
+            addr: &offset as *const u64 as u64,
+            flags: 0,
+        };
+        // kvm-ioctls offers KVM_SET_DEVICE_ATTR on vCPUs only for aarch64.
+        const KVM_SET_DEVICE_ATTR: u64 =
+            (1 << 30) | ((size_of::<kvm_bindings::kvm_device_attr>() as u64) << 16) | (0xae << 8) | 0xe1;
+        // SAFETY: the ioctl reads one kvm_device_attr (`attr`, live for the
+        // call), whose `addr` points at `offset`, also live; the vCPU fd is
+        // ours.
+        let set = unsafe {
+            libc::ioctl(std::os::fd::AsRawFd::as_raw_fd(&self.vcpu), KVM_SET_DEVICE_ATTR as _, &attr as *const _)
+        };
+        if set != 0 {
+            let zero = Msrs::from_entries(&[kvm_msr_entry { index: MSR_IA32_TSC, data: 0, ..Default::default() }]);
+            if let Ok(m) = zero {
+                let _ = self.vcpu.set_msrs(&m);
+            }
+        }
+        self.tsc_hidden = self.read_tsc().is_ok_and(|t| t < HIDDEN);
+        self
     }
 
     /// Writes page tables and the GDT, and loads long-mode state with the

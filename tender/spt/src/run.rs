@@ -41,11 +41,7 @@ pub(crate) extern "sysv64" fn handle_hypercall(number: u64, arg: u64) -> u64 {
     let state = unsafe { &mut *ptr };
     // SAFETY: as above.
     let hypercalls = unsafe { &mut *state.hypercalls };
-    let mut outcome = hypercalls.handle(number, arg);
-    if outcome.is_ok() && signals::TIMEOUT_PENDING.load(Ordering::Relaxed) {
-        outcome = hypercalls.check_timeout();
-    }
-    match outcome {
+    match hypercalls.handle(number, arg) {
         Ok(()) => 0,
         Err(stop) => {
             state.stop = Some(stop);
@@ -165,17 +161,13 @@ impl Vm for Spt {
         protect_layout(image, args.mem)
     }
 
-    fn policy(&self) -> Policy {
-        Policy::base()
+    fn policy(&self, base: Policy) -> Policy {
+        base
     }
 
     fn arm(&mut self, args: &TenderArgs, _hypercalls: &mut Hypercalls) -> Result<(), SptError> {
         enter::detect_fsgsbase();
-        signals::install(GUEST_MIN_ADDR, args.mem).map_err(host("installing signal handlers"))?;
-        if let Some(t) = args.timeout {
-            signals::arm_timeout(t).map_err(host("arming --timeout"))?;
-        }
-        Ok(())
+        signals::install(GUEST_MIN_ADDR, args.mem).map_err(host("installing signal handlers"))
     }
 
     fn run(&mut self, image: &Image, args: &TenderArgs, hypercalls: &mut Hypercalls) -> Stop {
@@ -187,7 +179,7 @@ impl Vm for Spt {
         STATE.store(std::ptr::null_mut(), Ordering::Relaxed);
         match outcome {
             Outcome::Stopped => state.stop.take().unwrap_or(Stop::Internal("stopped without a reason")),
-            Outcome::Signalled => signals::recorded_stop(args.timeout),
+            Outcome::Signalled => signals::recorded_stop(),
             Outcome::Returned => Stop::Internal("the guest returned from its entry point"),
         }
     }

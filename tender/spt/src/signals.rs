@@ -1,5 +1,6 @@
-//! Signals that end a guest: CPU faults, forbidden system calls (seccomp
-//! traps with `SIGSYS`) and the `--timeout` alarm.
+//! Signals that end a guest: CPU faults and forbidden system calls
+//! (seccomp traps with `SIGSYS`). (`--timeout` is the supervisor's: it kills
+//! this process from outside, whatever the guest did to its signals.)
 //!
 //! A handler that finds the thread in guest code records what happened and
 //! rewrites the interrupted context to resume at `oasis_spt_signalled`,
@@ -7,8 +8,7 @@
 //! tender bug (or a guest that jumped into it): the handler prints one line
 //! and exits, since the tender's own state can no longer be trusted.
 
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicI32, AtomicI64, AtomicU64, Ordering};
 
 use oasis_abi::exit;
 use oasis_tender::stop::{Fault, FaultKind, Stop, signal_name, syscall_name};
@@ -21,16 +21,10 @@ static SIGNAL: AtomicI32 = AtomicI32::new(0);
 static RIP: AtomicU64 = AtomicU64::new(0);
 static ADDRESS: AtomicU64 = AtomicU64::new(0);
 static SYSCALL: AtomicI64 = AtomicI64::new(0);
-/// Set by the alarm; the hypercall path checks it.
-pub(crate) static TIMEOUT_PENDING: AtomicBool = AtomicBool::new(false);
 
 const ALT_STACK_SIZE: usize = 64 * 1024;
-/// How often the alarm repeats once the timeout has passed, until it
-/// catches the thread in guest code.
-const ALARM_REPEAT: Duration = Duration::from_millis(20);
-
-const HANDLED: [libc::c_int; 7] =
-    [libc::SIGSEGV, libc::SIGBUS, libc::SIGILL, libc::SIGFPE, libc::SIGTRAP, libc::SIGSYS, libc::SIGALRM];
+const HANDLED: [libc::c_int; 6] =
+    [libc::SIGSEGV, libc::SIGBUS, libc::SIGILL, libc::SIGFPE, libc::SIGTRAP, libc::SIGSYS];
 
 fn die_in_tender(what: std::fmt::Arguments<'_>) -> ! {
     oasis_sys::eprint(format_args!("oasis-spt: stopped: {what}\n"));
@@ -44,14 +38,6 @@ extern "C" fn on_signal(signal: libc::c_int, info: *mut libc::siginfo_t, context
     let rip = unsafe { (*uc).uc_mcontext.gregs[libc::REG_RIP as usize] } as u64;
     let in_guest = rip >= GUEST_LOW.load(Ordering::Relaxed) && rip < GUEST_HIGH.load(Ordering::Relaxed);
     match signal {
-        libc::SIGALRM => {
-            TIMEOUT_PENDING.store(true, Ordering::Relaxed);
-            if !in_guest {
-                // In the tender: a yield's ppoll returns EINTR and the
-                // hypercall path checks the flag; else the alarm repeats.
-                return;
-            }
-        }
         libc::SIGSYS => {
             // SAFETY: this is the SIGSYS handler's own siginfo_t.
             let (_, number) = unsafe { oasis_sys::sigsys_fields(info) };
@@ -112,26 +98,11 @@ pub(crate) fn install(guest_low: u64, guest_high: u64) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Arms the `--timeout` alarm.
-pub(crate) fn arm_timeout(after: Duration) -> std::io::Result<()> {
-    let tv = |d: Duration| libc::timeval {
-        tv_sec: d.as_secs() as libc::time_t,
-        tv_usec: d.subsec_micros() as libc::suseconds_t,
-    };
-    let timer = libc::itimerval { it_interval: tv(ALARM_REPEAT), it_value: tv(after) };
-    // SAFETY: `timer` is a valid itimerval; the old value is not wanted.
-    if unsafe { libc::setitimer(libc::ITIMER_REAL, &timer, std::ptr::null_mut()) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(())
-}
-
 /// The stop a signal handler recorded.
-pub(crate) fn recorded_stop(timeout: Option<Duration>) -> Stop {
+pub(crate) fn recorded_stop() -> Stop {
     let signal = SIGNAL.load(Ordering::Relaxed);
     let rip = RIP.load(Ordering::Relaxed);
     match signal {
-        libc::SIGALRM => Stop::Timeout(timeout.unwrap_or_default()),
         libc::SIGSYS => Stop::ForbiddenSyscall { number: SYSCALL.load(Ordering::Relaxed), rip },
         s => Stop::Fault(Fault {
             kind: FaultKind::Signal(s),

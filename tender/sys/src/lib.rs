@@ -6,6 +6,10 @@
 //! needs no `unsafe` of its own. It is not a general-purpose binding: each
 //! wrapper is what one caller needs, with its safety argument.
 
+mod scrub;
+
+pub use scrub::{close_other_fds, scrub_process_strings};
+
 use std::fs::File;
 use std::io;
 use std::mem::MaybeUninit;

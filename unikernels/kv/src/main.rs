@@ -74,7 +74,7 @@ struct Server<S> {
 enum Error {
     Args(oasis::ArgError),
     Net(&'static str, NetError),
-    Storage(String),
+    Storage(store::StoreError),
 }
 
 impl core::fmt::Display for Error {
@@ -312,12 +312,11 @@ async fn main(os: Os, net: impl Stack, disk: impl BlockDevice + 'static) -> Resu
         "disk" => {
             let mut seed = [0u8; 8];
             os.fill_random(&mut seed);
-            let (mut store, opened) = DiskStore::open(disk, u64::from_le_bytes(seed), max_value, cache)
-                .await
-                .map_err(|e| Error::Storage(e.0))?;
+            let (mut store, opened) =
+                DiskStore::open(disk, u64::from_le_bytes(seed), max_value, cache).await.map_err(Error::Storage)?;
             // So the count below leaves out keys already past their deadline.
             store.set_now(os.wall_clock_ns() / 1_000_000);
-            let info = store.info();
+            let info = store.info().await;
             oasis::log::info!(
                 "{} store: {} keys, {} of {} usable bytes live, capacity {} bytes",
                 if opened == Opened::Formatted { "formatted a new" } else { "opened the" },
@@ -326,7 +325,7 @@ async fn main(os: Os, net: impl Stack, disk: impl BlockDevice + 'static) -> Resu
                 info.usable_bytes,
                 info.capacity
             );
-            if 11 + 3 * max_key > info.max_key_len as usize {
+            if store::keys::max_path_len(max_key) > info.max_key_len as usize {
                 oasis::log::warn!(
                     "--max-key {max_key}: this store takes keys of {} bytes, and keys are stored escaped (up to \
                      3 bytes per byte); longer ones are refused",
@@ -346,8 +345,9 @@ async fn main(os: Os, net: impl Stack, disk: impl BlockDevice + 'static) -> Resu
 }
 
 /// The longest key `--max-key` may allow: encoded (at most three bytes
-/// per byte, see `store::encode_key`) it still fits a store key.
+/// per byte, see `store::keys`) it still fits a store key.
 const MAX_KEY: usize = 1024;
+const _: () = assert!(store::keys::max_path_len(MAX_KEY) <= oasis_kv::disk::limits::KEY_LEN_LIMIT as usize);
 /// Most expired keys removed per tenth of a second by the background sweep.
 const EXPIRE_PER_TICK: usize = 200;
 

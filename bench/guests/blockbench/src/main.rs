@@ -154,17 +154,17 @@ async fn main(os: Os, mut disk: impl BlockDevice) -> Result<(), Error> {
         let slot = if mode.is_random() { rng.next() % slots } else { i % slots };
         let offset = slot * io_size;
         if mode.is_write() {
-            disk.write(offset, &buf).map_err(|_| Error::Device { op: "write", offset })?;
+            disk.write(offset, &buf).await.map_err(|_| Error::Device { op: "write", offset })?;
             if flush_every != 0 && (i + 1) % flush_every == 0 && i + 1 != count {
-                disk.flush().map_err(|_| Error::Device { op: "flush", offset })?;
+                disk.flush().await.map_err(|_| Error::Device { op: "flush", offset })?;
                 flushes += 1;
             }
         } else {
-            disk.read(offset, &mut buf).map_err(|_| Error::Device { op: "read", offset })?;
+            disk.read(offset, &mut buf).await.map_err(|_| Error::Device { op: "read", offset })?;
         }
     }
     if mode.is_write() {
-        disk.flush().map_err(|_| Error::Device { op: "flush", offset: 0 })?;
+        disk.flush().await.map_err(|_| Error::Device { op: "flush", offset: 0 })?;
         flushes += 1;
     }
     let ns = os.now().saturating_duration_since(start).as_nanos();

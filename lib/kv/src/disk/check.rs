@@ -136,10 +136,10 @@ impl fmt::Display for CheckReport {
 
 /// Checks the store on `dev`. Fails only when there is no store to check
 /// (or the device fails); damage is in the report.
-pub fn check<D: BlockDevice>(dev: &mut D) -> Result<CheckReport, KvError> {
-    let read = superblock::read(dev)?;
+pub async fn check<D: BlockDevice>(dev: &mut D) -> Result<CheckReport, KvError> {
+    let read = superblock::read(dev).await?;
     let geo = Geometry::of(&read.chosen);
-    let mut report = run(DeviceLog { dev, geo, head: None }, &read.chosen, None)?;
+    let mut report = run(DeviceLog { dev, geo, head: None }, &read.chosen, None).await?;
     report.problems.splice(0..0, superblock_problems(&read.copies));
     Ok(report)
 }
@@ -166,9 +166,9 @@ pub(crate) fn superblock_problems(copies: &[Result<Superblock, SbFault>; 2]) -> 
 
 /// Walks the log of `sb` in report mode; with `memory`, also compares the
 /// result with an open store's index.
-pub(crate) fn run<S: LogSource>(src: S, sb: &Superblock, memory: Option<&Index>) -> Result<CheckReport, KvError> {
+pub(crate) async fn run<S: LogSource>(src: S, sb: &Superblock, memory: Option<&Index>) -> Result<CheckReport, KvError> {
     let geo = Geometry::of(sb);
-    let found = recover(src, sb, Mode::Report)?;
+    let found = recover(src, sb, Mode::Report).await?;
     let mut problems = found.problems;
     for (key, entry) in found.index.iter() {
         if ancestors(key).any(|parent| found.index.get(parent).is_some()) {

@@ -28,7 +28,7 @@ use crate::error::KvError;
 impl<D: BlockDevice> Store<D> {
     /// Makes room for a record of `len` bytes, leaving the reserve
     /// compaction itself needs, or fails with `NoSpace`.
-    pub(crate) fn make_room(&mut self, len: u64) -> Result<(), KvError> {
+    pub(crate) async fn make_room(&mut self, len: u64) -> Result<(), KvError> {
         // A header never starts in the last HDR bytes of a block, so a
         // record may need that much more.
         let need = len + HDR as u64 + self.reserve();
@@ -39,7 +39,7 @@ impl<D: BlockDevice> Store<D> {
         // records before the tail that were overwritten by later ones; if
         // those later ones could still be lost in a crash, recovery would
         // need the dropped ones.
-        self.sync_now()?;
+        self.sync_now().await?;
         // Compact only what was written before this call: copies made now
         // are not copied again. Win back `slack` more than needed, so the
         // next writes do not compact again at once, but walk at most
@@ -55,11 +55,11 @@ impl<D: BlockDevice> Store<D> {
             // earlier run copied is such a record — its copies must be on
             // the device before the tail passes it.
             if !first {
-                self.sync_now()?;
+                self.sync_now().await?;
             }
             first = false;
             let walk_to = stop_at.min(self.sb.tail_pos.saturating_add(slack));
-            let progressed = self.compact_run(walk_to)?;
+            let progressed = self.compact_run(walk_to).await?;
             if self.room() >= need + slack {
                 return Ok(());
             }
@@ -85,7 +85,7 @@ impl<D: BlockDevice> Store<D> {
     /// tail only past records whose copies lie wholly in them. Copies still
     /// in the buffer are duplicates of records that stay behind the tail.
     /// Only when that would not move the tail at all is the head sealed.
-    fn compact_run(&mut self, stop_at: u64) -> Result<bool, KvError> {
+    async fn compact_run(&mut self, stop_at: u64) -> Result<bool, KvError> {
         let geo = self.geo;
         let limit = geo.window_end(self.sb.tail_pos);
         let start = Cursor::tail(&self.sb);
@@ -102,7 +102,7 @@ impl<D: BlockDevice> Store<D> {
             let found = {
                 let source = AheadSource { ahead: &mut ahead, log: self.source() };
                 let mut win = Window::new(source, geo, geo.block as usize);
-                next_record(&mut win, &sb, &geo, &cursor, limit)?
+                next_record(&mut win, &sb, &geo, &cursor, limit).await?
             };
             let Some((pos, header)) = found else {
                 if geo.ceil(cursor.pos) < stop_at {
@@ -115,7 +115,7 @@ impl<D: BlockDevice> Store<D> {
             }
             let end = pos + header.total_len();
             if header.kind != KIND_PAD {
-                match self.copy_live(pos, end, &geo)? {
+                match self.copy_live(pos, end, &geo).await? {
                     Copied::DoesNotFit => break,
                     Copied::Nothing => {}
                     Copied::Some => copies_end = self.head,
@@ -139,11 +139,11 @@ impl<D: BlockDevice> Store<D> {
         }
         // The blocks written so far become durable; the head block, if
         // partly filled, stays in the buffer.
-        self.dev.flush()?;
+        self.dev.flush().await?;
         self.last_flush = self.head - geo.offset_in_block(self.head);
         self.unflushed = !self.buf.is_empty();
         if safe == start {
-            self.sync_now()?;
+            self.sync_now().await?;
             safe = cursor;
         }
         let mut sb = self.sb;
@@ -152,14 +152,14 @@ impl<D: BlockDevice> Store<D> {
         sb.tail_epoch = safe.epoch;
         sb.generation += 1;
         sb.flushed_through = self.last_flush.max(safe.pos);
-        superblock::write(&mut self.dev, &sb)?;
+        superblock::write(&mut self.dev, &sb).await?;
         self.sb = sb;
         Ok(true)
     }
 
     /// Copies the live values of the record at `pos..end` to the head
     /// (all of them, or none when they do not fit now).
-    fn copy_live(&mut self, pos: u64, end: u64, geo: &Geometry) -> Result<Copied, KvError> {
+    async fn copy_live(&mut self, pos: u64, end: u64, geo: &Geometry) -> Result<Copied, KvError> {
         let live = self.index.live_in(pos..end);
         if live.is_empty() {
             return Ok(Copied::Nothing);
@@ -170,7 +170,7 @@ impl<D: BlockDevice> Store<D> {
             // A damaged value is carried forward still marked damaged, so
             // one bad value neither stops compaction nor gets laundered.
             // (A damaged key or header cannot be: that is an error.)
-            let (value, ok) = self.read_op(key, &entry)?;
+            let (value, ok) = self.read_op(key, &entry).await?;
             values.push((key.clone(), value, entry.modified, !ok));
         }
         // Group into records within the record limit (a renamed key can
@@ -206,7 +206,7 @@ impl<D: BlockDevice> Store<D> {
             let ops = encode(group);
             let seq = self.next_seq;
             let (bytes, offsets) = encode_record(self.header(seq), &ops);
-            let at = self.append(&bytes)?;
+            let at = self.append(&bytes).await?;
             self.next_seq += 1;
             for (op, offset) in ops.iter().zip(offsets) {
                 let entry = Entry {
@@ -247,18 +247,18 @@ struct AheadSource<'a, D> {
 }
 
 impl<D: BlockDevice> LogSource for AheadSource<'_, D> {
-    fn read_blocks(&mut self, lblock: u64, out: &mut [u8]) -> Result<(), DeviceError> {
+    async fn read_blocks(&mut self, lblock: u64, out: &mut [u8]) -> Result<(), DeviceError> {
         let block = self.log.geo.block;
         let count = out.len() as u64 / block;
         let held = self.ahead.buf.len() as u64 / block;
         if count > held {
-            return self.log.read_blocks(lblock, out);
+            return self.log.read_blocks(lblock, out).await;
         }
         let first = match self.ahead.first {
             Some(first) if lblock >= first && lblock + count <= first + held => first,
             _ => {
                 self.ahead.first = None;
-                self.log.read_blocks(lblock, &mut self.ahead.buf)?;
+                self.log.read_blocks(lblock, &mut self.ahead.buf).await?;
                 self.ahead.first = Some(lblock);
                 lblock
             }

@@ -18,7 +18,7 @@ pub(crate) const SB_MAGIC: [u8; 8] = *b"OASIS-KV";
 /// Bytes of a superblock that carry data (the rest of its block is zero).
 pub(crate) const SB_LEN: usize = 128;
 /// Blocks 0 and 1 hold the two superblock copies; the log follows.
-pub(crate) const SUPERBLOCK_BLOCKS: u64 = 2;
+pub const SUPERBLOCK_BLOCKS: u64 = 2;
 /// First bytes of every log record.
 pub(crate) const RECORD_MAGIC: [u8; 4] = *b"OKVR";
 /// Length of a record header.
@@ -29,11 +29,11 @@ pub(crate) const OP_HDR: usize = 24;
 pub(crate) const KIND_OPS: u8 = 1;
 pub(crate) const KIND_PAD: u8 = 2;
 /// The longest key any store may be formatted for.
-pub(crate) const KEY_LEN_LIMIT: u32 = 4096;
+pub const KEY_LEN_LIMIT: u32 = 4096;
 /// The largest block size accepted (bounds allocations made from it).
-pub(crate) const MAX_BLOCK_SIZE: u32 = 1 << 20;
+pub const MAX_BLOCK_SIZE: u32 = 1 << 20;
 /// The smallest log, in blocks.
-pub(crate) const MIN_LOG_BLOCKS: u64 = 16;
+pub const MIN_LOG_BLOCKS: u64 = 16;
 /// Positions and sequence numbers stay below this, so sums never overflow.
 pub(crate) const POS_LIMIT: u64 = 1 << 62;
 

@@ -87,7 +87,7 @@ impl Geometry {
 pub(crate) trait LogSource {
     /// Reads whole blocks from logical block `lblock` into `out` (a
     /// multiple of the block size).
-    fn read_blocks(&mut self, lblock: u64, out: &mut [u8]) -> Result<(), DeviceError>;
+    async fn read_blocks(&mut self, lblock: u64, out: &mut [u8]) -> Result<(), DeviceError>;
 }
 
 /// The device, with the store's unwritten head block laid over it.
@@ -100,13 +100,13 @@ pub(crate) struct DeviceLog<'a, D> {
 }
 
 impl<D: BlockDevice> LogSource for DeviceLog<'_, D> {
-    fn read_blocks(&mut self, lblock: u64, out: &mut [u8]) -> Result<(), DeviceError> {
+    async fn read_blocks(&mut self, lblock: u64, out: &mut [u8]) -> Result<(), DeviceError> {
         let block = self.geo.block as usize;
         let count = (out.len() / block) as u64;
         for (offset, first, n) in self.geo.runs(lblock, count) {
             let start = first as usize * block;
             let end = start + n as usize * block;
-            self.dev.read(offset, &mut out[start..end])?;
+            self.dev.read(offset, &mut out[start..end]).await?;
         }
         if let Some((head_block, bytes)) = self.head
             && (lblock..lblock + count).contains(&head_block)
@@ -121,7 +121,7 @@ impl<D: BlockDevice> LogSource for DeviceLog<'_, D> {
 }
 
 /// Writes whole blocks from logical block `lblock`.
-pub(crate) fn write_blocks<D: BlockDevice>(
+pub(crate) async fn write_blocks<D: BlockDevice>(
     dev: &mut D,
     geo: &Geometry,
     lblock: u64,
@@ -130,13 +130,13 @@ pub(crate) fn write_blocks<D: BlockDevice>(
     let block = geo.block as usize;
     for (offset, first, n) in geo.runs(lblock, (data.len() / block) as u64) {
         let start = first as usize * block;
-        dev.write(offset, &data[start..start + n as usize * block])?;
+        dev.write(offset, &data[start..start + n as usize * block]).await?;
     }
     Ok(())
 }
 
 /// Reads `len` bytes at log position `pos` (through whole blocks).
-pub(crate) fn read_log<S: LogSource>(
+pub(crate) async fn read_log<S: LogSource>(
     src: &mut S,
     geo: &Geometry,
     pos: u64,
@@ -146,7 +146,7 @@ pub(crate) fn read_log<S: LogSource>(
     let skip = geo.offset_in_block(pos) as usize;
     let blocks = (skip + len).div_ceil(geo.block as usize);
     let mut buf = vec![0; blocks * geo.block as usize];
-    src.read_blocks(first, &mut buf)?;
+    src.read_blocks(first, &mut buf).await?;
     buf.drain(..skip);
     buf.truncate(len);
     Ok(buf)
@@ -170,14 +170,14 @@ impl<S: LogSource> Window<S> {
     }
 
     /// Fills `out` with the bytes at `pos`.
-    pub(crate) fn read(&mut self, mut pos: u64, mut out: &mut [u8]) -> Result<(), DeviceError> {
+    pub(crate) async fn read(&mut self, mut pos: u64, mut out: &mut [u8]) -> Result<(), DeviceError> {
         while !out.is_empty() {
             let held = match self.start {
                 Some(start) if pos >= start && pos < start + self.buf.len() as u64 => start,
                 _ => {
                     let start = pos - self.geo.offset_in_block(pos);
                     self.start = None;
-                    self.src.read_blocks(start / self.geo.block, &mut self.buf)?;
+                    self.src.read_blocks(start / self.geo.block, &mut self.buf).await?;
                     self.start = Some(start);
                     start
                 }
@@ -195,9 +195,9 @@ impl<S: LogSource> Window<S> {
         self.src
     }
 
-    pub(crate) fn read_vec(&mut self, pos: u64, len: usize) -> Result<Vec<u8>, DeviceError> {
+    pub(crate) async fn read_vec(&mut self, pos: u64, len: usize) -> Result<Vec<u8>, DeviceError> {
         let mut out = vec![0; len];
-        self.read(pos, &mut out)?;
+        self.read(pos, &mut out).await?;
         Ok(out)
     }
 }

@@ -5,13 +5,15 @@
 //! compaction, and `check`. `docs/kv-format.md` specifies the format and
 //! argues its crash safety; the files here follow it:
 //! `format.rs` (records), `superblock.rs`, `log.rs` (geometry and I/O),
-//! `store.rs` (write path), `recover.rs`, `compact.rs`, `index.rs`,
-//! `plan.rs` (write-time checks), `check.rs`.
+//! `limits.rs` (the sizes the format implies), `store.rs` (write path),
+//! `recover.rs`, `compact.rs`, `index.rs`, `plan.rs` (write-time checks),
+//! `check.rs`.
 
 mod check;
 mod compact;
 mod format;
 mod index;
+pub mod limits;
 mod log;
 mod plan;
 mod recover;
@@ -20,10 +22,10 @@ mod superblock;
 
 use alloc::string::String;
 use alloc::vec::Vec;
-use core::cell::RefCell;
 use core::fmt;
 
 use oasis_devices::BlockDevice;
+use oasis_sync::Mutex;
 use sha2::{Digest, Sha256};
 
 pub use check::{CheckReport, Problem, ProblemKind, check};
@@ -72,7 +74,7 @@ impl FormatOptions {
         FormatOptions {
             store_id,
             max_key_len: DEFAULT_MAX_KEY_LEN as u32,
-            max_value_len: 1 << 20,
+            max_value_len: limits::DEFAULT_MAX_VALUE_LEN,
             max_record_len: None,
         }
     }
@@ -150,20 +152,23 @@ impl<D> From<OpenError<D>> for KvError {
 
 /// A crash-safe key-value store on a block device.
 ///
-/// Methods take `&self` so tasks can share the store; the device is used
-/// through a `RefCell` and never across an `await`. `last_modified` is the
-/// time passed to [`DiskKv::set_clock`] when the value was written, or, if
-/// no clock was set, a logical timestamp: the sequence number of the
-/// write, which only grows over the life of the store.
+/// Methods take `&self` so tasks can share the store: it sits behind an
+/// async mutex, and an operation holds it from start to end, across the
+/// device requests it awaits, so operations never interleave (a task that
+/// calls while another's operation is in flight waits its turn).
+/// `last_modified` is the time passed to [`DiskKv::set_clock`] when the
+/// value was written, or, if no clock was set, a logical timestamp: the
+/// sequence number of the write, which only grows over the life of the
+/// store.
 pub struct DiskKv<D: BlockDevice> {
-    store: RefCell<Store<D>>,
+    store: Mutex<Store<D>>,
 }
 
 impl<D: BlockDevice> DiskKv<D> {
     /// Writes a new, empty store on `dev`, destroying what it held. Opening
     /// never formats: this is the only way to make a store.
-    pub fn format(dev: &mut D, options: &FormatOptions) -> Result<(), KvError> {
-        store::format(dev, options)
+    pub async fn format(dev: &mut D, options: &FormatOptions) -> Result<(), KvError> {
+        store::format(dev, options).await
     }
 
     /// Opens the store on `dev`, recovering it after a crash. A device that
@@ -173,9 +178,9 @@ impl<D: BlockDevice> DiskKv<D> {
     /// nothing at all.
     /// On failure the device comes back in the error, so the caller can
     /// format it, say; `?` turns the error into a [`KvError`].
-    pub fn open(dev: D, options: OpenOptions) -> Result<Self, OpenError<D>> {
-        match Store::open(dev, options) {
-            Ok(store) => Ok(DiskKv { store: RefCell::new(store) }),
+    pub async fn open(dev: D, options: OpenOptions) -> Result<Self, OpenError<D>> {
+        match Store::open(dev, options).await {
+            Ok(store) => Ok(DiskKv { store: Mutex::new(store) }),
             Err((error, device)) => Err(OpenError { error, device }),
         }
     }
@@ -185,8 +190,8 @@ impl<D: BlockDevice> DiskKv<D> {
     /// damage, where a last record failing its checksum would otherwise
     /// be taken for a torn write and dropped. Worth calling before a
     /// planned shutdown. The store stays usable.
-    pub fn checkpoint(&self) -> Result<(), KvError> {
-        self.store.borrow_mut().checkpoint()
+    pub async fn checkpoint(&self) -> Result<(), KvError> {
+        self.store.lock().await.checkpoint().await
     }
 
     /// Gives the device back, without syncing: unsynced writes in the
@@ -197,45 +202,45 @@ impl<D: BlockDevice> DiskKv<D> {
 
     /// Runs `f` with the device (shared: it cannot be written through
     /// this), e.g. to copy a test device or read its statistics.
-    pub fn with_device<R>(&self, f: impl FnOnce(&D) -> R) -> R {
-        f(&self.store.borrow().dev)
+    pub async fn with_device<R>(&self, f: impl FnOnce(&D) -> R) -> R {
+        f(&self.store.lock().await.dev)
     }
 
     /// Sets the time stamped on later writes (any unit; seconds since the
     /// Unix epoch is the convention). The store never reads a clock.
-    pub fn set_clock(&self, now: u64) {
-        self.store.borrow_mut().clock = Some(now);
+    pub async fn set_clock(&self, now: u64) {
+        self.store.lock().await.clock = Some(now);
     }
 
     /// What the store is and holds.
-    pub fn info(&self) -> StoreInfo {
-        self.store.borrow().info()
+    pub async fn info(&self) -> StoreInfo {
+        self.store.lock().await.info()
     }
 
     /// Checks the whole store as it is on the device (plus unwritten
     /// buffered records) and compares it with the store's memory.
-    pub fn check(&self) -> Result<CheckReport, KvError> {
-        let mut store = self.store.borrow_mut();
-        let copies = superblock::read(&mut store.dev)?.copies;
+    pub async fn check(&self) -> Result<CheckReport, KvError> {
+        let mut store = self.store.lock().await;
+        let copies = superblock::read(&mut store.dev).await?.copies;
         let sb = store.sb;
         let index = store.index.clone();
-        let mut report = check::run(store.source(), &sb, Some(&index))?;
+        let mut report = check::run(store.source(), &sb, Some(&index)).await?;
         report.problems.splice(0..0, check::superblock_problems(&copies));
         Ok(report)
     }
 
     /// Every key with the size of its value, sorted.
-    pub fn keys(&self) -> Vec<(String, u64)> {
-        let store = self.store.borrow();
+    pub async fn keys(&self) -> Vec<(String, u64)> {
+        let store = self.store.lock().await;
         store.index.iter().map(|(key, entry)| (String::from(key), u64::from(entry.value_len))).collect()
     }
 
-    fn value(&self, key: &str) -> Result<Vec<u8>, KvError> {
-        self.store.borrow_mut().get(key)
+    async fn value(&self, key: &str) -> Result<Vec<u8>, KvError> {
+        self.store.lock().await.get(key).await
     }
 
-    fn write(&self, ops: &[BatchOp<'_>]) -> Result<(), KvError> {
-        self.store.borrow_mut().write(ops)
+    async fn write(&self, ops: &[BatchOp<'_>]) -> Result<(), KvError> {
+        self.store.lock().await.write(ops).await
     }
 }
 
@@ -243,19 +248,19 @@ impl<D: BlockDevice> KvRo for DiskKv<D> {
     type Value = Vec<u8>;
 
     async fn exists(&self, key: &str) -> Result<Option<EntryKind>, KvError> {
-        let store = self.store.borrow();
+        let store = self.store.lock().await;
         valid_prefix(key, store.sb.max_key_len as usize)?;
         Ok(store.index.kind(key))
     }
 
     async fn get(&self, key: &str) -> Result<Vec<u8>, KvError> {
-        self.value(key)
+        self.value(key).await
     }
 
     /// Reads (and verifies) the whole value, then returns the part asked
     /// for: checksums cover whole values.
     async fn get_partial(&self, key: &str, offset: u64, len: usize) -> Result<Vec<u8>, KvError> {
-        let mut value = self.value(key)?;
+        let mut value = self.value(key).await?;
         let start = usize::try_from(offset).unwrap_or(usize::MAX).min(value.len());
         let end = start.saturating_add(len).min(value.len());
         value.truncate(end);
@@ -264,7 +269,7 @@ impl<D: BlockDevice> KvRo for DiskKv<D> {
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<(String, EntryKind)>, KvError> {
-        let store = self.store.borrow();
+        let store = self.store.lock().await;
         valid_prefix(prefix, store.sb.max_key_len as usize)?;
         match store.index.kind(prefix) {
             None => Err(KvError::NotFound(String::from(prefix))),
@@ -274,36 +279,36 @@ impl<D: BlockDevice> KvRo for DiskKv<D> {
     }
 
     async fn size(&self, key: &str) -> Result<u64, KvError> {
-        Ok(u64::from(self.store.borrow().entry(key)?.value_len))
+        Ok(u64::from(self.store.lock().await.entry(key)?.value_len))
     }
 
     async fn digest(&self, key: &str) -> Result<[u8; 32], KvError> {
-        Ok(Sha256::digest(self.value(key)?).into())
+        Ok(Sha256::digest(self.value(key).await?).into())
     }
 
     async fn last_modified(&self, key: &str) -> Result<u64, KvError> {
-        Ok(self.store.borrow().entry(key)?.modified)
+        Ok(self.store.lock().await.entry(key)?.modified)
     }
 }
 
 impl<D: BlockDevice> KvRw for DiskKv<D> {
     async fn set(&self, key: &str, value: &[u8]) -> Result<(), KvError> {
-        self.write(&[BatchOp::Set(key, value)])
+        self.write(&[BatchOp::Set(key, value)]).await
     }
 
     async fn remove(&self, key: &str) -> Result<(), KvError> {
-        self.write(&[BatchOp::Remove(key)])
+        self.write(&[BatchOp::Remove(key)]).await
     }
 
     async fn batch(&self, ops: &[BatchOp<'_>]) -> Result<(), KvError> {
-        self.write(ops)
+        self.write(ops).await
     }
 
     async fn rename(&self, from: &str, to: &str) -> Result<(), KvError> {
-        self.write(&[BatchOp::Rename(from, to)])
+        self.write(&[BatchOp::Rename(from, to)]).await
     }
 
     async fn sync(&self) -> Result<(), KvError> {
-        self.store.borrow_mut().sync()
+        self.store.lock().await.sync().await
     }
 }

@@ -50,7 +50,7 @@ impl Cursor {
 }
 
 /// Reads the header at `pos` if it is the record the chain expects there.
-fn header_at<S: LogSource>(
+async fn header_at<S: LogSource>(
     win: &mut Window<S>,
     sb: &Superblock,
     geo: &Geometry,
@@ -63,7 +63,7 @@ fn header_at<S: LogSource>(
         return Ok(None);
     }
     let mut bytes = [0; HDR];
-    win.read(pos, &mut bytes)?;
+    win.read(pos, &mut bytes).await?;
     let Some(header) = RecordHeader::decode(&bytes) else { return Ok(None) };
     let total = header.total_len();
     let fits = header.store_id == sb.store_id
@@ -92,7 +92,7 @@ fn header_at<S: LogSource>(
 /// on (whatever lies in between is a torn write that session cut off),
 /// and it is looked for first. Only a later session that recovered exactly
 /// this far can have written such a record.
-pub(crate) fn next_record<S: LogSource>(
+pub(crate) async fn next_record<S: LogSource>(
     win: &mut Window<S>,
     sb: &Superblock,
     geo: &Geometry,
@@ -103,11 +103,11 @@ pub(crate) fn next_record<S: LogSource>(
     let aligned = geo.ceil(pos);
     if aligned != pos
         && let Some(epoch) = cursor.epoch.checked_add(1)
-        && let Some(header) = header_at(win, sb, geo, aligned, cursor.seq, epoch, limit)?
+        && let Some(header) = header_at(win, sb, geo, aligned, cursor.seq, epoch, limit).await?
     {
         return Ok(Some((aligned, header)));
     }
-    Ok(header_at(win, sb, geo, pos, cursor.seq, cursor.epoch, limit)?.map(|header| (pos, header)))
+    Ok(header_at(win, sb, geo, pos, cursor.seq, cursor.epoch, limit).await?.map(|header| (pos, header)))
 }
 
 /// One decoded operation.
@@ -135,7 +135,7 @@ pub(crate) enum Body {
 
 /// Reads and verifies every operation of the record at `pos`, streaming
 /// values through their checksum a window at a time.
-pub(crate) fn read_body<S: LogSource>(
+pub(crate) async fn read_body<S: LogSource>(
     win: &mut Window<S>,
     sb: &Superblock,
     pos: u64,
@@ -151,7 +151,7 @@ pub(crate) fn read_body<S: LogSource>(
             return Ok(Body::Unreadable("operation runs past its record"));
         }
         let mut fields = [0; OP_HDR];
-        win.read(at, &mut fields)?;
+        win.read(at, &mut fields).await?;
         let Some(op) = OpHeader::decode(&fields) else { return Ok(Body::Unreadable("bad operation header")) };
         let Some(kind) = OpKind::from_u8(op.kind) else { return Ok(Body::Unreadable("unknown operation")) };
         let key_len = u32::from(op.key_len);
@@ -163,9 +163,9 @@ pub(crate) fn read_body<S: LogSource>(
         if key_len == 0 || key_len > sb.max_key_len || !value_ok_len || op.len() > end - at {
             return Ok(Body::Unreadable("operation lengths out of bounds"));
         }
-        let key = win.read_vec(at + OP_HDR as u64, usize::from(op.key_len))?;
+        let key = win.read_vec(at + OP_HDR as u64, usize::from(op.key_len)).await?;
         let value_at = at + OP_HDR as u64 + u64::from(key_len);
-        let dest = if kind == OpKind::Set { Vec::new() } else { win.read_vec(value_at, op.value_len as usize)? };
+        let dest = if kind == OpKind::Set { Vec::new() } else { win.read_vec(value_at, op.value_len as usize).await? };
         if !crc_matches(op.meta_crc, meta_crc(&seed, &fields[4..], &key, &dest)) {
             return Ok(Body::Unreadable("operation checksum mismatch"));
         }
@@ -183,7 +183,7 @@ pub(crate) fn read_body<S: LogSource>(
             while left > 0 {
                 let n = left.min(WINDOW as u64) as usize;
                 chunk.resize(n, 0);
-                win.read(from, &mut chunk)?;
+                win.read(from, &mut chunk).await?;
                 hasher.update(&chunk);
                 left -= n as u64;
                 from += n as u64;
@@ -274,7 +274,7 @@ struct Walk {
     snapshot: Option<(u64, Index, u64)>,
 }
 
-fn walk<S: LogSource>(win: &mut Window<S>, sb: &Superblock, stop_at: Option<u64>) -> Result<Walk, DeviceError> {
+async fn walk<S: LogSource>(win: &mut Window<S>, sb: &Superblock, stop_at: Option<u64>) -> Result<Walk, DeviceError> {
     let geo = Geometry::of(sb);
     let limit = geo.window_end(sb.tail_pos);
     let mut cursor = Cursor::tail(sb);
@@ -283,14 +283,14 @@ fn walk<S: LogSource>(win: &mut Window<S>, sb: &Superblock, stop_at: Option<u64>
     let mut bad = Vec::new();
     let mut snapshot = None;
     let mut records = 0;
-    while let Some((pos, header)) = next_record(win, sb, &geo, &cursor, limit)? {
+    while let Some((pos, header)) = next_record(win, sb, &geo, &cursor, limit).await? {
         if stop_at.is_some_and(|stop| pos >= stop) {
             break;
         }
         durable = durable.max(header.flushed_through);
         records += 1;
         if header.kind != KIND_PAD {
-            let body = read_body(win, sb, pos, &header)?;
+            let body = read_body(win, sb, pos, &header).await?;
             let (ops, unreadable) = match body {
                 Body::Ops(ops) => (ops, None),
                 Body::Unreadable(reason) => (Vec::new(), Some(reason)),
@@ -316,7 +316,7 @@ fn walk<S: LogSource>(win: &mut Window<S>, sb: &Superblock, stop_at: Option<u64>
 /// continued it. A record there can only have been written after the
 /// record at the end of the chain; if it says a flush covered that place,
 /// the chain was broken by damage, not by a torn write.
-fn evidence_past<S: LogSource>(
+async fn evidence_past<S: LogSource>(
     win: &mut Window<S>,
     sb: &Superblock,
     geo: &Geometry,
@@ -329,10 +329,10 @@ fn evidence_past<S: LogSource>(
     let mut pos = end.pos;
     while pos + HDR as u64 <= stop {
         let mut magic = [0; 4];
-        win.read(pos, &mut magic)?;
+        win.read(pos, &mut magic).await?;
         if magic == RECORD_MAGIC {
             let mut bytes = [0; HDR];
-            win.read(pos, &mut bytes)?;
+            win.read(pos, &mut bytes).await?;
             if let Some(h) = RecordHeader::decode(&bytes)
                 && h.store_id == sb.store_id
                 && h.seq > end.seq
@@ -348,11 +348,11 @@ fn evidence_past<S: LogSource>(
 }
 
 /// Recovers the store described by `sb` from `src`.
-pub(crate) fn recover<S: LogSource>(src: S, sb: &Superblock, mode: Mode) -> Result<Recovered, KvError> {
+pub(crate) async fn recover<S: LogSource>(src: S, sb: &Superblock, mode: Mode) -> Result<Recovered, KvError> {
     let geo = Geometry::of(sb);
     let mut win = Window::new(src, geo, WINDOW);
-    let first = walk(&mut win, sb, None)?;
-    let durable = first.durable.max(evidence_past(&mut win, sb, &geo, &first.end)?);
+    let first = walk(&mut win, sb, None).await?;
+    let durable = first.durable.max(evidence_past(&mut win, sb, &geo, &first.end).await?);
     // A record is known durable when a flush covered all of it.
     let cut = first.bad.iter().find(|bad| bad.end > durable);
     let mut problems = Vec::new();
@@ -395,7 +395,7 @@ pub(crate) fn recover<S: LogSource>(src: S, sb: &Superblock, mode: Mode) -> Resu
         _ => {
             // Rare: damage proven durable after the first suspect record.
             let mut win = Window::new(win.into_source(), geo, WINDOW);
-            let again = walk(&mut win, sb, Some(cut.pos))?;
+            let again = walk(&mut win, sb, Some(cut.pos)).await?;
             (again.index, again.records)
         }
     };

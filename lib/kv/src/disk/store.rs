@@ -14,13 +14,14 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use oasis_devices::BlockDevice;
+use oasis_devices::{BlockDevice, DeviceError};
 
 use super::format::{
-    EncodeOp, HDR, KEY_LEN_LIMIT, MAX_BLOCK_SIZE, MIN_LOG_BLOCKS, OP_HDR, OpHeader, OpKind, RecordHeader,
-    SUPERBLOCK_BLOCKS, align8, crc_matches, encode_pad, encode_record, meta_crc, record_len, seed, value_hasher,
+    EncodeOp, HDR, KEY_LEN_LIMIT, MIN_LOG_BLOCKS, OP_HDR, OpHeader, OpKind, RecordHeader, SUPERBLOCK_BLOCKS, align8,
+    crc_matches, encode_pad, encode_record, meta_crc, record_len, seed, value_hasher,
 };
 use super::index::{Entry, Index};
+use super::limits;
 use super::log::{DeviceLog, Geometry, read_log, write_blocks};
 use super::plan::Plan;
 use super::recover::{Mode, recover};
@@ -51,7 +52,7 @@ pub(crate) struct Store<D> {
     pub writable: bool,
     pub durability: Durability,
     /// Set by a device error in a write: no more writes.
-    pub failed: bool,
+    pub failed: Option<DeviceError>,
     pub clock: Option<u64>,
 }
 
@@ -62,21 +63,21 @@ fn default_record_len(single: u64) -> u64 {
 }
 
 /// Writes a new, empty store over whatever `dev` holds.
-pub(crate) fn format<D: BlockDevice>(dev: &mut D, options: &FormatOptions) -> Result<(), KvError> {
+pub(crate) async fn format<D: BlockDevice>(dev: &mut D, options: &FormatOptions) -> Result<(), KvError> {
     let info = dev.info();
-    if !info.block_size.is_power_of_two() || !(512..=MAX_BLOCK_SIZE).contains(&info.block_size) {
+    if !limits::block_size_ok(info.block_size) {
         return Err(KvError::Geometry("unsupported block size"));
     }
     let block = u64::from(info.block_size);
-    let log_blocks = (info.capacity / block).saturating_sub(SUPERBLOCK_BLOCKS);
+    let log_blocks = limits::log_blocks(info.capacity, info.block_size);
     if log_blocks < MIN_LOG_BLOCKS {
         return Err(KvError::Geometry("the device is too small for a store (at least 18 blocks)"));
     }
     if !(1..=KEY_LEN_LIMIT).contains(&options.max_key_len) || options.max_value_len == 0 {
         return Err(KvError::Geometry("key limit must be 1..=4096 bytes and the value limit at least 1"));
     }
-    let single = align8(HDR as u64 + OP_HDR as u64 + u64::from(options.max_key_len) + u64::from(options.max_value_len));
-    let ceiling = (log_blocks * block / 8) & !7;
+    let single = limits::single_record_len(options.max_key_len, options.max_value_len);
+    let ceiling = limits::record_ceiling(log_blocks, info.block_size);
     let record = align8(match options.max_record_len {
         Some(record) => u64::from(record),
         None => default_record_len(single).min(ceiling).max(single),
@@ -87,7 +88,7 @@ pub(crate) fn format<D: BlockDevice>(dev: &mut D, options: &FormatOptions) -> Re
     if record > ceiling || record > u64::from(u32::MAX) {
         return Err(KvError::Geometry("the record limit (or value limit) is more than an eighth of the log"));
     }
-    if let Ok(old) = superblock::read(dev)
+    if let Ok(old) = superblock::read(dev).await
         && old.chosen.store_id == options.store_id
     {
         return Err(KvError::Geometry("the new store id equals the old store's: pick a fresh random id"));
@@ -111,20 +112,20 @@ pub(crate) fn format<D: BlockDevice>(dev: &mut D, options: &FormatOptions) -> Re
     // Zero the first log block: belt and braces against an old log at the
     // same place (its records carry another store id anyway).
     let geo = Geometry::of(&sb);
-    write_blocks(dev, &geo, 0, &alloc::vec![0; block as usize])?;
-    dev.flush()?;
-    superblock::write(dev, &sb)
+    write_blocks(dev, &geo, 0, &alloc::vec![0; block as usize]).await?;
+    dev.flush().await?;
+    superblock::write(dev, &sb).await
 }
 
 impl<D: BlockDevice> Store<D> {
     /// Opens the store on `dev`: recovery, then (for writing) a new
     /// session whose epoch is durable before any record is written.
-    pub(crate) fn open(mut dev: D, options: OpenOptions) -> Result<Self, (KvError, D)> {
-        let found = match superblock::read(&mut dev) {
+    pub(crate) async fn open(mut dev: D, options: OpenOptions) -> Result<Self, (KvError, D)> {
+        let found = match superblock::read(&mut dev).await {
             Ok(read) => {
                 let sb = read.chosen;
                 let geo = Geometry::of(&sb);
-                recover(DeviceLog { dev: &mut dev, geo, head: None }, &sb, Mode::Open).map(|found| (sb, found))
+                recover(DeviceLog { dev: &mut dev, geo, head: None }, &sb, Mode::Open).await.map(|found| (sb, found))
             }
             Err(error) => Err(error),
         };
@@ -147,11 +148,11 @@ impl<D: BlockDevice> Store<D> {
             unflushed: false,
             writable: !options.read_only,
             durability: options.durability,
-            failed: false,
+            failed: None,
             clock: None,
         };
         if store.writable
-            && let Err(error) = store.begin_session()
+            && let Err(error) = store.begin_session().await
         {
             return Err((error, store.dev));
         }
@@ -160,13 +161,13 @@ impl<D: BlockDevice> Store<D> {
 
     /// Starts a session: what recovery read becomes durable (it may so far
     /// only be in a host cache), then the new epoch, before any record.
-    fn begin_session(&mut self) -> Result<(), KvError> {
-        self.dev.flush()?;
+    async fn begin_session(&mut self) -> Result<(), KvError> {
+        self.dev.flush().await?;
         let mut sb = self.sb;
         sb.epoch = sb.epoch.checked_add(1).ok_or(KvError::Geometry("the store's session counter is exhausted"))?;
         sb.generation += 1;
         sb.flushed_through = self.last_flush;
-        superblock::write(&mut self.dev, &sb)?;
+        superblock::write(&mut self.dev, &sb).await?;
         self.sb = sb;
         Ok(())
     }
@@ -230,26 +231,25 @@ impl<D: BlockDevice> Store<D> {
     fn writable(&self) -> Result<(), KvError> {
         if !self.writable {
             Err(KvError::ReadOnly)
-        } else if self.failed {
-            Err(KvError::Device)
+        } else if let Some(cause) = self.failed {
+            Err(KvError::Device(cause))
         } else {
             Ok(())
         }
     }
 
-    /// Runs a write step; a device error stops all later writes, since
-    /// what reached the device is then unknown.
-    fn guarded<T>(&mut self, step: impl FnOnce(&mut Self) -> Result<T, KvError>) -> Result<T, KvError> {
-        self.writable()?;
-        let result = step(self);
-        if matches!(result, Err(KvError::Device)) {
-            self.failed = true;
+    /// Passes on the result of a write step (which the caller checked was
+    /// allowed with [`Store::writable`]); a device error stops all later
+    /// writes, since what reached the device is then unknown.
+    fn guarded<T>(&mut self, result: Result<T, KvError>) -> Result<T, KvError> {
+        if let Err(KvError::Device(cause)) = result {
+            self.failed = Some(cause);
         }
         result
     }
 
     /// Appends a record (the caller made room); returns its position.
-    pub(crate) fn append(&mut self, bytes: &[u8]) -> Result<u64, KvError> {
+    pub(crate) async fn append(&mut self, bytes: &[u8]) -> Result<u64, KvError> {
         let pos = self.geo.record_start(self.head);
         if bytes.len() as u64 > self.room() {
             return Err(KvError::NoSpace);
@@ -262,7 +262,7 @@ impl<D: BlockDevice> Store<D> {
         staging.extend_from_slice(bytes);
         let full = staging.len() / block * block;
         if full > 0 {
-            write_blocks(&mut self.dev, &self.geo, first, &staging[..full])?;
+            write_blocks(&mut self.dev, &self.geo, first, &staging[..full]).await?;
         }
         staging.drain(..full);
         self.buf = staging;
@@ -273,7 +273,7 @@ impl<D: BlockDevice> Store<D> {
 
     /// Fills the rest of the head block (with a padding record when one
     /// fits) and writes it, so the next record starts in a fresh block.
-    fn seal(&mut self) -> Result<(), KvError> {
+    async fn seal(&mut self) -> Result<(), KvError> {
         let offset = self.geo.offset_in_block(self.head);
         if offset == 0 {
             return Ok(());
@@ -290,42 +290,48 @@ impl<D: BlockDevice> Store<D> {
         let lblock = self.head / self.geo.block;
         self.head = self.geo.ceil(self.head);
         self.unflushed = true;
-        write_blocks(&mut self.dev, &self.geo, lblock, &block)?;
+        write_blocks(&mut self.dev, &self.geo, lblock, &block).await?;
         Ok(())
     }
 
     /// Seals and flushes: everything appended so far becomes durable.
-    pub(crate) fn sync_now(&mut self) -> Result<(), KvError> {
+    pub(crate) async fn sync_now(&mut self) -> Result<(), KvError> {
         if !self.unflushed && self.buf.is_empty() {
             return Ok(());
         }
-        self.seal()?;
-        self.dev.flush()?;
+        self.seal().await?;
+        self.dev.flush().await?;
         self.last_flush = self.head;
         self.unflushed = false;
         Ok(())
     }
 
-    pub(crate) fn sync(&mut self) -> Result<(), KvError> {
-        self.guarded(Self::sync_now)
+    pub(crate) async fn sync(&mut self) -> Result<(), KvError> {
+        self.writable()?;
+        let result = self.sync_now().await;
+        self.guarded(result)
     }
 
     /// Syncs and records the end of the log as durable in the superblock,
     /// so damage to the last records is later told from a torn write.
-    pub(crate) fn checkpoint(&mut self) -> Result<(), KvError> {
-        self.guarded(|store| {
-            store.sync_now()?;
-            let mut sb = store.sb;
-            sb.generation += 1;
-            sb.flushed_through = store.head;
-            superblock::write(&mut store.dev, &sb)?;
-            store.sb = sb;
-            Ok(())
-        })
+    pub(crate) async fn checkpoint(&mut self) -> Result<(), KvError> {
+        self.writable()?;
+        let result = self.checkpoint_now().await;
+        self.guarded(result)
+    }
+
+    async fn checkpoint_now(&mut self) -> Result<(), KvError> {
+        self.sync_now().await?;
+        let mut sb = self.sb;
+        sb.generation += 1;
+        sb.flushed_through = self.head;
+        superblock::write(&mut self.dev, &sb).await?;
+        self.sb = sb;
+        Ok(())
     }
 
     /// Checks `ops` and applies them as one record.
-    pub(crate) fn write(&mut self, ops: &[BatchOp<'_>]) -> Result<(), KvError> {
+    pub(crate) async fn write(&mut self, ops: &[BatchOp<'_>]) -> Result<(), KvError> {
         self.writable()?;
         if ops.len() > usize::from(u16::MAX) {
             return Err(KvError::TooLarge { what: "batch (operations)", len: ops.len() as u64, max: u16::MAX.into() });
@@ -359,16 +365,17 @@ impl<D: BlockDevice> Store<D> {
         if live_after > self.usable() && live_after > self.index.live_bytes() {
             return Err(KvError::NoSpace);
         }
-        self.guarded(|store| store.commit(ops, len))
+        let result = self.commit(ops, len).await;
+        self.guarded(result)
     }
 
-    fn commit(&mut self, ops: &[BatchOp<'_>], len: u64) -> Result<(), KvError> {
-        self.make_room(len)?;
+    async fn commit(&mut self, ops: &[BatchOp<'_>], len: u64) -> Result<(), KvError> {
+        self.make_room(len).await?;
         let seq = self.next_seq;
         let modified = self.clock.unwrap_or(seq);
         let encoded: Vec<EncodeOp<'_>> = ops.iter().map(|op| encode_op(op, modified)).collect();
         let (bytes, offsets) = encode_record(self.header(seq), &encoded);
-        let pos = self.append(&bytes)?;
+        let pos = self.append(&bytes).await?;
         self.next_seq += 1;
         for (op, offset) in ops.iter().zip(offsets) {
             match *op {
@@ -390,15 +397,15 @@ impl<D: BlockDevice> Store<D> {
             }
         }
         if self.durability == Durability::Always {
-            self.sync_now()?;
+            self.sync_now().await?;
         }
         Ok(())
     }
 
     /// The value at `key`, read from the device and verified.
-    pub(crate) fn get(&mut self, key: &str) -> Result<Vec<u8>, KvError> {
+    pub(crate) async fn get(&mut self, key: &str) -> Result<Vec<u8>, KvError> {
         let entry = self.entry(key)?;
-        match self.read_op(key, &entry)? {
+        match self.read_op(key, &entry).await? {
             (value, true) => Ok(value),
             (_, false) => Err(self.damaged(key, &entry, "value checksum mismatch")),
         }
@@ -420,11 +427,11 @@ impl<D: BlockDevice> Store<D> {
     /// Reads the operation `entry` points at, checks its header and key
     /// (an error when damaged), and returns the value with whether it
     /// verified. Damage is reported, never served.
-    pub(crate) fn read_op(&mut self, key: &str, entry: &Entry) -> Result<(Vec<u8>, bool), KvError> {
+    pub(crate) async fn read_op(&mut self, key: &str, entry: &Entry) -> Result<(Vec<u8>, bool), KvError> {
         let key_len = usize::from(entry.key_len);
         let len = OP_HDR + key_len + entry.value_len as usize;
         let geo = self.geo;
-        let mut bytes = read_log(&mut self.source(), &geo, entry.pos, len)?;
+        let mut bytes = read_log(&mut self.source(), &geo, entry.pos, len).await?;
         let Some(op) = OpHeader::decode(&bytes) else { return Err(self.damaged(key, entry, "bad operation header")) };
         if op.kind != OpKind::Set as u8 || op.key_len != entry.key_len || op.value_len != entry.value_len {
             return Err(self.damaged(key, entry, "operation header does not match the index"));

@@ -13,9 +13,10 @@ use alloc::vec;
 use oasis_devices::{BlockDevice, BlockInfo};
 
 use super::format::{
-    FORMAT_VERSION, HDR, KEY_LEN_LIMIT, MAX_BLOCK_SIZE, MIN_LOG_BLOCKS, OP_HDR, POS_LIMIT, SB_LEN, SB_MAGIC,
-    SUPERBLOCK_BLOCKS, align8, put, u32_at, u64_at,
+    FORMAT_VERSION, KEY_LEN_LIMIT, MAX_BLOCK_SIZE, MIN_LOG_BLOCKS, POS_LIMIT, SB_LEN, SB_MAGIC, SUPERBLOCK_BLOCKS, put,
+    u32_at, u64_at,
 };
+use super::limits;
 use crate::error::KvError;
 
 /// A decoded, self-consistent superblock.
@@ -129,7 +130,7 @@ impl Superblock {
     /// written).
     pub(crate) fn check(&self) -> Result<(), &'static str> {
         let block = u64::from(self.block_size);
-        if !self.block_size.is_power_of_two() || !(512..=MAX_BLOCK_SIZE).contains(&self.block_size) {
+        if !limits::block_size_ok(self.block_size) {
             return Err("bad block size");
         }
         if self.log_blocks < MIN_LOG_BLOCKS || self.log_blocks > POS_LIMIT / block / 4 {
@@ -141,10 +142,10 @@ impl Superblock {
         if !(1..=KEY_LEN_LIMIT).contains(&self.max_key_len) || self.max_value_len == 0 {
             return Err("bad key or value limit");
         }
-        let min_record =
-            align8(HDR as u64 + OP_HDR as u64 + u64::from(self.max_key_len) + u64::from(self.max_value_len));
+        let min_record = limits::single_record_len(self.max_key_len, self.max_value_len);
         let record = u64::from(self.max_record_len);
-        if record < min_record || record > self.log_bytes() / 8 || !record.is_multiple_of(8) {
+        let ceiling = limits::record_ceiling(self.log_blocks, self.block_size);
+        if record < min_record || record > ceiling || !record.is_multiple_of(8) {
             return Err("bad record limit");
         }
         if !self.tail_pos.is_multiple_of(8) || self.tail_pos >= POS_LIMIT / 2 || self.tail_seq >= POS_LIMIT / 2 {
@@ -178,7 +179,7 @@ pub(crate) struct SuperblockRead {
 }
 
 /// Reads both copies and picks the newest valid one, or says why none is.
-pub(crate) fn read<D: BlockDevice>(dev: &mut D) -> Result<SuperblockRead, KvError> {
+pub(crate) async fn read<D: BlockDevice>(dev: &mut D) -> Result<SuperblockRead, KvError> {
     let info = dev.info();
     let block = u64::from(info.block_size);
     if info.block_size < 512 || info.block_size > MAX_BLOCK_SIZE || info.capacity < SUPERBLOCK_BLOCKS * block {
@@ -187,7 +188,7 @@ pub(crate) fn read<D: BlockDevice>(dev: &mut D) -> Result<SuperblockRead, KvErro
     let mut buf = vec![0; info.block_size as usize];
     let mut copies = [Err(SbFault::NoMagic), Err(SbFault::NoMagic)];
     for (slot, copy) in copies.iter_mut().enumerate() {
-        dev.read(slot as u64 * block, &mut buf)?;
+        dev.read(slot as u64 * block, &mut buf).await?;
         *copy = Superblock::decode(&buf, slot as u32);
     }
     let newest = copies.iter().filter_map(|copy| copy.as_ref().ok()).max_by_key(|sb| sb.generation).copied();
@@ -209,13 +210,13 @@ pub(crate) fn read<D: BlockDevice>(dev: &mut D) -> Result<SuperblockRead, KvErro
 }
 
 /// Writes `sb` to both copies, flushing after each (see the module doc).
-pub(crate) fn write<D: BlockDevice>(dev: &mut D, sb: &Superblock) -> Result<(), KvError> {
+pub(crate) async fn write<D: BlockDevice>(dev: &mut D, sb: &Superblock) -> Result<(), KvError> {
     // Only reachable from a hostile image with extreme values (or a bug):
     // refuse rather than write a superblock that would not read back.
     sb.check().map_err(|reason| KvError::corrupt(0, reason))?;
     for slot in 0..2u32 {
-        dev.write(u64::from(slot) * u64::from(sb.block_size), &sb.encode(slot))?;
-        dev.flush()?;
+        dev.write(u64::from(slot) * u64::from(sb.block_size), &sb.encode(slot)).await?;
+        dev.flush().await?;
     }
     Ok(())
 }

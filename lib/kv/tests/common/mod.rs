@@ -170,7 +170,7 @@ pub fn open_options(durability: Durability) -> OpenOptions {
 /// A formatted device of `capacity` bytes.
 pub fn formatted(capacity: u64, options: &FormatOptions) -> MemDevice {
     let mut dev = MemDevice::new(capacity, 512);
-    DiskKv::format(&mut dev, options).expect("format");
+    block_on(DiskKv::format(&mut dev, options)).expect("format");
     dev
 }
 
@@ -187,7 +187,7 @@ pub fn contents<K: KvRo>(kv: &K) -> Result<State, KvError> {
 
 /// What a copy of `dev` recovers to, opened read-only.
 pub fn recovered(dev: &MemDevice) -> Result<State, KvError> {
-    let kv = DiskKv::open(dev.clone(), OpenOptions { read_only: true, ..OpenOptions::default() })?;
+    let kv = block_on(DiskKv::open(dev.clone(), OpenOptions { read_only: true, ..OpenOptions::default() }))?;
     contents(&kv)
 }
 

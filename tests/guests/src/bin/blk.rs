@@ -28,14 +28,14 @@ async fn main(os: oasis::Os, mut disk: impl BlockDevice) -> Result<(), &'static 
     let spots = [(0u64, 8 * bs), (info.capacity - 8 * bs as u64, 8 * bs), (bs as u64 * 3, bs)];
     if !verify_only {
         for &(at, len) in &spots {
-            disk.write(at, &pattern(at, len)).map_err(|_| "write failed")?;
+            disk.write(at, &pattern(at, len)).await.map_err(|_| "write failed")?;
         }
-        disk.flush().map_err(|_| "flush failed")?;
+        disk.flush().await.map_err(|_| "flush failed")?;
     }
     if !write_only {
         for &(at, len) in &spots {
             let mut buf = vec![0u8; len];
-            disk.read(at, &mut buf).map_err(|_| "read failed")?;
+            disk.read(at, &mut buf).await.map_err(|_| "read failed")?;
             if buf != pattern(at, len) {
                 return Err("read back something else");
             }

@@ -23,9 +23,10 @@ async fn main(os: oasis::Os, disk: impl BlockDevice) -> Result<(), oasis::alloc:
     let ops: u64 = args.value("--ops").map_err(|e| oasis::alloc::format!("{e}"))?.unwrap_or(1000);
     args.finish().map_err(|e| oasis::alloc::format!("{e}"))?;
     let options = OpenOptions { durability: Durability::Explicit, read_only: false };
-    let kv = DiskKv::open(disk, options).map_err(|e| oasis::alloc::format!("open: {e}"))?;
+    let kv = DiskKv::open(disk, options).await.map_err(|e| oasis::alloc::format!("open: {e}"))?;
     let console = os.console();
-    let _ = writeln!(console.clone(), "opened generation={} keys={}", kv.info().generation, kv.info().keys);
+    let info = kv.info().await;
+    let _ = writeln!(console.clone(), "opened generation={} keys={}", info.generation, info.keys);
     console.flush();
     let mut sync_rng = Rng::new(seed.wrapping_add(99));
     let mut until_sync = 1 + sync_rng.below(8);
@@ -40,6 +41,6 @@ async fn main(os: oasis::Os, disk: impl BlockDevice) -> Result<(), oasis::alloc:
             until_sync = 1 + sync_rng.below(8);
         }
     }
-    let _ = writeln!(console.clone(), "done {ops} generation={}", kv.info().generation);
+    let _ = writeln!(console.clone(), "done {ops} generation={}", kv.info().await.generation);
     Ok(())
 }
