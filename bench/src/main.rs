@@ -7,7 +7,7 @@
 //! not count the parent's pages from before `exec`). Runs of the compared commands are interleaved
 //! (A B C A B C …) so drift in machine speed affects all alike.
 //!
-//! Usage: `oasis-bench boot|hvt|net|block|kv|www …`, see `--help`.
+//! Usage: `oasis-bench boot|hvt|net|block|kv|www|dns …`, see `--help`.
 
 #![allow(clippy::unwrap_used)]
 
@@ -101,6 +101,29 @@ enum Bench {
     /// Web serving: www (unix, spt, through -p) against nginx with wrk;
     /// many connections, the smallest --mem, hvt VM exits per request
     Www(www::Options),
+    /// DNS: the dns unikernel (unix and spt) against NSD and Knot with
+    /// dnsperf; hvt VM exits per query; zone loading; image size; the
+    /// smallest --mem
+    Dns {
+        /// Seconds per dnsperf run
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Rounds, interleaved across servers
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        /// Records in the zone served under dnsperf
+        #[arg(long, default_value_t = 100_000)]
+        records: usize,
+        /// Records in the zone whose loading is timed
+        #[arg(long, default_value_t = 1_000_000)]
+        load_records: usize,
+        /// Queries against dns on hvt for exits per query (0: no hvt run)
+        #[arg(long, default_value_t = 200)]
+        hvt_queries: usize,
+        /// Only these parts (unix, spt, hvt, load, size, mem; default all)
+        #[arg(long, value_delimiter = ',')]
+        only: Vec<String>,
+    },
     /// Boot time and VM exits of hello on hvt, against Solo5 hvt
     Hvt {
         /// Counted runs of each command
@@ -183,6 +206,7 @@ fn print_table(rows: &[Row]) {
 }
 
 mod block;
+mod dns;
 mod kv;
 mod net;
 mod www;
@@ -332,6 +356,9 @@ fn main() -> Result<()> {
         Bench::Block { mib, rounds, hvt_ops, dir } => block::block(mib, rounds, hvt_ops, dir),
         Bench::Kv { requests, pipelined_requests, pipeline, rounds, hvt_sets, dir } => {
             kv::kv(requests, pipelined_requests, pipeline, rounds, hvt_sets, dir)
+        }
+        Bench::Dns { seconds, rounds, records, load_records, hvt_queries, only } => {
+            dns::dns(seconds, rounds, records, load_records, hvt_queries, &only)
         }
         Bench::TcpClient { addr, mib } => net::tcp_client(&addr, mib),
         Bench::Www(options) => www::www(options),

@@ -84,6 +84,11 @@ impl Running {
         }
     }
 
+    /// Its process id (to signal it from a test).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Whether it is still running.
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))

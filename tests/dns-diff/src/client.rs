@@ -18,7 +18,14 @@ pub enum Via {
 pub fn exchange(server: SocketAddr, query: &[u8], via: Via, wait: Duration) -> std::io::Result<Option<Vec<u8>>> {
     match via {
         Via::Udp => {
-            let socket = UdpSocket::bind("127.0.0.1:0")?;
+            // Loopback servers from loopback; others (in a namespace's
+            // network) from any address.
+            let local = match server {
+                SocketAddr::V4(a) if a.ip().is_loopback() => "127.0.0.1:0",
+                SocketAddr::V4(_) => "0.0.0.0:0",
+                SocketAddr::V6(_) => "[::]:0",
+            };
+            let socket = UdpSocket::bind(local)?;
             socket.set_read_timeout(Some(wait))?;
             socket.send_to(query, server)?;
             let mut buf = vec![0u8; 65535];

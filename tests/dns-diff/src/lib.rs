@@ -9,6 +9,7 @@
 //! - [`client`]: one query over UDP or TCP to any address.
 //! - [`nsd`]: runs NSD on 127.0.0.1 with given zones.
 //! - [`shim`]: serves a [`oasis_dns::Responder`] over std sockets.
+//! - [`run`]: one differential run of probes against two servers.
 //!
 //! To check a running unikernel, point [`client`] at its address with the
 //! same [`generate`] output and [`compare`] against NSD.
@@ -17,4 +18,5 @@ pub mod client;
 pub mod compare;
 pub mod generate;
 pub mod nsd;
+pub mod run;
 pub mod shim;
