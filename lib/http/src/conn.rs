@@ -124,7 +124,7 @@ impl Connection {
     /// The buffer starts small and doubles, up to the largest head allowed
     /// plus room for a body's chunk, only while a request needs it; once
     /// all input is used it shrinks back. So an idle connection holds
-    /// [`INPUT_START`] bytes, not the most a request may take: ten thousand
+    /// 2 KiB (`INPUT_START`), not the most a request may take: ten thousand
     /// keep-alive connections fit in a small unikernel. Empty only when
     /// the buffer is at its largest and full.
     pub fn input_space(&mut self) -> &mut [u8] {

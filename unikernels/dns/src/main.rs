@@ -86,9 +86,9 @@ async fn main(os: Os, net: impl Stack + 'static, disk: impl BlockDevice + 'stati
     let now = (wall_origin_ns + os.now().as_nanos()) / 1_000_000_000;
 
     let (mut storage, stored) = if config.storage {
-        let (mut storage, opened) = Storage::open(disk, os.random_u64()).map_err(Error::Storage)?;
+        let (mut storage, opened) = Storage::open(disk, os.random_u64()).await.map_err(Error::Storage)?;
         let stored = storage.load_all().await.map_err(Error::Storage)?;
-        let info = storage.info();
+        let info = storage.info().await;
         oasis::log::info!(
             "{} zone store: {} zones, {} of {} usable bytes",
             if opened == Opened::Formatted { "formatted a new" } else { "opened the" },

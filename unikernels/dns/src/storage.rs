@@ -129,14 +129,14 @@ pub struct Storage<D: BlockDevice> {
 impl<D: BlockDevice> Storage<D> {
     /// Opens the store on `dev`; a blank device is formatted first, one
     /// holding anything else is refused untouched.
-    pub fn open(mut dev: D, store_id: u64) -> Result<(Storage<D>, Opened), StorageError> {
+    pub async fn open(mut dev: D, store_id: u64) -> Result<(Storage<D>, Opened), StorageError> {
         let options = OpenOptions { durability: Durability::Explicit, read_only: false };
         let mut opened = Opened::Existing;
-        let kv = match DiskKv::open(dev, options) {
+        let kv = match DiskKv::open(dev, options).await {
             Ok(kv) => kv,
             Err(OpenError { error: KvError::NotAStore, device }) => {
                 dev = device;
-                if !looks_blank(&mut dev)? {
+                if !looks_blank(&mut dev).await? {
                     return Err(StorageError(
                         "the storage device holds something that is not an Oasis store; refusing to format over \
                          it (give a blank device, or format one with `oasis kv format`)"
@@ -148,26 +148,26 @@ impl<D: BlockDevice> Storage<D> {
                 // A record must fit an eighth of the log: on a small device
                 // the value limit comes down until it does.
                 loop {
-                    match DiskKv::format(&mut dev, &format) {
+                    match DiskKv::format(&mut dev, &format).await {
                         Ok(()) => break,
                         Err(KvError::Geometry(_)) if format.max_value_len > 4096 => format.max_value_len /= 2,
                         Err(e) => return Err(StorageError(format!("formatting the storage device: {e}"))),
                     }
                 }
                 opened = Opened::Formatted;
-                DiskKv::open(dev, options).map_err(|e| StorageError(format!("opening after format: {e}")))?
+                DiskKv::open(dev, options).await.map_err(|e| StorageError(format!("opening after format: {e}")))?
             }
             Err(e) => return Err(StorageError(format!("opening the store: {e}"))),
         };
-        let info = kv.info();
+        let info = kv.info().await;
         // A chunk and its key fit one record with room to spare.
         let chunk = (info.max_value_len as usize).min(info.max_record_len as usize / 2).saturating_sub(256).max(1024);
         Ok((Storage { kv, chunk, heads: Default::default() }, opened))
     }
 
     /// The store's numbers, for the log.
-    pub fn info(&self) -> oasis::kv::StoreInfo {
-        self.kv.info()
+    pub async fn info(&self) -> oasis::kv::StoreInfo {
+        self.kv.info().await
     }
 
     /// Every zone on the device, journals replayed. Stray snapshot
@@ -311,7 +311,7 @@ impl<D: BlockDevice> Storage<D> {
 
 /// Whether the device reads as zeroes where a format would write and a
 /// sample elsewhere: a device with data on it is never formatted over.
-fn looks_blank<D: BlockDevice>(dev: &mut D) -> Result<bool, StorageError> {
+async fn looks_blank<D: BlockDevice>(dev: &mut D) -> Result<bool, StorageError> {
     const MIB: u64 = 1 << 20;
     let info = dev.info();
     let block = u64::from(info.block_size.max(1));
@@ -329,7 +329,7 @@ fn looks_blank<D: BlockDevice>(dev: &mut D) -> Result<bool, StorageError> {
         let mut at = start;
         while at < end {
             let part = &mut buf[..chunk.min(end - at) as usize];
-            dev.read(at, part).map_err(|e| StorageError(format!("reading the storage device at {at}: {e}")))?;
+            dev.read(at, part).await.map_err(|e| StorageError(format!("reading the storage device at {at}: {e}")))?;
             // A word at a time: guests have no SIMD.
             let mut words = part.chunks_exact(8);
             if words.any(|w| w != [0u8; 8]) || words.remainder().iter().any(|&b| b != 0) {
@@ -371,7 +371,7 @@ mod tests {
     }
 
     fn reopen(dev: MemDevice) -> (Storage<MemDevice>, Vec<Stored>) {
-        let (mut s, opened) = Storage::open(dev, 1).unwrap();
+        let (mut s, opened) = block_on(Storage::open(dev, 1)).unwrap();
         assert_eq!(opened, Opened::Existing);
         let stored = block_on(s.load_all()).unwrap();
         (s, stored)
@@ -379,7 +379,7 @@ mod tests {
 
     #[test]
     fn updates_snapshots_and_crashes() {
-        let (mut s, opened) = Storage::open(MemDevice::new(4 << 20, 512), 7).unwrap();
+        let (mut s, opened) = block_on(Storage::open(MemDevice::new(4 << 20, 512), 7)).unwrap();
         assert_eq!(opened, Opened::Formatted);
         assert!(block_on(s.load_all()).unwrap().is_empty());
         let mut z = zone();
@@ -389,7 +389,7 @@ mod tests {
             let changes = add(&mut z, i);
             block_on(s.record_update(&z, &changes)).unwrap();
         }
-        let keys: Vec<String> = s.kv.keys().into_iter().map(|(k, _)| k).collect();
+        let keys: Vec<String> = block_on(s.kv.keys()).into_iter().map(|(k, _)| k).collect();
         assert!(keys.iter().any(|k| k.starts_with("zones/s.test/g1/")), "{keys:?}");
         assert!(keys.iter().filter(|k| k.contains("/j/")).count() < 30, "{keys:?}");
         // Every write was synced: a crash keeping nothing unflushed loses none.
@@ -404,7 +404,7 @@ mod tests {
         block_on(s.kv.sync()).unwrap();
         let (s, stored) = reopen(s.kv.into_device());
         assert_eq!(stored[0].zone.serial(), z.serial());
-        assert!(!s.kv.keys().iter().any(|(k, _)| k.contains("/g9/")));
+        assert!(!block_on(s.kv.keys()).iter().any(|(k, _)| k.contains("/g9/")));
         // A secondary's confirmation time survives too.
         let (mut s, _) = reopen(s.kv.into_device());
         block_on(s.confirm(z.origin(), 1234)).unwrap();
@@ -419,7 +419,7 @@ mod tests {
     fn a_device_with_other_data_is_refused() {
         let mut image = vec![0u8; 1 << 20];
         image[5000] = 1;
-        let e = Storage::open(MemDevice::from_image(image, 512), 1).err().unwrap();
+        let e = block_on(Storage::open(MemDevice::from_image(image, 512), 1)).err().unwrap();
         assert!(e.0.contains("refusing to format"), "{e}");
     }
 
