@@ -263,7 +263,11 @@ impl Dns {
     /// `nsupdate` with `script` (server and port put first), signed with
     /// `key` (`hmac-sha256:NAME:SECRET`) when given: (succeeded, output).
     fn nsupdate(&self, key: Option<&str>, script: &str) -> (bool, String) {
-        let path = tmp_dir("nsupdate").join("script");
+        // One file per call: tests run in parallel, and a script shared
+        // between them would send one test's update to another's server.
+        static SCRIPTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = SCRIPTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!("oasis-dns-test-{}-nsupdate-{n}", std::process::id()));
         std::fs::write(&path, format!("server {} {}\n{script}\nsend\n", self.addr.ip(), self.addr.port())).unwrap();
         let mut c = self.tool("nsupdate");
         c.args(["-t", "5"]);
@@ -272,6 +276,7 @@ impl Dns {
         }
         c.arg(&path);
         let out = run(&mut c, LIMIT);
+        let _ = std::fs::remove_file(&path);
         (out.status == Some(0), format!("{}{}", out.stdout, out.stderr))
     }
 }
