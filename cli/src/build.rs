@@ -20,11 +20,10 @@ pub fn target_parser() -> impl clap::builder::TypedValueParser<Value = &'static 
         .try_map(|name: String| oasis_targets::find(&name).ok_or(format!("no target named {name}")))
 }
 
-/// The `.cargo/config.toml` lines that give a guest build its flags. They
-/// reach cargo through `.cargo/config.toml` — the workspace's, or the one
-/// `oasis new` writes into a package of its own — never through the
-/// environment: cargo joins list values from both, and a linker script
-/// given twice fails to link. A test keeps the workspace's config in step.
+/// The `.cargo/config.toml` lines that give a guest build its flags, for
+/// plain `cargo build` in the workspace or in a package `oasis new` made.
+/// `oasis build` does not depend on them: it passes the flags in
+/// `RUSTFLAGS` (see [`plan`]). A test keeps the workspace's config in step.
 pub fn guest_cargo_config(build: &Build) -> String {
     match build {
         Build::Guest { triple, rustflags, .. } => {
@@ -60,8 +59,19 @@ impl fmt::Display for Plan {
 
 /// The cargo command that builds the package at `manifest` for `target`
 /// into `target_dir`.
+///
+/// A guest build's flags travel in `RUSTFLAGS`, which replaces every
+/// `rustflags` of cargo's configuration files rather than joining them:
+/// the files cargo reads depend on the directory it runs in, and a package
+/// nested inside another with its own `.cargo/config.toml` would get the
+/// linker script twice (and fail to link) or, outside the checkout, not
+/// at all (and come out position-independent). With `--target` given,
+/// `RUSTFLAGS` reaches only the guest's crates, not build scripts.
 pub fn plan(manifest: &Path, target: &Target, target_dir: &Path) -> Plan {
-    let env = vec![("CARGO_TARGET_DIR".to_string(), target_dir.display().to_string())];
+    let mut env = vec![("CARGO_TARGET_DIR".to_string(), target_dir.display().to_string())];
+    if let Build::Guest { rustflags, .. } = &target.build {
+        env.push(("RUSTFLAGS".to_string(), rustflags.join(" ")));
+    }
     let mut args = vec!["build".to_string(), "--manifest-path".into(), manifest.display().to_string()];
     args.extend(target.build.cargo_args());
     args.push("--message-format=json-render-diagnostics".into());
@@ -160,6 +170,8 @@ pub fn build_with(dir: &Path, target: &Target, features: &[&str], kv: &[(String,
     let package_dir = manifest.parent().unwrap_or(Path::new("."));
     let out = Command::new("cargo")
         .current_dir(package_dir)
+        // It would take precedence over the plan's RUSTFLAGS.
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .args(&plan.args)
         .envs(plan.env.iter().map(|(k, v)| (k, v)))
         .stderr(Stdio::inherit())
@@ -220,7 +232,7 @@ mod tests {
         let p = plan(Path::new("unikernels/hello/Cargo.toml"), target("spt"), Path::new("target/oasis"));
         assert_eq!(
             p.to_string(),
-            "CARGO_TARGET_DIR='target/oasis' \
+            "CARGO_TARGET_DIR='target/oasis' RUSTFLAGS='-C link-arg=-Toasis-guest.ld -C relocation-model=static' \
              cargo build --manifest-path unikernels/hello/Cargo.toml --profile guest --target x86_64-unknown-none --message-format=json-render-diagnostics"
         );
         assert_eq!(
