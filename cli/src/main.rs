@@ -15,9 +15,11 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod build;
+mod disks;
 mod inspect;
 mod kv;
 mod new;
+mod package;
 mod run;
 mod tender;
 
@@ -70,6 +72,9 @@ enum Command {
     /// (the file a unikernel's block device is bound to)
     #[command(subcommand)]
     Kv(kv::KvCommand),
+    /// List, locate and remove the disks `oasis run` keeps for block devices
+    #[command(subcommand)]
+    Disks(disks::DisksCommand),
     /// (internal) A helper process of `oasis run`'s port proxy
     #[command(hide = true)]
     PublishWorker {
@@ -125,6 +130,7 @@ fn run_cli() -> Result<(), u8> {
         Command::Run(args) => run::run(args),
         Command::Inspect { image } => inspect::inspect(&image),
         Command::Kv(command) => kv::kv(command),
+        Command::Disks(command) => disks::disks(command),
         Command::PublishWorker { tcp } => run::publish_worker(&tcp),
         // Reached only through `oasis help`'s listing: the tenders' own
         // arguments skip clap (see above).

@@ -59,11 +59,15 @@ pub enum PublishFrom {
 
 /// The ports to publish: `-p`s when there are any (they replace the
 /// package's defaults), else the package's.
-pub fn effective(flags: &[Publish], dir: &Path) -> Result<(Vec<Publish>, PublishFrom)> {
+/// A built image run as it is has no package, so no defaults.
+pub fn effective(flags: &[Publish], dir: Option<&Path>) -> Result<(Vec<Publish>, PublishFrom)> {
     if !flags.is_empty() {
         return Ok((flags.to_vec(), PublishFrom::Flags));
     }
-    Ok((default_publish(dir)?, PublishFrom::Manifest))
+    match dir {
+        Some(dir) => Ok((default_publish(dir)?, PublishFrom::Manifest)),
+        None => Ok((Vec::new(), PublishFrom::Manifest)),
+    }
 }
 
 #[cfg(test)]
