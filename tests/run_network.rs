@@ -145,11 +145,15 @@ impl Running {
         }
     }
 
-    /// The tender: the run's only child.
+    /// The tender: the run's child that is not a proxy helper (`oasis
+    /// publish-worker`, started where the open-file limit is low).
     fn tender_pid(&self) -> Option<u32> {
         let pid = self.child.id();
         let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).ok()?;
-        children.split_whitespace().next()?.parse().ok()
+        children.split_whitespace().filter_map(|c| c.parse().ok()).find(|c: &u32| {
+            let cmdline = std::fs::read(format!("/proc/{c}/cmdline")).unwrap_or_default();
+            !String::from_utf8_lossy(&cmdline).contains("publish-worker")
+        })
     }
 
     /// Sends SIGTERM and waits, bounded, for the run to exit.
