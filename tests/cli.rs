@@ -294,3 +294,15 @@ fn kept_disks_live_in_the_data_directory_and_are_managed_by_name() {
         .expect_status(1, "rm twice")
         .expect_stderr("no disk named kv-storage", "rm twice");
 }
+
+#[test]
+fn completions_are_generated_for_each_shell() {
+    let home = elsewhere("completions");
+    for shell in ["bash", "zsh", "fish"] {
+        let out = oasis_in(&home, &["completions", shell]);
+        out.expect_status(0, &format!("completions {shell}")).expect_stdout("disks", "the subcommands are in it");
+    }
+    oasis_in(&home, &["completions", "tcsh"])
+        .expect_status(2, "an unknown shell")
+        .expect_stderr("invalid value 'tcsh'", "tcsh");
+}

@@ -72,6 +72,12 @@ enum Command {
     /// (the file a unikernel's block device is bound to)
     #[command(subcommand)]
     Kv(kv::KvCommand),
+    /// Print a completion script for SHELL: `oasis completions bash >
+    /// ~/.local/share/bash-completion/completions/oasis`
+    Completions {
+        /// bash, zsh, fish, elvish or powershell
+        shell: clap_complete::Shell,
+    },
     /// List, locate and remove the disks `oasis run` keeps for block devices
     #[command(subcommand)]
     Disks(disks::DisksCommand),
@@ -131,6 +137,11 @@ fn run_cli() -> Result<(), u8> {
         Command::Inspect { image } => inspect::inspect(&image),
         Command::Kv(command) => kv::kv(command),
         Command::Disks(command) => disks::disks(command),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(shell, &mut Cli::command(), "oasis", &mut std::io::stdout());
+            Ok(())
+        }
         Command::PublishWorker { tcp } => run::publish_worker(&tcp),
         // Reached only through `oasis help`'s listing: the tenders' own
         // arguments skip clap (see above).
