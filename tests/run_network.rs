@@ -438,3 +438,52 @@ fn ten_thousand_connections_through_a_published_port() {
     let status = running.terminate();
     assert!(status.code().is_some(), "oasis run was killed ({status})\n{}", running.output());
 }
+
+/// A run started in the background by a shell inherits SIGINT ignored;
+/// `kill -INT` still stops it, and it cleans up.
+#[test]
+fn a_background_run_stops_on_sigint() {
+    let test = "a_background_run_stops_on_sigint";
+    if !privileged(test) {
+        return;
+    }
+    build_echo();
+    let script = format!("trap '' INT; exec {OASIS} run unikernels/echo --target spt");
+    let mut child = Command::new("sh")
+        .current_dir(workspace_root())
+        .args(["-c", &script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let namespace = format!("oasis-run-{}", child.id());
+    let start = Instant::now();
+    while !listed(&namespace) {
+        if start.elapsed() > READY_LIMIT || child.try_wait().unwrap().is_some() {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the run never made {namespace}");
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+    // The tender started: give it a moment past the namespace's setup.
+    thread::sleep(Duration::from_millis(500));
+    // SAFETY: kill has no memory effects; the pid is our unreaped child.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > STOP_LIMIT {
+            let _ = child.kill();
+            let _ = child.wait();
+            ip(&["netns", "del", &namespace]);
+            panic!("a run with SIGINT ignored did not stop on SIGINT within {STOP_LIMIT:?}");
+        }
+        thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.code().is_some(), "the run was killed ({status}) instead of cleaning up");
+    assert!(!listed(&namespace), "{namespace} is left after SIGINT");
+}
