@@ -165,6 +165,11 @@ fn run_publishes_the_packages_default_ports_unless_p_replaces_them() {
     let out = dry_run(&["--target", "spt", "-p", "9090:80"]);
     out.expect_status(0, "oasis run www -p 9090:80 --dry-run");
     assert!(out.stdout.contains("# publish 127.0.0.1:9090 -> ") && !out.stdout.contains("8080"), "{out:#?}");
+    // Docker's other forms: IP:HOST:GUEST, and GUEST alone (the same port on the host).
+    let out = dry_run(&["--target", "spt", "-p", "0.0.0.0:9091:80", "-p", "9092/udp"]);
+    out.expect_status(0, "oasis run www -p IP:HOST:GUEST -p GUEST --dry-run");
+    assert!(out.stdout.contains("# publish 0.0.0.0:9091 -> ") && out.stdout.contains(":80/tcp"), "{out:#?}");
+    assert!(out.stdout.contains("# publish 127.0.0.1:9092 -> ") && out.stdout.contains(":9092/udp"), "{out:#?}");
     // The unix target listens on the host's own port 8080: nothing to publish.
     let out = dry_run(&["--target", "unix"]);
     out.expect_status(0, "oasis run www --target unix --dry-run");

@@ -50,9 +50,10 @@ pub struct RunArgs {
     /// Print hypercall or VM-exit counts at the end (hvt, spt)
     #[arg(long)]
     stats: bool,
-    /// Forward 127.0.0.1:HOST to the guest's port GUEST (hvt, spt; repeatable);
-    /// replaces the package's own `[package.metadata.oasis] publish`
-    #[arg(short = 'p', long = "publish", value_name = "HOST:GUEST[/tcp|/udp]")]
+    /// Forward IP:HOST (IP 127.0.0.1, HOST GUEST when left out) to the
+    /// guest's port GUEST (hvt, spt; repeatable); replaces the package's
+    /// own `[package.metadata.oasis] publish`
+    #[arg(short = 'p', long = "publish", value_name = "[IP:][HOST:]GUEST[/tcp|/udp]")]
     publish: Vec<Publish>,
     /// Bind net device NAME to an existing TAP instead of a private namespace (hvt, spt; repeatable)
     #[arg(long = "net", value_name = "NAME=TAP", value_parser = parse_net)]

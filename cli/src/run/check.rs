@@ -3,7 +3,7 @@
 //! A mistake then costs one line and no time, and never leaves a
 //! namespace, a TAP or a listener behind.
 
-use std::net::{Ipv4Addr, TcpListener, UdpSocket};
+use std::net::{TcpListener, UdpSocket};
 use std::path::Path;
 
 use anyhow::{Result, anyhow, bail};
@@ -119,13 +119,13 @@ fn block_file(name: &str, file: &Path, create: bool) -> Result<()> {
 /// for real, when the proxy takes them).
 pub fn free_ports(publish: &[Publish]) -> Result<()> {
     for p in publish {
-        let addr = (Ipv4Addr::LOCALHOST, p.host);
+        let addr = (p.ip, p.host);
         let taken = match p.proto {
             Proto::Tcp => TcpListener::bind(addr).err(),
             Proto::Udp => UdpSocket::bind(addr).err(),
         };
         if let Some(e) = taken {
-            bail!("-p {p}: 127.0.0.1:{}/{} cannot be published ({e}): pick another host port", p.host, p.proto);
+            bail!("-p {p}: {}:{}/{} cannot be published ({e}): pick another host port", p.ip, p.host, p.proto);
         }
     }
     Ok(())

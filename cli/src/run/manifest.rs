@@ -78,13 +78,14 @@ mod tests {
     #[test]
     fn reads_the_list_and_nothing_when_absent() {
         let text = "[package]\nname = \"www\"\n\n[package.metadata.oasis]\npublish = [\"8080:80\"]\n";
-        assert_eq!(parse_publish(text), Ok(vec![Publish { host: 8080, guest: 80, proto: Proto::Tcp }]));
+        let ip = std::net::Ipv4Addr::LOCALHOST;
+        assert_eq!(parse_publish(text), Ok(vec![Publish { ip, host: 8080, guest: 80, proto: Proto::Tcp }]));
         let dns = "[package.metadata.oasis]\npublish = [\"5353:53/udp\", \"5353:53/tcp\"]\n";
         assert_eq!(
             parse_publish(dns),
             Ok(vec![
-                Publish { host: 5353, guest: 53, proto: Proto::Udp },
-                Publish { host: 5353, guest: 53, proto: Proto::Tcp }
+                Publish { ip, host: 5353, guest: 53, proto: Proto::Udp },
+                Publish { ip, host: 5353, guest: 53, proto: Proto::Tcp }
             ])
         );
         assert_eq!(parse_publish("[package]\nname = \"hello\"\n"), Ok(vec![]));
