@@ -311,3 +311,20 @@ fn completions_are_generated_for_each_shell() {
         .expect_status(2, "an unknown shell")
         .expect_stderr("invalid value 'tcsh'", "tcsh");
 }
+
+#[test]
+fn new_outside_the_checkout_makes_a_package_here_and_says_when_oasis_is_gone() {
+    let home = elsewhere("new-outside");
+    let _ = std::fs::remove_dir_all(home.join("greeter"));
+    let out = oasis_in(&home, &["new", "greeter"]);
+    out.expect_status(0, "oasis new outside the checkout").expect_stdout("created ./greeter", "oasis new");
+    let manifest = home.join("greeter/Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let path = text.lines().find_map(|l| l.strip_prefix("oasis = { path = \"")?.strip_suffix("\" }")).unwrap();
+    assert!(home.join("greeter").join(path).join("Cargo.toml").is_file(), "{path} from {}", manifest.display());
+    // The checkout moved: the build says so in one line, before cargo runs.
+    std::fs::write(&manifest, text.replace(path, "../moved-away/oasis")).unwrap();
+    let out = oasis_in(&home, &["build", "greeter", "--target", "spt"]);
+    out.expect_status(1, "oasis build with oasis gone").expect_stderr("is gone (a moved checkout?)", "oasis gone");
+    assert_eq!(out.stderr.lines().count(), 1, "{out:#?}");
+}

@@ -41,9 +41,10 @@ enum Command {
     New {
         /// Package name (letters, digits, - and _)
         name: String,
-        /// Directory to create it in
-        #[arg(long, default_value = "unikernels")]
-        dir: PathBuf,
+        /// Directory to create it in [default: unikernels/ when run at the
+        /// top of the Oasis checkout, else the current directory]
+        #[arg(long)]
+        dir: Option<PathBuf>,
     },
     /// Build a unikernel; prints the image path as the last line
     Build {
@@ -131,7 +132,7 @@ fn run_cli() -> Result<(), u8> {
     oasis_sys::ignore_sigpipe();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::New { name, dir } => new::new(&name, &dir),
+        Command::New { name, dir } => new::new(&name, dir.as_deref()),
         Command::Build { dir, target, dry_run, kv } => build::build_command(&dir, target, dry_run, &kv),
         Command::Run(args) => run::run(args),
         Command::Inspect { image } => inspect::inspect(&image),

@@ -27,7 +27,23 @@ pub fn unikernel(dir: &Path) -> Result<Package> {
     }
     let text = std::fs::read_to_string(&manifest).with_context(|| format!("reading {}", manifest.display()))?;
     let name = unikernel_name(&text).map_err(|why| anyhow!("{}: not an Oasis unikernel: {why}", dir.display()))?;
+    if let Some(path) = oasis_path(&text)
+        && !dir.join(&path).join("Cargo.toml").is_file()
+    {
+        bail!(
+            "{}: the oasis crate it depends on, at {} (relative to the package), is gone (a moved checkout?): \
+             point `oasis = {{ path = … }}` in its Cargo.toml at the checkout's oasis/ directory",
+            dir.display(),
+            path
+        );
+    }
     Ok(Package { dir: dir.to_path_buf(), name })
+}
+
+/// The path of the `oasis` dependency, when it is given by path.
+fn oasis_path(text: &str) -> Option<String> {
+    let doc: toml_edit::DocumentMut = text.parse().ok()?;
+    doc.get("dependencies")?.get("oasis")?.get("path")?.as_str().map(str::to_string)
 }
 
 /// The package name in a manifest's text, if it is a unikernel's: a
