@@ -24,6 +24,20 @@ fn one_line_refusal(args: &[&str], status: i32, needle: &str) {
     assert_eq!(out.stderr.lines().filter(|l| !l.starts_with("usage:")).count(), 1, "one line only: {out:#?}");
 }
 
+/// `oasis ARGS` from `dir`.
+fn oasis_in(dir: &std::path::Path, args: &[&str]) -> oasis_testkit::Outcome {
+    let mut cmd = Command::new(OASIS);
+    cmd.current_dir(dir).args(args);
+    run(&mut cmd, LIMIT)
+}
+
+/// A directory outside the checkout, as a user's own would be.
+fn elsewhere(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("oasis-cli-tests-{}", std::process::id())).join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 fn scratch(name: &str) -> PathBuf {
     let dir = workspace_root().join("target/oasis/cli-tests");
     std::fs::create_dir_all(&dir).unwrap();
@@ -151,8 +165,166 @@ fn run_publishes_the_packages_default_ports_unless_p_replaces_them() {
     let out = dry_run(&["--target", "spt", "-p", "9090:80"]);
     out.expect_status(0, "oasis run www -p 9090:80 --dry-run");
     assert!(out.stdout.contains("# publish 127.0.0.1:9090 -> ") && !out.stdout.contains("8080"), "{out:#?}");
+    // Docker's other forms: IP:HOST:GUEST, and GUEST alone (the same port on the host).
+    let out = dry_run(&["--target", "spt", "-p", "0.0.0.0:9091:80", "-p", "9092/udp"]);
+    out.expect_status(0, "oasis run www -p IP:HOST:GUEST -p GUEST --dry-run");
+    assert!(out.stdout.contains("# publish 0.0.0.0:9091 -> ") && out.stdout.contains(":80/tcp"), "{out:#?}");
+    assert!(out.stdout.contains("# publish 127.0.0.1:9092 -> ") && out.stdout.contains(":9092/udp"), "{out:#?}");
     // The unix target listens on the host's own port 8080: nothing to publish.
     let out = dry_run(&["--target", "unix"]);
     out.expect_status(0, "oasis run www --target unix --dry-run");
     assert!(!out.stdout.contains("publish") && out.stdout.trim_end().ends_with("/www"), "{out:#?}");
+}
+
+#[test]
+fn run_refuses_bad_input_in_one_line_before_building() {
+    let home = elsewhere("refusals");
+    let root = workspace_root();
+    let kv = root.join("unikernels/kv");
+    let kv = kv.to_str().unwrap();
+    let refused = |args: &[&str], needle: &str| {
+        let out = oasis_in(&home, args);
+        out.expect_status(1, &format!("oasis {args:?}")).expect_stderr(needle, &format!("oasis {args:?}"));
+        assert_eq!(out.stderr.lines().count(), 1, "one line, and nothing built: {out:#?}");
+    };
+    let cli = root.join("cli");
+    refused(
+        &["run", cli.to_str().unwrap()],
+        "cli: not an Oasis unikernel: package oasis-cli does not depend on the oasis crate",
+    );
+    refused(&["build", cli.to_str().unwrap(), "--target", "spt"], "not an Oasis unikernel");
+    refused(&["run", root.to_str().unwrap()], "not an Oasis unikernel: its Cargo.toml is a workspace's");
+    refused(&["run", "/nonexistent/package"], "no such package directory or image file");
+    refused(&["run", "/bin/sh"], "/bin/sh: not an Oasis unikernel");
+    refused(&["run", kv, "--mem", "1M"], "--mem 1M: must be between 2M and 4G");
+    refused(&["run", kv, "--mem", "lots"], "--mem lots: expected a number");
+    refused(&["run", kv, "--timeout", "soon"], "--timeout soon: ");
+    refused(&["run", kv, "--disk-size", "10K"], "--disk-size 10K: at least 1M");
+    refused(
+        &["run", kv, "--net", "service=oasis-no-tap"],
+        "there is no TAP device oasis-no-tap in this network namespace",
+    );
+    refused(&["run", kv, "--net", "service=lo"], "lo is a network interface but not a TAP device");
+    refused(&["run", kv, "--net", "Service=tap0"], "'Service' is not a device name");
+    let missing = home.join("missing.img");
+    let missing_arg = format!("storage={}", missing.display());
+    refused(&["run", kv, "--block", &missing_arg], "no such file: add --create-disks to make it");
+    refused(
+        &["run", kv, "--block", "storage=/nonexistent-dir/disk.img", "--create-disks"],
+        "the directory /nonexistent-dir does not exist",
+    );
+    refused(&["run", kv, "--block", &format!("storage={}", home.display())], "not a regular file");
+    // A disk a running unikernel holds (its lock) is refused before the build.
+    let held = home.join("held.img");
+    std::fs::write(&held, vec![0u8; 1 << 20]).unwrap();
+    let lock = std::fs::File::open(&held).unwrap();
+    lock.lock().unwrap();
+    refused(&["run", kv, "--block", &format!("storage={}", held.display())], "in use by another process");
+    drop(lock);
+}
+
+#[test]
+fn run_image_runs_a_built_image_as_it_is() {
+    let home = elsewhere("run-image");
+    let guest = guest_images().path("hello");
+    let guest = guest.to_str().unwrap();
+    let out = oasis_in(&home, &["run", guest, "--", "--ticks", "1"]);
+    out.expect_status(0, "oasis run IMAGE").expect_stdout("Hello from Oasis", "oasis run IMAGE");
+    let target_line = out.stderr.lines().find(|l| l.starts_with("oasis: target ")).unwrap_or_default();
+    assert!(target_line.starts_with("oasis: target hvt") || target_line.starts_with("oasis: target spt"), "{out:#?}");
+
+    let program = oasis_testkit::unix_images().path("hello");
+    let program = program.to_str().unwrap();
+    let out = oasis_in(&home, &["run", program, "--", "--ticks", "0"]);
+    out.expect_status(0, "oasis run PROGRAM")
+        .expect_stdout("Hello from Oasis", "oasis run PROGRAM")
+        .expect_stderr("oasis: target unix: ", "oasis run PROGRAM");
+    let out = oasis_in(&home, &["run", program, "--target", "spt"]);
+    out.expect_status(1, "unix program on spt").expect_stderr("is a unix program, not a guest image", "unix on spt");
+    let out = oasis_in(&home, &["run", guest, "--target", "unix"]);
+    out.expect_status(1, "guest image on unix").expect_stderr("is a guest image (hvt, spt)", "guest on unix");
+    // Bindings are checked against the image's own devices, named in the refusal.
+    let file = home.join("disk.img");
+    std::fs::write(&file, vec![0u8; 1 << 20]).unwrap();
+    let out = oasis_in(&home, &["run", guest, "--target", "spt", "--block", &format!("storage={}", file.display())]);
+    out.expect_status(1, "hello --block")
+        .expect_stderr("declares no block device named 'storage' (its block devices: none)", "hello --block");
+}
+
+#[test]
+fn an_unfit_image_is_refused_with_the_real_reason() {
+    // A position-independent executable: a unix build is one.
+    let program = oasis_testkit::unix_images().path("hello");
+    one_line_refusal(&["spt", program.to_str().unwrap()], 253, "a position-independent executable (ELF type DYN)");
+    let mut bytes = std::fs::read(guest_images().path("hello")).unwrap();
+    bytes[0x10] = 3; // e_type: ET_DYN
+    let pie = scratch("hello-pie");
+    std::fs::write(&pie, &bytes).unwrap();
+    one_line_refusal(
+        &["spt", pie.to_str().unwrap()],
+        253,
+        "a position-independent executable (ELF type DYN), not a static one",
+    );
+    bytes[0x10] = 1; // ET_REL
+    std::fs::write(&pie, &bytes).unwrap();
+    one_line_refusal(&["spt", pie.to_str().unwrap()], 253, "not an executable: ELF type 1");
+}
+
+#[test]
+fn kept_disks_live_in_the_data_directory_and_are_managed_by_name() {
+    let home = elsewhere("disks");
+    let disks = home.join("data");
+    let kv = guest_images().path("kv");
+    let kv = kv.to_str().unwrap();
+    let oasis_disks = |args: &[&str]| {
+        let mut cmd = Command::new(OASIS);
+        cmd.current_dir(&home).env("OASIS_DISKS_DIR", &disks).args(args);
+        run(&mut cmd, LIMIT)
+    };
+    let out = oasis_disks(&["run", kv, "--target", "spt", "--dry-run", "--disk-size", "2M"]);
+    out.expect_status(0, "first run").expect_stderr("block device 'storage': created ", "first run");
+    let disk = disks.join("kv-storage.img");
+    assert!(out.stdout.contains(&format!("--block:storage={}", disk.display())), "{out:#?}");
+    assert_eq!(std::fs::metadata(&disk).unwrap().len(), 2 << 20);
+    oasis_disks(&["run", kv, "--target", "spt", "--dry-run", "--disk-size", "4M"])
+        .expect_status(1, "another size")
+        .expect_stderr("is 2M, not --disk-size 4M", "another size");
+    oasis_disks(&["disks", "ls"]).expect_status(0, "disks ls").expect_stdout("kv-storage", "disks ls");
+    oasis_disks(&["disks", "path", "kv-storage"])
+        .expect_status(0, "disks path")
+        .expect_stdout(&disk.display().to_string(), "disks path");
+    oasis_disks(&["disks", "rm", "kv-storage"]).expect_status(0, "disks rm");
+    assert!(!disk.exists(), "disks rm left {}", disk.display());
+    oasis_disks(&["disks", "rm", "kv-storage"])
+        .expect_status(1, "rm twice")
+        .expect_stderr("no disk named kv-storage", "rm twice");
+}
+
+#[test]
+fn completions_are_generated_for_each_shell() {
+    let home = elsewhere("completions");
+    for shell in ["bash", "zsh", "fish"] {
+        let out = oasis_in(&home, &["completions", shell]);
+        out.expect_status(0, &format!("completions {shell}")).expect_stdout("disks", "the subcommands are in it");
+    }
+    oasis_in(&home, &["completions", "tcsh"])
+        .expect_status(2, "an unknown shell")
+        .expect_stderr("invalid value 'tcsh'", "tcsh");
+}
+
+#[test]
+fn new_outside_the_checkout_makes_a_package_here_and_says_when_oasis_is_gone() {
+    let home = elsewhere("new-outside");
+    let _ = std::fs::remove_dir_all(home.join("greeter"));
+    let out = oasis_in(&home, &["new", "greeter"]);
+    out.expect_status(0, "oasis new outside the checkout").expect_stdout("created ./greeter", "oasis new");
+    let manifest = home.join("greeter/Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let path = text.lines().find_map(|l| l.strip_prefix("oasis = { path = \"")?.strip_suffix("\" }")).unwrap();
+    assert!(home.join("greeter").join(path).join("Cargo.toml").is_file(), "{path} from {}", manifest.display());
+    // The checkout moved: the build says so in one line, before cargo runs.
+    std::fs::write(&manifest, text.replace(path, "../moved-away/oasis")).unwrap();
+    let out = oasis_in(&home, &["build", "greeter", "--target", "spt"]);
+    out.expect_status(1, "oasis build with oasis gone").expect_stderr("is gone (a moved checkout?)", "oasis gone");
+    assert_eq!(out.stderr.lines().count(), 1, "{out:#?}");
 }

@@ -145,11 +145,15 @@ impl Running {
         }
     }
 
-    /// The tender: the run's only child.
+    /// The tender: the run's child that is not a proxy helper (`oasis
+    /// publish-worker`, started where the open-file limit is low).
     fn tender_pid(&self) -> Option<u32> {
         let pid = self.child.id();
         let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).ok()?;
-        children.split_whitespace().next()?.parse().ok()
+        children.split_whitespace().filter_map(|c| c.parse().ok()).find(|c: &u32| {
+            let cmdline = std::fs::read(format!("/proc/{c}/cmdline")).unwrap_or_default();
+            !String::from_utf8_lossy(&cmdline).contains("publish-worker")
+        })
     }
 
     /// Sends SIGTERM and waits, bounded, for the run to exit.
@@ -433,4 +437,53 @@ fn ten_thousand_connections_through_a_published_port() {
     drop(clients);
     let status = running.terminate();
     assert!(status.code().is_some(), "oasis run was killed ({status})\n{}", running.output());
+}
+
+/// A run started in the background by a shell inherits SIGINT ignored;
+/// `kill -INT` still stops it, and it cleans up.
+#[test]
+fn a_background_run_stops_on_sigint() {
+    let test = "a_background_run_stops_on_sigint";
+    if !privileged(test) {
+        return;
+    }
+    build_echo();
+    let script = format!("trap '' INT; exec {OASIS} run unikernels/echo --target spt");
+    let mut child = Command::new("sh")
+        .current_dir(workspace_root())
+        .args(["-c", &script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let namespace = format!("oasis-run-{}", child.id());
+    let start = Instant::now();
+    while !listed(&namespace) {
+        if start.elapsed() > READY_LIMIT || child.try_wait().unwrap().is_some() {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the run never made {namespace}");
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+    // The tender started: give it a moment past the namespace's setup.
+    thread::sleep(Duration::from_millis(500));
+    // SAFETY: kill has no memory effects; the pid is our unreaped child.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > STOP_LIMIT {
+            let _ = child.kill();
+            let _ = child.wait();
+            ip(&["netns", "del", &namespace]);
+            panic!("a run with SIGINT ignored did not stop on SIGINT within {STOP_LIMIT:?}");
+        }
+        thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.code().is_some(), "the run was killed ({status}) instead of cleaning up");
+    assert!(!listed(&namespace), "{namespace} is left after SIGINT");
 }

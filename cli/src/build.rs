@@ -21,9 +21,9 @@ pub fn target_parser() -> impl clap::builder::TypedValueParser<Value = &'static 
 }
 
 /// The `.cargo/config.toml` lines that give a guest build its flags, for
-/// plain `cargo build` in the workspace or in a package `oasis new` made.
-/// `oasis build` does not depend on them: it passes the flags in
-/// `RUSTFLAGS` (see [`plan`]). A test keeps the workspace's config in step.
+/// a plain `cargo build` (the workspace's own file, and the one `oasis
+/// new` writes into a package of its own). `oasis build` does not rely on
+/// them: see [`plan`]. A test keeps the workspace's config in step.
 pub fn guest_cargo_config(build: &Build) -> String {
     match build {
         Build::Guest { triple, rustflags, .. } => {
@@ -60,18 +60,20 @@ impl fmt::Display for Plan {
 /// The cargo command that builds the package at `manifest` for `target`
 /// into `target_dir`.
 ///
-/// A guest build's flags travel in `RUSTFLAGS`, which replaces every
-/// `rustflags` of cargo's configuration files rather than joining them:
-/// the files cargo reads depend on the directory it runs in, and a package
-/// nested inside another with its own `.cargo/config.toml` would get the
-/// linker script twice (and fail to link) or, outside the checkout, not
-/// at all (and come out position-independent). With `--target` given,
-/// `RUSTFLAGS` reaches only the guest's crates, not build scripts.
+/// A guest build's flags travel with the command, as `RUSTFLAGS`, so the
+/// build does not depend on where cargo runs or which `.cargo/config.toml`
+/// files lie above the package: cargo takes its flags from the first
+/// source set (`CARGO_ENCODED_RUSTFLAGS`, `RUSTFLAGS`, then the config
+/// files' `rustflags`, which it joins across files), so the variable
+/// replaces the files' flags instead of adding to them. Joining is what
+/// breaks a package nested under the checkout: the linker script given
+/// twice fails to link.
 pub fn plan(manifest: &Path, target: &Target, target_dir: &Path) -> Plan {
-    let mut env = vec![("CARGO_TARGET_DIR".to_string(), target_dir.display().to_string())];
+    let mut env = Vec::new();
     if let Build::Guest { rustflags, .. } = &target.build {
         env.push(("RUSTFLAGS".to_string(), rustflags.join(" ")));
     }
+    env.push(("CARGO_TARGET_DIR".to_string(), target_dir.display().to_string()));
     let mut args = vec!["build".to_string(), "--manifest-path".into(), manifest.display().to_string()];
     args.extend(target.build.cargo_args());
     args.push("--message-format=json-render-diagnostics".into());
@@ -145,10 +147,8 @@ pub fn kv_env(name: &str) -> String {
 /// (`oasis/unix-tap`) and directories compiled into read-only stores
 /// (`--kv`); returns the image path.
 pub fn build_with(dir: &Path, target: &Target, features: &[&str], kv: &[(String, PathBuf)]) -> Result<PathBuf> {
+    crate::package::unikernel(dir)?;
     let manifest = dir.join("Cargo.toml");
-    if !manifest.is_file() {
-        bail!("{} has no Cargo.toml: give the unikernel's package directory", dir.display());
-    }
     let manifest = manifest.canonicalize().with_context(|| format!("reading {}", manifest.display()))?;
     if let Some(triple) = target.build.triple() {
         ensure_rust_target(triple)?;
@@ -164,13 +164,12 @@ pub fn build_with(dir: &Path, target: &Target, features: &[&str], kv: &[(String,
         }
     }
     add_kv_env(&mut plan, kv)?;
-    // From the package's directory: cargo finds its configuration (the
-    // guest flags in `.cargo/config.toml`) from where it runs, not from
-    // the manifest, so a build started elsewhere would miss them.
+    // From the package's directory, so the package's own configuration
+    // (registries, a pinned toolchain) applies wherever `oasis` is run.
     let package_dir = manifest.parent().unwrap_or(Path::new("."));
     let out = Command::new("cargo")
         .current_dir(package_dir)
-        // It would take precedence over the plan's RUSTFLAGS.
+        // It would take precedence over the flags the plan sets.
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .args(&plan.args)
         .envs(plan.env.iter().map(|(k, v)| (k, v)))
@@ -207,6 +206,7 @@ fn find_executable(json_lines: &[u8], manifest: &Path) -> Option<PathBuf> {
 /// `oasis build`.
 pub fn build_command(dir: &Path, target: &Target, dry_run: bool, kv: &[(String, PathBuf)]) -> Result<()> {
     if dry_run {
+        crate::package::unikernel(dir)?;
         let manifest = dir.join("Cargo.toml");
         let target_dir = PathBuf::from("target/oasis");
         let mut plan = plan(&manifest, target, &target_dir);
@@ -232,7 +232,7 @@ mod tests {
         let p = plan(Path::new("unikernels/hello/Cargo.toml"), target("spt"), Path::new("target/oasis"));
         assert_eq!(
             p.to_string(),
-            "CARGO_TARGET_DIR='target/oasis' RUSTFLAGS='-C link-arg=-Toasis-guest.ld -C relocation-model=static' \
+            "RUSTFLAGS='-C link-arg=-Toasis-guest.ld -C relocation-model=static' CARGO_TARGET_DIR='target/oasis' \
              cargo build --manifest-path unikernels/hello/Cargo.toml --profile guest --target x86_64-unknown-none --message-format=json-render-diagnostics"
         );
         assert_eq!(

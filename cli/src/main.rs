@@ -15,9 +15,11 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod build;
+mod disks;
 mod inspect;
 mod kv;
 mod new;
+mod package;
 mod run;
 mod tender;
 
@@ -39,9 +41,10 @@ enum Command {
     New {
         /// Package name (letters, digits, - and _)
         name: String,
-        /// Directory to create it in
-        #[arg(long, default_value = "unikernels")]
-        dir: PathBuf,
+        /// Directory to create it in [default: unikernels/ when run at the
+        /// top of the Oasis checkout, else the current directory]
+        #[arg(long)]
+        dir: Option<PathBuf>,
     },
     /// Build a unikernel; prints the image path as the last line
     Build {
@@ -70,6 +73,15 @@ enum Command {
     /// (the file a unikernel's block device is bound to)
     #[command(subcommand)]
     Kv(kv::KvCommand),
+    /// Print a completion script for SHELL: `oasis completions bash >
+    /// ~/.local/share/bash-completion/completions/oasis`
+    Completions {
+        /// bash, zsh, fish, elvish or powershell
+        shell: clap_complete::Shell,
+    },
+    /// List, locate and remove the disks `oasis run` keeps for block devices
+    #[command(subcommand)]
+    Disks(disks::DisksCommand),
     /// (internal) A helper process of `oasis run`'s port proxy
     #[command(hide = true)]
     PublishWorker {
@@ -120,11 +132,17 @@ fn run_cli() -> Result<(), u8> {
     oasis_sys::ignore_sigpipe();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::New { name, dir } => new::new(&name, &dir),
+        Command::New { name, dir } => new::new(&name, dir.as_deref()),
         Command::Build { dir, target, dry_run, kv } => build::build_command(&dir, target, dry_run, &kv),
         Command::Run(args) => run::run(args),
         Command::Inspect { image } => inspect::inspect(&image),
         Command::Kv(command) => kv::kv(command),
+        Command::Disks(command) => disks::disks(command),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(shell, &mut Cli::command(), "oasis", &mut std::io::stdout());
+            Ok(())
+        }
         Command::PublishWorker { tcp } => run::publish_worker(&tcp),
         // Reached only through `oasis help`'s listing: the tenders' own
         // arguments skip clap (see above).

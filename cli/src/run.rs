@@ -6,6 +6,7 @@
 //! TAPs of the user's own (`--net`), or the unix target — the tender or
 //! program replaces this process.
 
+pub mod check;
 mod manifest;
 mod netns;
 mod plan;
@@ -27,14 +28,16 @@ use oasis_tender::image::program_manifest;
 use self::manifest::PublishFrom;
 use self::plan::{NetInputs, NetPlan, shell_line};
 use self::publish::Publish;
-use crate::build;
+use crate::package::{self, Package};
+use crate::{build, disks};
 
 /// `oasis run` arguments.
 #[derive(clap::Args)]
 pub struct RunArgs {
-    /// The unikernel's package directory
-    #[arg(default_value = ".")]
-    dir: PathBuf,
+    /// The unikernel's package directory (built first), or an image or
+    /// unix program already built (run as it is)
+    #[arg(default_value = ".", value_name = "PACKAGE|IMAGE")]
+    source: PathBuf,
     /// hvt, spt or unix; picked from what this machine offers when absent
     #[arg(long, value_parser = build::target_parser())]
     target: Option<&'static Target>,
@@ -47,24 +50,28 @@ pub struct RunArgs {
     /// Print hypercall or VM-exit counts at the end (hvt, spt)
     #[arg(long)]
     stats: bool,
-    /// Forward 127.0.0.1:HOST to the guest's port GUEST (hvt, spt; repeatable);
-    /// replaces the package's own `[package.metadata.oasis] publish`
-    #[arg(short = 'p', long = "publish", value_name = "HOST:GUEST[/tcp|/udp]")]
+    /// Forward IP:HOST (IP 127.0.0.1, HOST GUEST when left out) to the
+    /// guest's port GUEST (hvt, spt; repeatable); replaces the package's
+    /// own `[package.metadata.oasis] publish`
+    #[arg(short = 'p', long = "publish", value_name = "[IP:][HOST:]GUEST[/tcp|/udp]")]
     publish: Vec<Publish>,
     /// Bind net device NAME to an existing TAP instead of a private namespace (hvt, spt; repeatable)
     #[arg(long = "net", value_name = "NAME=TAP", value_parser = parse_net)]
     net: Vec<(String, String)>,
     /// Bind block device NAME to FILE (repeatable); unbound block devices
-    /// get a disk image of their own under target/oasis/disks, kept
-    /// between runs
-    #[arg(long = "block", value_name = "NAME=FILE", value_parser = parse_net)]
+    /// get a disk of their own, kept between runs (oasis disks ls)
+    #[arg(long = "block", value_name = "NAME=FILE", value_parser = parse_block)]
     block: Vec<(String, String)>,
+    /// Make the files of --block that do not exist yet (--disk-size)
+    #[arg(long)]
+    create_disks: bool,
     /// Compile DIR into the unikernel's read-only store NAME (repeatable)
     #[arg(long, value_name = "NAME=DIR", value_parser = build::parse_kv)]
     kv: Vec<(String, PathBuf)>,
-    /// Size of disk images `run` creates, e.g. 256M
-    #[arg(long, default_value = "256M")]
-    disk_size: String,
+    /// Size of the disks `run` makes [default: 256M]; given for an existing
+    /// disk, it must match
+    #[arg(long, value_name = "SIZE")]
+    disk_size: Option<String>,
     /// unix target: `host` uses the host's sockets (no privileges); `tap`
     /// runs the unikernel's own stack on a TAP in a private namespace, as
     /// hvt and spt do
@@ -94,6 +101,106 @@ fn parse_net(s: &str) -> Result<(String, String), String> {
     }
 }
 
+fn parse_block(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((name, file)) if !name.is_empty() && !file.is_empty() => Ok((name.into(), file.into())),
+        _ => Err("expected NAME=FILE, e.g. storage=kv.img".into()),
+    }
+}
+
+/// What `oasis run` was given to run.
+enum Source {
+    /// A package, built first.
+    Package(Package),
+    /// A built image, run as it is.
+    Image {
+        /// The file.
+        path: PathBuf,
+        /// A guest image (hvt, spt) or a unix program.
+        guest: bool,
+    },
+}
+
+impl Source {
+    /// Tells a package directory from an image file, and refuses what is
+    /// neither an Oasis unikernel's package nor its image.
+    fn of(path: &Path) -> Result<Source> {
+        let meta = std::fs::metadata(path)
+            .with_context(|| format!("{}: no such package directory or image file", path.display()))?;
+        if meta.is_dir() {
+            return Ok(Source::Package(package::unikernel(path)?));
+        }
+        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        match Image::parse(&bytes) {
+            Ok(_) => Ok(Source::Image { path: path.to_path_buf(), guest: true }),
+            // An executable with a manifest but not loadable by a tender:
+            // a unix build of a unikernel.
+            Err(image_error) => match program_manifest(&bytes) {
+                Ok(_) if !matches!(image_error, oasis_tender::ImageError::Manifest(_)) => {
+                    Ok(Source::Image { path: path.to_path_buf(), guest: false })
+                }
+                Ok(_) => Err(anyhow!("{}: {image_error}", path.display())),
+                Err(e) => Err(anyhow!("{}: not an Oasis unikernel: {e}", path.display())),
+            },
+        }
+    }
+
+    /// The name its kept disks go by: the package's, or the image file's
+    /// (which cargo names after the package).
+    fn name(&self) -> String {
+        match self {
+            Source::Package(p) => p.name.clone(),
+            Source::Image { path, .. } => {
+                path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "unikernel".into())
+            }
+        }
+    }
+
+    /// The package directory, for its `[package.metadata.oasis]`.
+    fn package_dir(&self) -> Option<&Path> {
+        match self {
+            Source::Package(p) => Some(&p.dir),
+            Source::Image { .. } => None,
+        }
+    }
+}
+
+/// The target for `source`: `--target` when it fits, else the best this
+/// machine offers for it, said with why.
+fn choose_target(args: &RunArgs, source: &Source) -> Result<&'static Target> {
+    let shown = args.source.display();
+    match (source, args.target) {
+        (Source::Image { guest: true, .. }, Some(t)) if !t.is_tender() => bail!(
+            "{shown} is a guest image (hvt, spt), not a {} program: run the package with --target {}",
+            t.name,
+            t.name
+        ),
+        (Source::Image { guest: false, .. }, Some(t)) if t.is_tender() => bail!(
+            "{shown} is a unix program, not a guest image: run it with --target unix, or run the package with --target {}",
+            t.name
+        ),
+        (_, Some(t)) => Ok(t),
+        (Source::Image { guest: false, .. }, None) => {
+            let unix = oasis_targets::TARGETS.iter().find(|t| !t.is_tender()).context("no program target")?;
+            eprintln!("oasis: target {}: {shown} is a unix program", unix.name);
+            Ok(unix)
+        }
+        (Source::Image { guest: true, .. }, None) => {
+            let (t, why) = oasis_targets::pick();
+            if t.is_tender() {
+                eprintln!("oasis: target {}: {why}", t.name);
+                return Ok(t);
+            }
+            bail!("{shown} is a guest image, and no tender can run here: {why}")
+        }
+        (Source::Package(_), None) => {
+            let (t, why) = oasis_targets::pick();
+            eprintln!("oasis: target {}: {why}", t.name);
+            Ok(t)
+        }
+    }
+}
+
 /// How a run goes.
 enum Plan {
     /// This process becomes the command.
@@ -118,52 +225,39 @@ fn declared_nets(image: &Path) -> Result<Vec<String>> {
     declared(image, DeviceKind::Net)
 }
 
-/// The file for every block device `image` declares: the user's file, or
-/// a disk image made for this package and device (sparse, `--disk-size`,
-/// zero-filled the first time, kept afterwards).
-fn block_bindings(args: &RunArgs, image: &Path) -> Result<Vec<(String, PathBuf)>> {
+/// Lists names for an error message.
+fn listing(names: &[String]) -> String {
+    if names.is_empty() { "none".into() } else { names.join(", ") }
+}
+
+/// The file for every block device `image` declares: the user's file
+/// (made first with `--create-disks`), or the disk kept for this package
+/// and device (see `disks`).
+fn block_bindings(args: &RunArgs, source: &Source, image: &Path) -> Result<Vec<(String, PathBuf)>> {
     let blocks = declared(image, DeviceKind::Block)?;
     if let Some((name, file)) = args.block.iter().find(|(name, _)| !blocks.contains(name)) {
-        bail!("--block {name}={file}: the image declares no block device named '{name}'");
+        bail!(
+            "--block {name}={file}: the image declares no block device named '{name}' (its block devices: {})",
+            listing(&blocks)
+        );
     }
     let mut out = Vec::new();
     for name in blocks {
         let file = match args.block.iter().find(|(n, _)| *n == name) {
-            Some((_, file)) => PathBuf::from(file),
-            None => default_disk(args, &name)?,
+            Some((_, file)) => {
+                let file = PathBuf::from(file);
+                if !file.exists() && args.create_disks && !args.dry_run {
+                    let size = args.disk_size.as_deref().unwrap_or(disks::DEFAULT_SIZE);
+                    disks::create(&file, check::disk_size(size)?)?;
+                    eprintln!("oasis: block device '{name}': created {} ({size})", file.display());
+                }
+                file
+            }
+            None => disks::kept(&source.name(), &name, args.disk_size.as_deref())?,
         };
         out.push((name, file));
     }
     Ok(out)
-}
-
-fn default_disk(args: &RunArgs, device: &str) -> Result<PathBuf> {
-    let size = oasis_tender::config::parse_size(&args.disk_size)
-        .map_err(|why| anyhow!("--disk-size {}: {why}", args.disk_size))?;
-    if size < 1 << 20 {
-        bail!("--disk-size {}: at least 1M", args.disk_size);
-    }
-    let package = args
-        .dir
-        .canonicalize()
-        .ok()
-        .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
-        .unwrap_or_else(|| "unikernel".into());
-    let dir = build::target_dir(&args.dir)?.join("disks");
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let path = dir.join(format!("{package}-{device}.img"));
-    if !path.exists() {
-        let f = std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
-        f.set_len(size).with_context(|| format!("sizing {}", path.display()))?;
-        eprintln!(
-            "oasis: block device '{device}': created {} ({}), kept for later runs",
-            path.display(),
-            args.disk_size
-        );
-    } else {
-        eprintln!("oasis: block device '{device}': {}", path.display());
-    }
-    Ok(path)
 }
 
 /// Refuses, before building, what a program on the host's own sockets
@@ -182,12 +276,12 @@ fn check_host_stack_args(args: &RunArgs) -> Result<()> {
 
 /// How the run launches the image: the table's command for `target`,
 /// with this run's options, bindings and arguments.
-fn invocation<'a>(args: &'a RunArgs, exe: &'a Path, image: &'a Path) -> Result<Invocation<'a>> {
+fn invocation<'a>(args: &'a RunArgs, source: &Source, exe: &'a Path, image: &'a Path) -> Result<Invocation<'a>> {
     let mut run = Invocation::new(exe, image);
     run.mem = args.mem.as_deref();
     run.timeout = args.timeout.as_deref();
     run.stats = args.stats;
-    run.blocks = block_bindings(args, image)?;
+    run.blocks = block_bindings(args, source, image)?;
     run.args = args.args.iter().map(OsString::from).collect();
     Ok(run)
 }
@@ -205,15 +299,18 @@ fn host_stack_plan(target: &Target, run: Invocation<'_>) -> Plan {
 /// The unikernel's own stack on TAPs: in a private namespace when the
 /// image declares net devices and `--net` binds none, else straight on
 /// the user's TAPs.
-fn own_stack_plan(args: &RunArgs, target: &'static Target, mut run: Invocation<'_>) -> Result<Plan> {
+fn own_stack_plan(args: &RunArgs, source: &Source, target: &'static Target, mut run: Invocation<'_>) -> Result<Plan> {
     let nets = declared_nets(run.image)?;
     if let Some((name, tap)) = args.net.iter().find(|(name, _)| !nets.contains(name)) {
-        bail!("--net {name}={tap}: the image declares no net device named '{name}'");
+        bail!(
+            "--net {name}={tap}: the image declares no net device named '{name}' (its net devices: {})",
+            listing(&nets)
+        );
     }
     if !target.is_tender() && nets.is_empty() {
         bail!("--unix-stack tap: the program declares no net device");
     }
-    let (publish, from) = manifest::effective(&args.publish, &args.dir)?;
+    let (publish, from) = manifest::effective(&args.publish, source.package_dir())?;
     if nets.is_empty() || !args.net.is_empty() {
         if from == PublishFrom::Manifest && !publish.is_empty() {
             let ports: Vec<String> = publish.iter().map(ToString::to_string).collect();
@@ -238,6 +335,11 @@ fn own_stack_plan(args: &RunArgs, target: &'static Target, mut run: Invocation<'
         }
         run.nets = args.net.clone();
         return Ok(Plan::Exec(target.command(&run)));
+    }
+    if !args.dry_run {
+        // Before the namespace: a refusal then leaves nothing behind.
+        netns::check_rights(&args.source)?;
+        check::free_ports(&publish)?;
     }
     let pid = std::process::id();
     let inputs = NetInputs {
@@ -269,14 +371,9 @@ pub fn publish_worker(tcp: &[String]) -> Result<()> {
 /// `oasis run`.
 pub fn run(args: RunArgs) -> Result<()> {
     publish::check_unique(&args.publish).map_err(anyhow::Error::msg)?;
-    let target = match args.target {
-        Some(t) => t,
-        None => {
-            let (t, why) = oasis_targets::pick();
-            eprintln!("oasis: target {}: {why}", t.name);
-            t
-        }
-    };
+    check::options(&args)?;
+    let source = Source::of(&args.source)?;
+    let target = choose_target(&args, &source)?;
     let own_stack_feature = match &target.build {
         oasis_targets::Build::Host { own_stack_feature, .. } => *own_stack_feature,
         oasis_targets::Build::Guest { .. } => None,
@@ -287,11 +384,27 @@ pub fn run(args: RunArgs) -> Result<()> {
     if !own_stack {
         check_host_stack_args(&args)?;
     }
+    if !args.net.is_empty() && !args.publish.is_empty() {
+        bail!("-p publishes ports of the private namespace, which --net replaces: reach the guest through your TAP");
+    }
+    if own_stack && args.net.is_empty() && !args.publish.is_empty() && !args.dry_run {
+        // -p means a private namespace, whatever the image declares.
+        netns::check_rights(&args.source)?;
+        check::free_ports(&args.publish)?;
+    }
     let features: Vec<&str> = own_stack_feature.filter(|_| own_stack && !target.is_tender()).into_iter().collect();
-    let image = build::build_with(&args.dir, target, &features, &args.kv)?;
+    let image = match &source {
+        Source::Package(package) => build::build_with(&package.dir, target, &features, &args.kv)?,
+        Source::Image { path, .. } => {
+            if !args.kv.is_empty() {
+                bail!("--kv compiles a directory into the image: give the package, not a built image");
+            }
+            path.clone()
+        }
+    };
     let exe = std::env::current_exe().context("finding the oasis executable")?;
-    let run = invocation(&args, &exe, &image)?;
-    let plan = if own_stack { own_stack_plan(&args, target, run)? } else { host_stack_plan(target, run) };
+    let run = invocation(&args, &source, &exe, &image)?;
+    let plan = if own_stack { own_stack_plan(&args, &source, target, run)? } else { host_stack_plan(target, run) };
     match plan {
         Plan::Exec(command) if args.dry_run => println!("{}", shell_line(&command)),
         Plan::Namespaced(plan) if args.dry_run => print!("{plan}"),
@@ -303,7 +416,7 @@ pub fn run(args: RunArgs) -> Result<()> {
             return Err(err).with_context(|| format!("running {}", image.display()));
         }
         Plan::Namespaced(plan) => {
-            let code = supervise::run(&plan, &args.dir)?;
+            let code = supervise::run(&plan, &args.source)?;
             std::process::exit(code);
         }
     }

@@ -59,11 +59,15 @@ pub enum PublishFrom {
 
 /// The ports to publish: `-p`s when there are any (they replace the
 /// package's defaults), else the package's.
-pub fn effective(flags: &[Publish], dir: &Path) -> Result<(Vec<Publish>, PublishFrom)> {
+/// A built image run as it is has no package, so no defaults.
+pub fn effective(flags: &[Publish], dir: Option<&Path>) -> Result<(Vec<Publish>, PublishFrom)> {
     if !flags.is_empty() {
         return Ok((flags.to_vec(), PublishFrom::Flags));
     }
-    Ok((default_publish(dir)?, PublishFrom::Manifest))
+    match dir {
+        Some(dir) => Ok((default_publish(dir)?, PublishFrom::Manifest)),
+        None => Ok((Vec::new(), PublishFrom::Manifest)),
+    }
 }
 
 #[cfg(test)]
@@ -74,13 +78,14 @@ mod tests {
     #[test]
     fn reads_the_list_and_nothing_when_absent() {
         let text = "[package]\nname = \"www\"\n\n[package.metadata.oasis]\npublish = [\"8080:80\"]\n";
-        assert_eq!(parse_publish(text), Ok(vec![Publish { host: 8080, guest: 80, proto: Proto::Tcp }]));
+        let ip = std::net::Ipv4Addr::LOCALHOST;
+        assert_eq!(parse_publish(text), Ok(vec![Publish { ip, host: 8080, guest: 80, proto: Proto::Tcp }]));
         let dns = "[package.metadata.oasis]\npublish = [\"5353:53/udp\", \"5353:53/tcp\"]\n";
         assert_eq!(
             parse_publish(dns),
             Ok(vec![
-                Publish { host: 5353, guest: 53, proto: Proto::Udp },
-                Publish { host: 5353, guest: 53, proto: Proto::Tcp }
+                Publish { ip, host: 5353, guest: 53, proto: Proto::Udp },
+                Publish { ip, host: 5353, guest: 53, proto: Proto::Tcp }
             ])
         );
         assert_eq!(parse_publish("[package]\nname = \"hello\"\n"), Ok(vec![]));

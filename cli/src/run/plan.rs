@@ -194,8 +194,8 @@ impl fmt::Display for NetPlan {
         for p in &self.publish {
             writeln!(
                 f,
-                "# publish 127.0.0.1:{} -> {}:{}/{} (proxied by oasis{from})",
-                p.host, self.guest, p.guest, p.proto
+                "# publish {}:{} -> {}:{}/{} (proxied by oasis{from})",
+                p.ip, p.host, self.guest, p.guest, p.proto
             )?;
         }
         writeln!(f, "nsenter --net={} {}", netns::path(&self.namespace).display(), shell_line(&self.command))?;

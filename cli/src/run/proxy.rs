@@ -192,7 +192,7 @@ fn start_with(list: &[Publish], guest: Ipv4Addr, enter: impl FnOnce() -> Result<
 
 fn announce(list: &[Publish], guest: Ipv4Addr) {
     for p in list {
-        eprintln!("oasis: publishing 127.0.0.1:{} -> {guest}:{}/{}", p.host, p.guest, p.proto);
+        eprintln!("oasis: publishing {}:{} -> {guest}:{}/{}", p.ip, p.host, p.guest, p.proto);
     }
 }
 
@@ -203,9 +203,9 @@ fn bind(list: &[Publish], guest: Ipv4Addr) -> Result<(Listeners, Vec<Port>)> {
     let mut listeners = Vec::new();
     let mut ports = Vec::new();
     for p in list {
-        let addr = SocketAddrV4::new(Ipv4Addr::LOCALHOST, p.host);
+        let addr = SocketAddrV4::new(p.ip, p.host);
         let target = SocketAddrV4::new(guest, p.guest);
-        let what = || format!("publishing 127.0.0.1:{}/{}", p.host, p.proto);
+        let what = || format!("publishing {}:{}/{}", p.ip, p.host, p.proto);
         match p.proto {
             Proto::Tcp => {
                 let l = TcpListener::bind(addr).with_context(what)?;

@@ -1,6 +1,8 @@
-//! `-p HOST:GUEST[/tcp|/udp]`: a port published on the host's loopback.
+//! `-p [IP:][HOST:]GUEST[/tcp|/udp]`: a guest port published on a host
+//! address (127.0.0.1 unless IP is given), Docker's forms.
 
 use std::fmt;
+use std::net::Ipv4Addr;
 use std::str::FromStr;
 
 /// The transport a published port carries.
@@ -21,9 +23,11 @@ impl fmt::Display for Proto {
     }
 }
 
-/// One `-p`: `127.0.0.1:host` forwards to the guest's `guest` port.
+/// One `-p`: `ip:host` forwards to the guest's `guest` port.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Publish {
+    /// The host address listened on: 127.0.0.1 unless given.
+    pub ip: Ipv4Addr,
     /// The port on 127.0.0.1.
     pub host: u16,
     /// The guest's port.
@@ -42,6 +46,9 @@ fn port(what: &str, v: &str) -> Result<u16, String> {
 impl fmt::Display for Publish {
     /// As written after `-p`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.ip != Ipv4Addr::LOCALHOST {
+            write!(f, "{}:", self.ip)?;
+        }
         write!(f, "{}:{}/{}", self.host, self.guest, self.proto)
     }
 }
@@ -56,8 +63,19 @@ impl FromStr for Publish {
             Some((p, "udp")) => (p, Proto::Udp),
             Some((_, other)) => return Err(format!("unknown protocol '{other}': tcp or udp")),
         };
-        let (host, guest) = ports.split_once(':').ok_or("expected HOST:GUEST[/tcp|/udp], e.g. 8080:80")?;
-        Ok(Publish { host: port("host", host)?, guest: port("guest", guest)?, proto })
+        let parts: Vec<&str> = ports.split(':').collect();
+        let (ip, host, guest) = match parts[..] {
+            // Docker publishes a lone GUEST on a random host port; here it is
+            // the same port on the host, so the address is known beforehand.
+            [guest] => (Ipv4Addr::LOCALHOST, guest, guest),
+            [host, guest] => (Ipv4Addr::LOCALHOST, host, guest),
+            [ip, host, guest] => {
+                let ip: Ipv4Addr = ip.parse().map_err(|_| format!("'{ip}' is not an IPv4 address"))?;
+                (ip, host, guest)
+            }
+            _ => return Err("expected [IP:][HOST:]GUEST[/tcp|/udp], e.g. 8080:80".into()),
+        };
+        Ok(Publish { ip, host: port("host", host)?, guest: port("guest", guest)?, proto })
     }
 }
 
@@ -65,7 +83,7 @@ impl FromStr for Publish {
 pub fn check_unique(list: &[Publish]) -> Result<(), String> {
     for (i, p) in list.iter().enumerate() {
         if list[..i].iter().any(|q| q.host == p.host && q.proto == p.proto) {
-            return Err(format!("-p: 127.0.0.1:{}/{} is published twice", p.host, p.proto));
+            return Err(format!("-p: {}:{}/{} is published twice", p.ip, p.host, p.proto));
         }
     }
     Ok(())
@@ -77,10 +95,17 @@ mod tests {
 
     #[test]
     fn parses_ports_and_protocols() {
-        assert_eq!("8080:80".parse(), Ok(Publish { host: 8080, guest: 80, proto: Proto::Tcp }));
-        assert_eq!("8080:80/tcp".parse(), Ok(Publish { host: 8080, guest: 80, proto: Proto::Tcp }));
-        assert_eq!("5353:53/udp".parse(), Ok(Publish { host: 5353, guest: 53, proto: Proto::Udp }));
-        assert!("8080".parse::<Publish>().unwrap_err().contains("HOST:GUEST"));
+        let local = Ipv4Addr::LOCALHOST;
+        assert_eq!("8080:80".parse(), Ok(Publish { ip: local, host: 8080, guest: 80, proto: Proto::Tcp }));
+        assert_eq!("8080:80/tcp".parse(), Ok(Publish { ip: local, host: 8080, guest: 80, proto: Proto::Tcp }));
+        assert_eq!("5353:53/udp".parse(), Ok(Publish { ip: local, host: 5353, guest: 53, proto: Proto::Udp }));
+        assert_eq!("8080".parse(), Ok(Publish { ip: local, host: 8080, guest: 8080, proto: Proto::Tcp }));
+        let any = Ipv4Addr::UNSPECIFIED;
+        let p: Publish = "0.0.0.0:8080:80/udp".parse().unwrap();
+        assert_eq!(p, Publish { ip: any, host: 8080, guest: 80, proto: Proto::Udp });
+        assert_eq!(p.to_string(), "0.0.0.0:8080:80/udp");
+        assert!("localhost:8080:80".parse::<Publish>().unwrap_err().contains("not an IPv4 address"));
+        assert!("1:2:3:4".parse::<Publish>().unwrap_err().contains("[IP:][HOST:]GUEST"));
         assert!("0:80".parse::<Publish>().unwrap_err().contains("host port '0'"));
         assert!("80:70000".parse::<Publish>().unwrap_err().contains("guest port '70000'"));
         assert!("80:80/sctp".parse::<Publish>().unwrap_err().contains("'sctp'"));

@@ -64,9 +64,12 @@ fn wait(child: &mut Child, signals: &BlockedSignals) -> Result<ExitStatus> {
 /// process exit code (128 + N for a tender ended by signal N).
 pub fn run(plan: &NetPlan, dir: &Path) -> Result<i32> {
     netns::check_rights(dir)?;
-    // Signals inherited as ignored (a background job's SIGINT, nohup's
-    // SIGHUP) stay ignored: the tender inherits that too.
-    let stop: Vec<libc::c_int> = STOP.into_iter().filter(|s| !host::is_ignored(*s)).collect();
+    // A background job inherits SIGINT ignored from its shell, yet the
+    // user who sends it one (kill -INT) means it: SIGINT and SIGTERM are
+    // taken whatever their inherited disposition (a blocked signal stays
+    // pending even when ignored, so `sigtimedwait` sees it). Only nohup's
+    // ignored SIGHUP is honoured.
+    let stop: Vec<libc::c_int> = STOP.into_iter().filter(|s| *s != libc::SIGHUP || !host::is_ignored(*s)).collect();
     let signals = BlockedSignals::block(&stop).context("blocking signals")?;
     for name in &plan.stale {
         if let Err(e) = netns::ip(&netns::del_args(name)) {

@@ -151,16 +151,21 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
-fn check_mem(option: &str, value: &str) -> Result<u64, ArgsError> {
-    let invalid = |why: String| ArgsError::Invalid { option: option.into(), value: value.into(), why };
-    let mem = parse_size(value).map_err(invalid)?;
+/// Parses a guest memory size (`--mem`): a size from 2M to 4G, a whole
+/// number of pages. `oasis run` checks its `--mem` with it before building.
+pub fn parse_mem(value: &str) -> Result<u64, String> {
+    let mem = parse_size(value)?;
     if !(MIN_MEM_SIZE..=MAX_MEM_SIZE).contains(&mem) {
-        return Err(invalid("must be between 2M and 4G".into()));
+        return Err("must be between 2M and 4G".into());
     }
     if mem % PAGE_SIZE != 0 {
-        return Err(invalid("must be a multiple of 4K".into()));
+        return Err("must be a multiple of 4K".into());
     }
     Ok(mem)
+}
+
+fn check_mem(option: &str, value: &str) -> Result<u64, ArgsError> {
+    parse_mem(value).map_err(|why| ArgsError::Invalid { option: option.into(), value: value.into(), why })
 }
 
 impl TenderArgs {

@@ -5,7 +5,7 @@
 //! an [`ImageError`], never a panic.
 
 use elf::ElfBytes;
-use elf::abi::{EM_X86_64, ET_EXEC, PF_R, PF_W, PF_X, PT_LOAD, PT_NOTE};
+use elf::abi::{EM_X86_64, ET_DYN, ET_EXEC, PF_R, PF_W, PF_X, PT_LOAD, PT_NOTE};
 use elf::endian::LittleEndian;
 use oasis_abi::layout::{KERNEL_BASE, MAX_MEM_SIZE, page_align_up};
 
@@ -20,9 +20,23 @@ pub enum ImageError {
     /// The file is not an ELF file, or its headers are damaged.
     #[error("not a valid ELF file: {0}")]
     Elf(String),
-    /// Not a 64-bit little-endian x86-64 executable.
-    #[error("not an x86-64 executable (ELF class, machine or type is wrong)")]
-    WrongKind,
+    /// A 32-bit ELF file.
+    #[error("a 32-bit ELF file, not a 64-bit x86-64 executable")]
+    NotElf64,
+    /// Built for another processor.
+    #[error("not an x86-64 executable: built for ELF machine {0} (x86-64 is 62)")]
+    WrongMachine(u16),
+    /// A position-independent executable or a shared object (`ET_DYN`):
+    /// the tenders load an image at the addresses it was linked for, so it
+    /// must be a static executable.
+    #[error(
+        "a position-independent executable (ELF type DYN), not a static one: build it with `oasis build` \
+         (relocation-model=static and the guest linker script)"
+    )]
+    PositionIndependent,
+    /// Another ELF type (a relocatable object, a core dump).
+    #[error("not an executable: ELF type {0} (an image is a static executable, type EXEC)")]
+    NotExecutable(u16),
     /// No program headers, or none loadable.
     #[error("the image has no loadable segments")]
     NoSegments,
@@ -111,8 +125,16 @@ impl Image {
         notes: &[&[u8]],
         file_len: u64,
     ) -> Result<Image, ImageError> {
-        if ehdr.class != elf::file::Class::ELF64 || ehdr.e_machine != EM_X86_64 || ehdr.e_type != ET_EXEC {
-            return Err(ImageError::WrongKind);
+        if ehdr.class != elf::file::Class::ELF64 {
+            return Err(ImageError::NotElf64);
+        }
+        if ehdr.e_machine != EM_X86_64 {
+            return Err(ImageError::WrongMachine(ehdr.e_machine));
+        }
+        match ehdr.e_type {
+            ET_EXEC => {}
+            ET_DYN => return Err(ImageError::PositionIndependent),
+            other => return Err(ImageError::NotExecutable(other)),
         }
         let mut segments: Vec<(usize, Segment)> = Vec::new();
         for (index, ph) in phdrs.iter().enumerate() {

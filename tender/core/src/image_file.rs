@@ -117,7 +117,10 @@ impl ImageFile {
         }
         let Some(end) = table_end(&head) else {
             // Let the parser say what kind of file it is.
-            return Err(Image::parse(&head).err().unwrap_or(ImageError::WrongKind).into());
+            return Err(Image::parse(&head)
+                .err()
+                .unwrap_or(ImageError::Elf("its program headers cannot be found".into()))
+                .into());
         };
         if end > MAX_HEADERS {
             return Err(ImageFileError::HeadersTooFar);

@@ -18,7 +18,7 @@ fn free_port() -> u16 {
 }
 
 fn publish(host: u16, guest: u16, proto: Proto) -> Publish {
-    Publish { host, guest, proto }
+    Publish { ip: Ipv4Addr::LOCALHOST, host, guest, proto }
 }
 
 fn start_local(list: &[Publish]) {
