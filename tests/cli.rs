@@ -80,15 +80,21 @@ fn run_picks_a_target_and_says_why() {
 fn bad_input_is_one_line_and_non_zero() {
     let hello = guest_images().path("hello");
     let hello = hello.to_str().unwrap();
-    one_line_refusal(&["spt"], 253, "oasis-spt: refused: missing IMAGE");
+    one_line_refusal(&["spt"], 253, "oasis-spt: refused: the following required arguments were not provided: <IMAGE>");
     one_line_refusal(&["spt", "/nonexistent/image"], 253, "oasis-spt: refused: cannot read /nonexistent/image:");
-    one_line_refusal(&["spt", hello, "--mem=lots"], 253, "--mem: invalid value 'lots'");
-    one_line_refusal(&["spt", hello, "--mem=1M"], 253, "--mem: invalid value '1M': must be between 2M and 4G");
-    one_line_refusal(&["spt", hello, "--frobnicate"], 253, "unknown option '--frobnicate'");
+    one_line_refusal(&["spt", hello, "--mem=lots"], 253, "invalid value 'lots' for '--mem <SIZE>'");
+    one_line_refusal(
+        &["spt", hello, "--mem=1M"],
+        253,
+        "invalid value '1M' for '--mem <SIZE>': must be between 2M and 4G",
+    );
+    one_line_refusal(&["spt", hello, "--frobnicate"], 253, "unexpected argument '--frobnicate' found");
+    one_line_refusal(&["hvt", hello, "--net", "Bad=tap0"], 253, "'Bad' is not a device name");
+    one_line_refusal(&["spt", hello, "--net:a=x", "--block:a=y"], 253, "device 'a' is bound more than once");
     one_line_refusal(
         &["spt", hello, "--net:service=tap0"],
         253,
-        "--net:service: the image declares no net device named 'service'",
+        "--net service=…: the image declares no net device named 'service'",
     );
 
     let not_elf = scratch("not-elf");
@@ -284,7 +290,7 @@ fn kept_disks_live_in_the_data_directory_and_are_managed_by_name() {
     let out = oasis_disks(&["run", kv, "--target", "spt", "--dry-run", "--disk-size", "2M"]);
     out.expect_status(0, "first run").expect_stderr("block device 'storage': created ", "first run");
     let disk = disks.join("kv-storage.img");
-    assert!(out.stdout.contains(&format!("--block:storage={}", disk.display())), "{out:#?}");
+    assert!(out.stdout.contains(&format!("--block storage={}", disk.display())), "{out:#?}");
     assert_eq!(std::fs::metadata(&disk).unwrap().len(), 2 << 20);
     oasis_disks(&["run", kv, "--target", "spt", "--dry-run", "--disk-size", "4M"])
         .expect_status(1, "another size")
@@ -298,6 +304,29 @@ fn kept_disks_live_in_the_data_directory_and_are_managed_by_name() {
     oasis_disks(&["disks", "rm", "kv-storage"])
         .expect_status(1, "rm twice")
         .expect_stderr("no disk named kv-storage", "rm twice");
+}
+
+#[test]
+fn the_tenders_have_one_help_with_defaults_and_take_both_spellings() {
+    for tender in ["spt", "hvt"] {
+        let own = oasis(&["help", tender]);
+        own.expect_status(0, "oasis help").expect_stdout("[default: 32M]", "defaults shown");
+        own.expect_stdout("--net <NAME=TAP>", "run's spelling").expect_stdout("--net:NAME=TAP", "the alias named");
+        let flag = oasis(&[tender, "--help"]);
+        flag.expect_status(0, "--help");
+        assert_eq!(own.stdout, flag.stdout, "oasis help {tender} and oasis {tender} --help differ");
+    }
+    // A TAP that does not exist is refused, in either spelling, and not
+    // made: the raw tender used to create one in the host's namespace.
+    let guest = guest_images().path("hostile_raw_tap");
+    let guest = guest.to_str().unwrap();
+    let tap = format!("oasnone{}", std::process::id() % 100_000);
+    for binding in [vec!["--net".to_string(), format!("service={tap}")], vec![format!("--net:service={tap}")]] {
+        let mut args = vec!["spt", guest];
+        args.extend(binding.iter().map(String::as_str));
+        one_line_refusal(&args, 253, &format!("there is no TAP device '{tap}' in this network namespace"));
+        assert!(!std::path::Path::new("/sys/class/net").join(&tap).exists(), "{tap} was created");
+    }
 }
 
 #[test]

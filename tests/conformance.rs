@@ -263,7 +263,7 @@ fn an_unbound_block_device_is_refused_by_name() {
         match t.is_tender() {
             false => out
                 .expect_status(1, &what)
-                .expect_stdout("device 'storage': bind it to a file: --block:storage=FILE", &what),
+                .expect_stdout("device 'storage': bind it to a file: --block storage=FILE", &what),
             true => out
                 .expect_status(253, &what)
                 .expect_stderr("declares block device 'storage' but it is not bound", &what),

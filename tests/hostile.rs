@@ -195,7 +195,7 @@ fn block_contract_violations_are_stopped_and_named() {
             &out,
             t,
             253,
-            "--block:storage=/nonexistent/disk.img: No such file or directory",
+            "--block storage=/nonexistent/disk.img: No such file or directory",
             "missing disk",
         );
     }

@@ -90,19 +90,11 @@ enum Command {
         tcp: Vec<String>,
     },
     /// The spt tender: run IMAGE in this process under seccomp
-    #[command(disable_help_flag = true)]
-    Spt {
-        /// IMAGE [--mem=SIZE] [--timeout=DURATION] [--stats] [-- ARGS...]
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        args: Vec<OsString>,
-    },
+    #[command(about = tender::SPT_ABOUT, after_help = oasis_tender::config::AFTER_HELP)]
+    Spt(oasis_tender::config::TenderOptions),
     /// The hvt tender: run IMAGE in a KVM virtual machine
-    #[command(disable_help_flag = true)]
-    Hvt {
-        /// IMAGE [--mem=SIZE] [--timeout=DURATION] [--stats] [-- ARGS...]
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        args: Vec<OsString>,
-    },
+    #[command(about = tender::HVT_ABOUT, after_help = oasis_tender::config::AFTER_HELP)]
+    Hvt(oasis_tender::config::TenderOptions),
 }
 
 #[cfg(not(test))]
@@ -119,7 +111,8 @@ extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> lib
 
 /// Runs the command line; `Err` carries a non-zero exit status.
 fn run_cli() -> Result<(), u8> {
-    // The tenders come first and skip clap: booting fast is their job.
+    // The tenders come first and parse only their own options: building
+    // the whole command's parser would cost a boot more than it needs.
     let mut raw = std::env::args_os();
     let _program = raw.next();
     let mut rest: Vec<OsString> = raw.collect();
@@ -144,10 +137,11 @@ fn run_cli() -> Result<(), u8> {
             Ok(())
         }
         Command::PublishWorker { tcp } => run::publish_worker(&tcp),
-        // Reached only through `oasis help`'s listing: the tenders' own
-        // arguments skip clap (see above).
-        Command::Spt { args } => return tender::main(tender::find("spt").ok_or(2u8)?, args),
-        Command::Hvt { args } => return tender::main(tender::find("hvt").ok_or(2u8)?, args),
+        // Not reached from a shell: tender command lines are taken before
+        // the whole command is parsed (see above), where Solo5's spelling
+        // is rewritten too; `oasis help spt` shows these options.
+        Command::Spt(options) => return tender::main_parsed(tender::find("spt").ok_or(2u8)?, options),
+        Command::Hvt(options) => return tender::main_parsed(tender::find("hvt").ok_or(2u8)?, options),
     };
     result.map_err(|e| {
         eprintln!("oasis: error: {e:#}");

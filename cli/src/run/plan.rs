@@ -239,7 +239,7 @@ ip -n oasis-run-4242 addr add 10.179.0.1/24 dev tap0
 ip -n oasis-run-4242 link set tap0 up
 # publish 127.0.0.1:8080 -> 10.179.0.2:80/tcp (proxied by oasis)
 # publish 127.0.0.1:5353 -> 10.179.0.2:53/udp (proxied by oasis)
-nsenter --net=/run/netns/oasis-run-4242 /bin/oasis spt /img/echo --mem=64M --net:service=tap0 -- \
+nsenter --net=/run/netns/oasis-run-4242 /bin/oasis spt /img/echo --mem=64M --net service=tap0 -- \
 --ipv4 10.179.0.2/24 --ipv4-gateway 10.179.0.1 --port 80 --motd 'it'\\''s up'
 ip netns del oasis-run-4242  # when the tender exits, or on SIGINT, SIGTERM or SIGHUP
 ";
@@ -281,9 +281,9 @@ ip netns del oasis-run-4242  # when the tender exits, or on SIGINT, SIGTERM or S
         let mut i = inputs(&[]);
         i.devices = vec!["front".into(), "back".into()];
         let p = plan(i).unwrap();
-        let bindings: Vec<String> =
-            p.command.iter().map(|a| a.to_string_lossy().into_owned()).filter(|a| a.starts_with("--net:")).collect();
-        assert_eq!(bindings, ["--net:front=tap0", "--net:back=tap1"]);
+        let words: Vec<String> = p.command.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+        let bindings: Vec<&str> = words.windows(2).filter(|w| w[0] == "--net").map(|w| w[1].as_str()).collect();
+        assert_eq!(bindings, ["front=tap0", "back=tap1"]);
         assert_eq!(p.taps[1].host, Ipv4Addr::new(10, 179, 1, 1));
     }
 }

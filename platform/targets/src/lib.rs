@@ -97,13 +97,13 @@ impl Build {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Launch {
     /// By one of the `oasis` command's tenders: `oasis SUBCOMMAND IMAGE
-    /// [--mem=…] [--timeout=…] [--stats] --net:NAME=TAP --block:NAME=FILE
+    /// [--mem=…] [--timeout=…] [--stats] --net NAME=TAP --block NAME=FILE
     /// -- ARGS`.
     Tender {
         /// The tender's subcommand, `hvt` or `spt`.
         subcommand: &'static str,
     },
-    /// As a program of its own: `IMAGE --net:NAME=TAP --block:NAME=FILE
+    /// As a program of its own: `IMAGE --net NAME=TAP --block NAME=FILE
     /// ARGS` (it takes its bindings as boot arguments).
     Program,
 }
@@ -233,8 +233,12 @@ impl Target {
             }
             Launch::Program => out.push(run.image.as_os_str().to_owned()),
         }
-        out.extend(run.blocks.iter().map(|(n, f)| OsString::from(format!("--block:{n}={}", f.display()))));
-        out.extend(run.nets.iter().map(|(n, tap)| OsString::from(format!("--net:{n}={tap}"))));
+        for (name, file) in &run.blocks {
+            out.extend(["--block".into(), OsString::from(format!("{name}={}", file.display()))]);
+        }
+        for (name, tap) in &run.nets {
+            out.extend(["--net".into(), OsString::from(format!("{name}={tap}"))]);
+        }
         out.extend(run.options.iter().cloned());
         if self.is_tender() {
             out.push("--".into());
@@ -335,9 +339,9 @@ mod tests {
             |t: &Target| t.command(&run).iter().map(|a| a.to_string_lossy().into_owned()).collect::<Vec<_>>().join(" ");
         assert_eq!(
             line(find("spt").unwrap()),
-            "/bin/oasis spt /img/echo --mem=64M --stats --block:storage=/d.img --net:service=tap0 -- --port 7"
+            "/bin/oasis spt /img/echo --mem=64M --stats --block storage=/d.img --net service=tap0 -- --port 7"
         );
-        assert_eq!(line(find("unix").unwrap()), "/img/echo --block:storage=/d.img --net:service=tap0 --port 7");
+        assert_eq!(line(find("unix").unwrap()), "/img/echo --block storage=/d.img --net service=tap0 --port 7");
     }
 
     #[test]

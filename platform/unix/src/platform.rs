@@ -124,7 +124,7 @@ type NetStack = oasis_net::SmolStack<crate::net::TapNet>;
 pub struct NetSetup {
     name: &'static str,
     config: NetConfig,
-    /// `--net:NAME=TAP` (the `tap` feature).
+    /// `--net NAME=TAP` (the `tap` feature).
     tap: Option<&'static str>,
     /// `--net-mac:NAME=MAC` (the `tap` feature).
     mac: Option<[u8; 6]>,
@@ -134,7 +134,7 @@ impl Platform for Unix {
     type Net = NetStack;
     type Block = FileBlock;
     type NetSetup = NetSetup;
-    /// The device's name and the file bound to it (`--block:NAME=FILE`).
+    /// The device's name and the file bound to it (`--block NAME=FILE`).
     type BlockSetup = (&'static str, Option<&'static str>);
 
     fn instance() -> &'static Unix {
@@ -144,8 +144,8 @@ impl Platform for Unix {
     fn take_net_args(device: Declared, args: &mut Vec<&'static str>) -> Result<NetSetup, ArgError> {
         let config = NetConfig::take_from_args(args)?;
         let (tap, mac) = if cfg!(feature = "tap") {
-            let tap = take_binding(args, "--net:", device.name);
-            let mac = match take_binding(args, "--net-mac:", device.name) {
+            let tap = take_binding(args, "--net", device.name);
+            let mac = match take_binding(args, "--net-mac", device.name) {
                 None => None,
                 Some(v) => Some(crate::net::parse_mac(v).map_err(|reason| ArgError::Invalid {
                     name: "--net-mac",
@@ -176,7 +176,7 @@ impl Platform for Unix {
         let Some(tap) = setup.tap else {
             return Err(DeviceSetupError {
                 device: setup.name,
-                why: format!("bind it to a TAP device: --net:{}=TAP", setup.name),
+                why: format!("bind it to a TAP device: --net {}=TAP", setup.name),
             });
         };
         let device = crate::net::TapNet::open(tap, setup.name, setup.mac)
@@ -185,12 +185,12 @@ impl Platform for Unix {
     }
 
     fn take_block_args(device: Declared, args: &mut Vec<&'static str>) -> Result<Self::BlockSetup, ArgError> {
-        Ok((device.name, take_binding(args, "--block:", device.name)))
+        Ok((device.name, take_binding(args, "--block", device.name)))
     }
 
     fn open_block(&'static self, _os: &Os, (name, file): Self::BlockSetup) -> Result<FileBlock, DeviceSetupError> {
         let Some(file) = file else {
-            return Err(DeviceSetupError { device: name, why: format!("bind it to a file: --block:{name}=FILE") });
+            return Err(DeviceSetupError { device: name, why: format!("bind it to a file: --block {name}=FILE") });
         };
         FileBlock::open(file).map_err(|why| DeviceSetupError { device: name, why: format!("{file}: {why}") })
     }
@@ -232,13 +232,29 @@ impl Platform for Unix {
     }
 }
 
-/// Removes `PREFIX NAME=VALUE` from `args` and returns the value.
-fn take_binding(args: &mut Vec<&'static str>, prefix: &str, name: &str) -> Option<&'static str> {
-    let at = args
-        .iter()
-        .position(|a| a.strip_prefix(prefix).and_then(|r| r.strip_prefix(name)).is_some_and(|r| r.starts_with('=')))?;
-    let arg = args.remove(at);
-    arg.split_once('=').map(|(_, v)| v)
+/// Takes device `name`'s binding for `option` (`--net`) out of `args`:
+/// `--net NAME=VALUE` or `--net=NAME=VALUE`, as the tenders spell it, or
+/// Solo5's `--net:NAME=VALUE`. Bindings of other devices stay.
+fn take_binding(args: &mut Vec<&'static str>, option: &str, name: &str) -> Option<&'static str> {
+    let value_of = |a: &'static str| a.strip_prefix(name).and_then(|r| r.strip_prefix('='));
+    for at in 0..args.len() {
+        let arg = args[at];
+        if arg == "--" {
+            return None;
+        }
+        let joined = arg.strip_prefix(option).and_then(|r| r.strip_prefix([':', '='])).and_then(value_of);
+        if let Some(value) = joined {
+            args.remove(at);
+            return Some(value);
+        }
+        if arg == option
+            && let Some(value) = args.get(at + 1).copied().and_then(value_of)
+        {
+            args.drain(at..at + 2);
+            return Some(value);
+        }
+    }
+    None
 }
 
 /// The entry `#[oasis::main]` gives a unix program: its `main`.
@@ -250,4 +266,31 @@ macro_rules! entry {
             ::std::process::exit(i32::from($run))
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::take_binding;
+
+    #[test]
+    fn bindings_in_every_spelling() {
+        let mut args = vec![
+            "--net",
+            "front=tap0",
+            "--net:back=tap1",
+            "--net=side=tap2",
+            "--net-mac:front=02:00:00:00:00:01",
+            "--block",
+            "other=x",
+            "--port",
+            "80",
+        ];
+        assert_eq!(take_binding(&mut args, "--net", "back"), Some("tap1"));
+        assert_eq!(take_binding(&mut args, "--net", "front"), Some("tap0"));
+        assert_eq!(take_binding(&mut args, "--net", "side"), Some("tap2"));
+        assert_eq!(take_binding(&mut args, "--net", "front"), None);
+        assert_eq!(take_binding(&mut args, "--net-mac", "front"), Some("02:00:00:00:00:01"));
+        assert_eq!(take_binding(&mut args, "--block", "storage"), None);
+        assert_eq!(args, ["--block", "other=x", "--port", "80"]);
+    }
 }

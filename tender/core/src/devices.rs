@@ -137,7 +137,7 @@ impl Backend {
 #[derive(Debug, thiserror::Error)]
 pub enum DeviceSetupError {
     /// The TAP could not be used.
-    #[error("--net:{name}={tap}: {source}")]
+    #[error("--net {name}={tap}: {source}")]
     Tap {
         /// The device.
         name: String,
@@ -147,7 +147,7 @@ pub enum DeviceSetupError {
         source: TapError,
     },
     /// The block device's file could not be used.
-    #[error("--block:{name}={path}: {why}")]
+    #[error("--block {name}={path}: {why}")]
     File {
         /// The device.
         name: String,

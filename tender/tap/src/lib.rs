@@ -1,8 +1,8 @@
 //! Opening a Linux TAP device: the host end of an Oasis network device,
 //! shared by the tenders and the unix target.
 //!
-//! A TAP is attached by name (created if it does not exist and we may),
-//! in non-blocking mode with no packet-information header, so one `read`
+//! A TAP that exists is attached by name (never created: see
+//! [`TapError::NoSuchTap`]), in non-blocking mode with no packet-information header, so one `read`
 //! is one Ethernet frame and one `write` sends one. It is not a network
 //! configurator: addresses and routes on the host side are the caller's
 //! business (`oasis run` sets them up inside a namespace).
@@ -18,6 +18,11 @@ pub enum TapError {
     /// The name is empty, too long, or has odd characters.
     #[error("'{0}' is not a valid interface name (1 to 15 of [a-zA-Z0-9_.-])")]
     BadName(String),
+    /// No interface of that name in this network namespace. A tender
+    /// never creates one: a new TAP in the host's namespace is one nothing
+    /// routes to, and the guest would wait for DHCP forever.
+    #[error("there is no TAP device '{0}' in this network namespace: make it first (ip tuntap add {0} mode tap)")]
+    NoSuchTap(String),
     /// `/dev/net/tun` could not be opened.
     #[error("opening /dev/net/tun: {0} (is the tun module loaded?)")]
     OpenTun(io::Error),
@@ -69,8 +74,8 @@ fn ifreq_for(name: &str) -> libc::ifreq {
 }
 
 impl Tap {
-    /// Attaches to the TAP device `name` (creating it if it does not exist
-    /// and this process may), moving plain Ethernet frames.
+    /// Attaches to the existing TAP device `name`, moving plain Ethernet
+    /// frames.
     pub fn open(name: &str) -> Result<Tap, TapError> {
         Tap::attach(name, false)
     }
@@ -100,6 +105,15 @@ impl Tap {
     fn attach(name: &str, offload: bool) -> Result<Tap, TapError> {
         if !valid_name(name) {
             return Err(TapError::BadName(name.into()));
+        }
+        // TUNSETIFF would create a missing TAP; look it up first, in this
+        // process's network namespace (unlike /sys/class/net, which shows
+        // the namespace sysfs was mounted in).
+        let c_name = std::ffi::CString::new(name).map_err(|_| TapError::BadName(name.into()))?;
+        // SAFETY: if_nametoindex reads the NUL-terminated string, which
+        // lives across the call.
+        if unsafe { libc::if_nametoindex(c_name.as_ptr()) } == 0 {
+            return Err(TapError::NoSuchTap(name.into()));
         }
         let file = OpenOptions::new()
             .read(true)
@@ -234,5 +248,14 @@ mod tests {
         assert!(parse_mac("02:00:00:00:00:00:00").is_err());
         assert!(parse_mac("zz:00:00:00:00:00").is_err());
         assert!(valid_name("tap0") && !valid_name("") && !valid_name("a/b") && !valid_name("sixteen-chars-xx"));
+    }
+
+    #[test]
+    fn a_missing_tap_is_refused_not_created() {
+        let name = format!("oasnotap{}", std::process::id() % 100_000);
+        let err = Tap::open(&name).expect_err("no such interface");
+        assert!(matches!(err, TapError::NoSuchTap(ref n) if *n == name), "{err}");
+        assert!(err.to_string().contains("ip tuntap add"), "{err}");
+        assert!(!std::path::Path::new("/sys/class/net").join(&name).exists(), "{name} was created");
     }
 }

@@ -22,7 +22,14 @@ pub struct Report {
     pub tally: BTreeMap<String, usize>,
     /// The budget ran out before every probe was sent.
     pub out_of_time: bool,
+    /// Probes ours missed once and answered when asked again, with what
+    /// the first exchange said: a loaded machine (CI on two cores) can
+    /// starve a guest past the wait. Shown, and failed when many.
+    pub retried: Vec<String>,
 }
+
+/// At most one probe in this many may need a second try.
+const RETRY_ALLOWANCE: usize = 200;
 
 impl Report {
     /// A summary for test output: counts, the tally, the first failures.
@@ -36,6 +43,12 @@ impl Report {
         );
         for (kind, n) in &self.tally {
             s += &format!("  {n:5}  {kind}\n");
+        }
+        if !self.retried.is_empty() {
+            s += &format!("  {} probes answered only when sent again:\n", self.retried.len());
+            for r in self.retried.iter().take(5) {
+                s += &format!("    {r}\n");
+            }
         }
         for f in self.failures.iter().take(10) {
             s += &format!("{f}\n\n");
@@ -65,7 +78,19 @@ pub fn run(ours: SocketAddr, theirs: SocketAddr, probes: &[Probe], budget: Durat
         }
         let wait = if probe.expect_drop { Duration::from_millis(150) } else { Duration::from_secs(2) };
         let theirs_answer = exchange(theirs, &probe.bytes, probe.via, wait).ok().flatten();
-        let ours_answer = exchange(ours, &probe.bytes, probe.via, wait).ok().flatten();
+        let mut ours_answer = exchange(ours, &probe.bytes, probe.via, wait);
+        if theirs_answer.is_some() && !matches!(ours_answer, Ok(Some(_))) {
+            let first = match &ours_answer {
+                Ok(_) => format!("no answer in {wait:?}"),
+                Err(e) => e.to_string(),
+            };
+            std::thread::sleep(Duration::from_millis(100));
+            ours_answer = exchange(ours, &probe.bytes, probe.via, wait);
+            if matches!(ours_answer, Ok(Some(_))) {
+                report.retried.push(format!("query {i} ({}, {:?}): {first}", probe.kind, probe.via));
+            }
+        }
+        let ours_answer = ours_answer.ok().flatten();
         report.compared += 1;
         let kind = match theirs_answer.as_deref().map(oasis_dns::message::Message::parse) {
             None => "dropped".to_string(),
@@ -95,6 +120,13 @@ pub fn run(ours: SocketAddr, theirs: SocketAddr, probes: &[Probe], budget: Durat
                 theirs_answer.as_deref().map_or("none".into(), summary),
             ));
         }
+    }
+    if report.retried.len() > 1 + report.compared / RETRY_ALLOWANCE {
+        report.failures.push(format!(
+            "{} of {} probes were answered only when sent again (allowed: 1 in {RETRY_ALLOWANCE})",
+            report.retried.len(),
+            report.compared
+        ));
     }
     report
 }
