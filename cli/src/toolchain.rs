@@ -52,27 +52,33 @@ impl Surroundings {
     /// This process's.
     fn current() -> Surroundings {
         let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
+        let sudo_user = var("SUDO_USER").and_then(|u| u.into_string().ok());
+        // Only read when SUDO_USER is set; a missing file just means that
+        // place is not looked in.
+        let mut passwd = String::new();
+        if let Some(user) = &sudo_user {
+            passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+            if home_of(&passwd, user).is_none()
+                && let Ok(out) = Command::new("getent").args(["passwd", user]).output()
+            {
+                // A user from NSS (LDAP, sssd): getent asks libc for us.
+                passwd.push_str(&String::from_utf8_lossy(&out.stdout));
+            }
+        }
         Surroundings {
             path: var("PATH"),
             cargo_home: var("CARGO_HOME").map(PathBuf::from),
             rustup_home: var("RUSTUP_HOME").map(PathBuf::from),
             home: var("HOME").map(PathBuf::from),
-            sudo_user: var("SUDO_USER").and_then(|u| u.into_string().ok()),
-            // Only read when SUDO_USER is set; a missing file just means
-            // that place is not looked in.
-            passwd: if var("SUDO_USER").is_some() {
-                std::fs::read_to_string("/etc/passwd").unwrap_or_default()
-            } else {
-                String::new()
-            },
+            sudo_user,
+            passwd,
         }
     }
 }
 
 /// `user`'s home directory in `/etc/passwd`'s text (name:pw:uid:gid:gecos:home:shell).
 /// Parsed rather than asked of libc's `getpwnam`, which would need unsafe
-/// code here; users from NSS (LDAP) are not found, and the message says
-/// what to do instead.
+/// code here (users that only NSS knows come from `getent passwd`).
 pub fn home_of(passwd: &str, user: &str) -> Option<PathBuf> {
     passwd.lines().find_map(|line| {
         let fields: Vec<&str> = line.split(':').collect();
