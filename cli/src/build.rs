@@ -6,8 +6,9 @@
 //! guest profile; unix is the same source built as a host program.
 
 use std::fmt;
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 
 use anyhow::{Context, Result, anyhow, bail};
 use oasis_targets::{Build, Target};
@@ -82,7 +83,7 @@ pub fn plan(manifest: &Path, target: &Target, target_dir: &Path) -> Plan {
 
 /// The workspace root of the package at `manifest`.
 fn workspace_root(manifest: &Path) -> Result<PathBuf> {
-    let out = Command::new("cargo")
+    let out = crate::toolchain::command("cargo")?
         .args(["locate-project", "--workspace", "--message-format", "plain", "--manifest-path"])
         .arg(manifest)
         .stderr(Stdio::inherit())
@@ -95,15 +96,20 @@ fn workspace_root(manifest: &Path) -> Result<PathBuf> {
     Ok(root_manifest.parent().map(Path::to_path_buf).unwrap_or_default())
 }
 
+/// Whether the standard library for the Rust target `triple` is installed.
+pub fn rust_target_installed(triple: &str) -> Result<bool> {
+    let sysroot = crate::toolchain::command("rustc")?.args(["--print", "sysroot"]).output().context("running rustc")?;
+    let sysroot = PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim());
+    Ok(sysroot.join("lib/rustlib").join(triple).is_dir())
+}
+
 /// Installs the Rust target `triple` with rustup when it is missing.
 pub fn ensure_rust_target(triple: &str) -> Result<()> {
-    let sysroot = Command::new("rustc").args(["--print", "sysroot"]).output().context("running rustc")?;
-    let sysroot = PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim());
-    if sysroot.join("lib/rustlib").join(triple).is_dir() {
+    if rust_target_installed(triple)? {
         return Ok(());
     }
     eprintln!("oasis: installing the Rust target {triple} (rustup target add {triple})");
-    let status = Command::new("rustup")
+    let status = crate::toolchain::command("rustup")?
         .args(["target", "add", triple])
         .status()
         .with_context(|| format!("running rustup; install the target by hand: rustup target add {triple}"))?;
@@ -147,7 +153,7 @@ pub fn kv_env(name: &str) -> String {
 /// (`oasis/unix-tap`) and directories compiled into read-only stores
 /// (`--kv`); returns the image path.
 pub fn build_with(dir: &Path, target: &Target, features: &[&str], kv: &[(String, PathBuf)]) -> Result<PathBuf> {
-    crate::package::unikernel(dir)?;
+    let package = crate::package::unikernel(dir)?;
     let manifest = dir.join("Cargo.toml");
     let manifest = manifest.canonicalize().with_context(|| format!("reading {}", manifest.display()))?;
     if let Some(triple) = target.build.triple() {
@@ -167,20 +173,72 @@ pub fn build_with(dir: &Path, target: &Target, features: &[&str], kv: &[(String,
     // From the package's directory, so the package's own configuration
     // (registries, a pinned toolchain) applies wherever `oasis` is run.
     let package_dir = manifest.parent().unwrap_or(Path::new("."));
-    let out = Command::new("cargo")
+    let mut cargo = crate::toolchain::command("cargo")?;
+    cargo
         .current_dir(package_dir)
         // It would take precedence over the flags the plan sets.
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .args(&plan.args)
-        .envs(plan.env.iter().map(|(k, v)| (k, v)))
-        .stderr(Stdio::inherit())
-        .output()
-        .context("running cargo")?;
-    let image = find_executable(&out.stdout, &manifest);
-    if !out.status.success() {
+        .envs(plan.env.iter().map(|(k, v)| (k, v)));
+    let (status, stdout) = run_cargo(cargo, &format!("building {} for {}", package.name, target.name))?;
+    let image = find_executable(&stdout, &manifest);
+    if !status.success() {
         bail!("cargo build failed for {}", dir.display());
     }
     image.ok_or_else(|| anyhow!("cargo built {} but reported no executable", dir.display()))
+}
+
+/// Runs a cargo build whose stdout is JSON messages, and returns its status
+/// and those messages.
+///
+/// Quiet unless `-v`: cargo's stderr (its progress, and the compiler's
+/// diagnostics, which `json-render-diagnostics` renders there) is kept and
+/// shown in full only when the build fails; a terminal sees one progress
+/// line meanwhile, fed by the messages as crates finish.
+fn run_cargo(mut cargo: Command, what: &str) -> Result<(ExitStatus, Vec<u8>)> {
+    if crate::ui::verbose() {
+        let out = cargo.stderr(Stdio::inherit()).output().context("running cargo")?;
+        return Ok((out.status, out.stdout));
+    }
+    if crate::ui::colour() {
+        // Diagnostics replayed on a colour terminal keep cargo's colours.
+        cargo.arg("--color=always");
+    }
+    let mut child = cargo.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().context("running cargo")?;
+    let mut stderr_pipe = child.stderr.take().context("cargo's stderr")?;
+    // Read in a thread so that neither pipe fills while the other is read.
+    let stderr = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = stderr_pipe.read_to_end(&mut buf);
+        buf
+    });
+    let progress = crate::ui::Progress::new();
+    progress.set(&format!("oasis: {what}…"));
+    let mut stdout = Vec::new();
+    let mut built = 0usize;
+    if let Some(pipe) = child.stdout.take() {
+        for line in BufReader::new(pipe).split(b'\n') {
+            let line = line.context("reading cargo's output")?;
+            if let Ok(m) = serde_json::from_slice::<serde_json::Value>(&line)
+                && m["reason"] == "compiler-artifact"
+            {
+                built += 1;
+                let name = m["target"]["name"].as_str().unwrap_or("");
+                progress.set(&format!("oasis: {what}… {name} ({built} done)"));
+            }
+            stdout.extend_from_slice(&line);
+            stdout.push(b'\n');
+        }
+    }
+    let status = child.wait().context("waiting for cargo")?;
+    let stderr = stderr.join().unwrap_or_default();
+    drop(progress);
+    if !status.success() {
+        let mut err = std::io::stderr().lock();
+        let _ = err.write_all(&stderr);
+        let _ = err.flush();
+    }
+    Ok((status, stdout))
 }
 
 /// Points each `--kv` store's build-script variable at its directory.

@@ -16,12 +16,15 @@
 
 mod build;
 mod disks;
+mod doctor;
 mod inspect;
 mod kv;
 mod new;
 mod package;
 mod run;
 mod tender;
+mod toolchain;
+mod ui;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -31,6 +34,10 @@ use clap::{Parser, Subcommand};
 #[derive(Parser)]
 #[command(name = "oasis", version, about = "Build and run Oasis unikernels", propagate_version = true)]
 struct Cli {
+    /// Show cargo's own output while building (it is otherwise shown only
+    /// when a build fails)
+    #[arg(short, long, global = true)]
+    verbose: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -73,6 +80,9 @@ enum Command {
     /// (the file a unikernel's block device is bound to)
     #[command(subcommand)]
     Kv(kv::KvCommand),
+    /// Check what this machine offers Oasis: the toolchain, KVM, seccomp,
+    /// network namespaces, and the target `oasis run` would pick
+    Doctor,
     /// Print a completion script for SHELL: `oasis completions bash >
     /// ~/.local/share/bash-completion/completions/oasis`
     Completions {
@@ -124,6 +134,7 @@ fn run_cli() -> Result<(), u8> {
     // commands that print.
     oasis_sys::ignore_sigpipe();
     let cli = Cli::parse();
+    ui::set_verbose(cli.verbose);
     let result = match cli.command {
         Command::New { name, dir } => new::new(&name, dir.as_deref()),
         Command::Build { dir, target, dry_run, kv } => build::build_command(&dir, target, dry_run, &kv),
@@ -131,6 +142,12 @@ fn run_cli() -> Result<(), u8> {
         Command::Inspect { image } => inspect::inspect(&image),
         Command::Kv(command) => kv::kv(command),
         Command::Disks(command) => disks::disks(command),
+        Command::Doctor => match doctor::doctor() {
+            Ok(true) => Ok(()),
+            // Its lines said what is missing.
+            Ok(false) => return Err(1),
+            Err(e) => Err(e),
+        },
         Command::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(shell, &mut Cli::command(), "oasis", &mut std::io::stdout());
@@ -144,7 +161,7 @@ fn run_cli() -> Result<(), u8> {
         Command::Hvt(options) => return tender::main_parsed(tender::find("hvt").ok_or(2u8)?, options),
     };
     result.map_err(|e| {
-        eprintln!("oasis: error: {e:#}");
+        ui::error(&format!("{e:#}"));
         1
     })
 }

@@ -8,7 +8,7 @@
 
 pub mod check;
 mod manifest;
-mod netns;
+pub mod netns;
 mod plan;
 mod proxy;
 mod publish;
@@ -188,17 +188,38 @@ fn choose_target(args: &RunArgs, source: &Source) -> Result<&'static Target> {
         (Source::Image { guest: true, .. }, None) => {
             let (t, why) = oasis_targets::pick();
             if t.is_tender() {
-                eprintln!("oasis: target {}: {why}", t.name);
+                say_pick(t, &why);
                 return Ok(t);
             }
             bail!("{shown} is a guest image, and no tender can run here: {why}")
         }
         (Source::Package(_), None) => {
             let (t, why) = oasis_targets::pick();
-            eprintln!("oasis: target {}: {why}", t.name);
+            say_pick(t, &why);
             Ok(t)
         }
     }
+}
+
+/// Says in one line which target `oasis run` picked and why. Why the
+/// targets before it were passed over (software-emulated KVM, say) holds
+/// for the machine, not the run: it is said in full the first time, and
+/// after that only pointed at (`oasis doctor` says it again).
+fn say_pick(t: &Target, why: &str) {
+    let passed_over: Vec<&str> =
+        oasis_targets::TARGETS.iter().take_while(|o| o.name != t.name).map(|o| o.name).collect();
+    // The key changes with the reasons, so a new one is said again.
+    let key = format!("pick-{}-{:016x}", t.name, fnv1a(why.as_bytes()));
+    if passed_over.is_empty() || crate::ui::first_time(&key) {
+        eprintln!("oasis: target {}: {why}", t.name);
+    } else {
+        eprintln!("oasis: target {}: {} (not {}: see oasis doctor)", t.name, t.picked_because, passed_over.join(", "));
+    }
+}
+
+/// FNV-1a: a stable short name for a text (std's hasher may change between releases).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 
 /// How a run goes.
@@ -291,7 +312,10 @@ fn host_stack_plan(target: &Target, run: Invocation<'_>) -> Plan {
     if run.mem.is_some() || run.timeout.is_some() || run.stats {
         eprintln!("oasis: --mem, --timeout and --stats apply to hvt and spt; ignored for {}", target.name);
     }
-    eprintln!("oasis: {} target: the program uses the host's own network; its ports are the host's", target.name);
+    // Holds for every run on the host's sockets: news once, not each time.
+    if crate::ui::first_time("unix-host-network") {
+        eprintln!("oasis: {} target: the program uses the host's own network; its ports are the host's", target.name);
+    }
     let run = Invocation { mem: None, timeout: None, stats: false, ..run };
     Plan::Exec(target.command(&run))
 }

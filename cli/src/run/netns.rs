@@ -74,7 +74,7 @@ pub fn ip(args: &[String]) -> Result<()> {
 const NEEDED: [(u32, &str); 2] = [(21, "CAP_SYS_ADMIN"), (12, "CAP_NET_ADMIN")];
 
 /// The needed capabilities this process lacks (none when it cannot tell).
-fn missing_capabilities() -> Vec<&'static str> {
+pub fn missing_capabilities() -> Vec<&'static str> {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let Some(effective) =
         status.lines().find_map(|l| l.strip_prefix("CapEff:")).and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
