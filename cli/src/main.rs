@@ -63,10 +63,15 @@ enum Command {
         #[arg(long, value_name = "NAME=DIR", value_parser = build::parse_kv)]
         kv: Vec<(String, PathBuf)>,
     },
-    /// Build a unikernel and run it
+    /// Build a unikernel and run it (-d: in the background; every run has
+    /// a name, listed by oasis ps)
     Run(run::RunArgs),
     /// List the runs going on (foreground and -d): NAME, IMAGE, TARGET,
     /// PID, PORTS, UPTIME
+    ///
+    /// Runs are kept in $XDG_RUNTIME_DIR/oasis/runs (/run/oasis/runs for
+    /// root without it, else /tmp/oasis-UID/runs); the state of a run
+    /// killed outright is removed here.
     Ps {
         /// Print a JSON array instead of a table
         #[arg(long)]
