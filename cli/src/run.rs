@@ -429,8 +429,7 @@ fn detached_argv(name: &str, given_name: bool, image: &Path) -> Vec<OsString> {
 /// of its own with its output in the run's log, and returns once it runs
 /// (or says why it did not start).
 fn detach(args: &RunArgs, name: &str, image: &Path) -> Result<()> {
-    let dir = runs::root().join(name);
-    std::fs::create_dir_all(&dir).with_context(|| format!("making {}", dir.display()))?;
+    let dir = runs::detached_dir(name)?;
     let log_path = dir.join("log");
     let log = std::fs::File::create(&log_path).with_context(|| format!("making {}", log_path.display()))?;
     let exe = std::env::current_exe().context("finding the oasis executable")?;

@@ -37,10 +37,32 @@ pub fn root() -> PathBuf {
     PathBuf::from(format!("/tmp/oasis-{}/runs", uid.unwrap_or(0)))
 }
 
-/// This process's real user id, from `/proc/self/status`.
+/// This process's effective user id, from `/proc/self/status`.
 fn uid() -> Option<u32> {
     let status = fs::read_to_string("/proc/self/status").ok()?;
-    status.lines().find_map(|l| l.strip_prefix("Uid:"))?.split_whitespace().next()?.parse().ok()
+    status.lines().find_map(|l| l.strip_prefix("Uid:"))?.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The directory of run `name`, made if need be (private to the user), in
+/// a runs directory that must be the user's own: under `/tmp` another
+/// user could have made it first.
+fn make_dir(name: &str) -> Result<PathBuf> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    let root = root();
+    let dir = root.join(name);
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&dir)
+        .with_context(|| format!("making {}", dir.display()))?;
+    let owner = fs::metadata(&root).with_context(|| format!("reading {}", root.display()))?.uid();
+    if uid().is_some_and(|me| me != owner) {
+        bail!(
+            "{} belongs to another user (uid {owner}): set XDG_RUNTIME_DIR to a directory of your own",
+            root.display()
+        );
+    }
+    Ok(dir)
 }
 
 /// Whether `name` is a run name: 1 to 64 of a-z, 0-9, `_` and `-`.
@@ -55,6 +77,12 @@ pub fn check_name(name: &str) -> Result<()> {
         bail!("--name {name}: a run name is 1 to 64 of a-z, 0-9, _ and -");
     }
     Ok(())
+}
+
+/// The directory of a detached run `name`, made for its log.
+pub fn detached_dir(name: &str) -> Result<PathBuf> {
+    check_name(name)?;
+    make_dir(name)
 }
 
 /// A fresh name for a run of `base` (a package or image name): `base`
@@ -177,8 +205,7 @@ impl Registration {
     /// Takes `name`; refused when a live run has it.
     pub fn take(name: &str) -> Result<Registration> {
         check_name(name)?;
-        let dir = root().join(name);
-        fs::create_dir_all(&dir).with_context(|| format!("making {}", dir.display()))?;
+        let dir = make_dir(name)?;
         let lock = OpenOptions::new()
             .create(true)
             .truncate(false)
