@@ -119,9 +119,11 @@ fn a_detached_run_is_listed_logged_and_stopped() {
 #[test]
 fn logs_follow_a_run_until_it_ends_and_a_run_that_ends_removes_its_state() {
     let user = User::new("follow");
-    let out = user.oasis(&["run", &hello(), "--target", "spt", "-d", "--", "--ticks", "3"]);
-    out.expect_status(0, "oasis run -d");
-    // The default name: the image's, and a suffix.
+    // A package, built in the foreground: its output is cargo's, on stderr.
+    let package = oasis_testkit::workspace_root().join("unikernels/hello");
+    let out = user.oasis(&["run", package.to_str().unwrap(), "--target", "spt", "-d", "--", "--ticks", "3"]);
+    out.expect_status(0, "oasis run PACKAGE -d");
+    // The default name: the package's, and a suffix.
     let name = out.stdout.trim().to_string();
     assert!(name.starts_with("hello-") && name.len() > "hello-".len(), "{out:#?}");
     let followed = user.oasis(&["logs", "-f", &name]);
@@ -198,6 +200,9 @@ fn unknown_and_bad_names_are_refused_in_one_line() {
     refused(&["logs", "nosuch"], "no run named nosuch");
     refused(&["logs", "-f", "../etc"], "no run named ../etc");
     refused(&["run", &hello(), "--target", "spt", "-d", "--name", "Not/A/Name"], "--name Not/A/Name: a run name is");
+    // A detached run's mistakes are the foreground's.
+    refused(&["run", &hello(), "--target", "spt", "-d", "--mem", "1M"], "--mem 1M: must be between 2M and 4G");
+    refused(&["run", "/nonexistent/package", "-d"], "no such package directory or image file");
     let out = user.oasis(&["ps"]);
     out.expect_status(0, "ps with no runs");
     assert_eq!(out.stdout.lines().count(), 1, "the header alone: {out:#?}");
