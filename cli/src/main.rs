@@ -22,6 +22,7 @@ mod kv;
 mod new;
 mod package;
 mod run;
+mod runs;
 mod tender;
 mod toolchain;
 mod ui;
@@ -69,8 +70,38 @@ enum Command {
         #[arg(long, value_name = "NAME=DIR", value_parser = build::parse_kv)]
         kv: Vec<(String, PathBuf)>,
     },
-    /// Build a unikernel and run it
+    /// Build a unikernel and run it (-d: in the background; every run has
+    /// a name, listed by oasis ps)
     Run(run::RunArgs),
+    /// List the runs going on (foreground and -d): NAME, IMAGE, TARGET,
+    /// PID, PORTS, UPTIME
+    ///
+    /// Runs are kept in $XDG_RUNTIME_DIR/oasis/runs (/run/oasis/runs for
+    /// root without it, else /tmp/oasis-UID/runs); the state of a run
+    /// killed outright is removed here.
+    Ps {
+        /// Print a JSON array instead of a table
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a detached run's output (kept after it ends, until the next
+    /// run of its name)
+    Logs {
+        /// The run's name (oasis ps)
+        name: String,
+        /// Keep printing what it writes until it ends
+        #[arg(short = 'f', long)]
+        follow: bool,
+    },
+    /// Stop a run: SIGTERM, then SIGKILL after the grace time; returns once
+    /// it and its namespace are gone
+    Stop {
+        /// The run's name (oasis ps)
+        name: String,
+        /// Seconds to wait before killing it
+        #[arg(short = 't', long = "time", default_value_t = 10, value_name = "SECONDS")]
+        time: u64,
+    },
     /// Show an image's ABI version, devices, segments and section sizes
     Inspect {
         /// The image file
@@ -139,6 +170,9 @@ fn run_cli() -> Result<(), u8> {
         Command::New { name, dir } => new::new(&name, dir.as_deref()),
         Command::Build { dir, target, dry_run, kv } => build::build_command(&dir, target, dry_run, &kv),
         Command::Run(args) => run::run(args),
+        Command::Ps { json } => runs::ps(json),
+        Command::Logs { name, follow } => runs::logs(&name, follow),
+        Command::Stop { name, time } => runs::stop(&name, time),
         Command::Inspect { image } => inspect::inspect(&image),
         Command::Kv(command) => kv::kv(command),
         Command::Disks(command) => disks::disks(command),

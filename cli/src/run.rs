@@ -4,7 +4,9 @@
 //! (`supervise`), with ports published on 127.0.0.1 (`proxy`), and this
 //! process stays to remove it all at the end. Otherwise — no net devices,
 //! TAPs of the user's own (`--net`), or the unix target — the tender or
-//! program replaces this process.
+//! program runs as a child of this process all the same, so every run has
+//! a name and a state that `oasis ps` lists and that goes when it ends
+//! (`runs`). `-d` starts the run again in the background (`detach`).
 
 pub mod check;
 mod manifest;
@@ -15,7 +17,6 @@ mod publish;
 mod supervise;
 
 use std::ffi::OsString;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -29,7 +30,7 @@ use self::manifest::PublishFrom;
 use self::plan::{NetInputs, NetPlan, shell_line};
 use self::publish::Publish;
 use crate::package::{self, Package};
-use crate::{build, disks};
+use crate::{build, disks, runs};
 
 /// `oasis run` arguments.
 #[derive(clap::Args)]
@@ -80,6 +81,20 @@ pub struct RunArgs {
     /// Print the steps instead of taking them (the image is still built: its devices decide them)
     #[arg(long)]
     dry_run: bool,
+    /// Run in the background once built and started; prints the run's
+    /// name (oasis ps, logs, stop)
+    #[arg(short = 'd', long)]
+    detach: bool,
+    /// The run's name (a-z, 0-9, _ and -) [default: the package or image
+    /// name and a short suffix]
+    #[arg(long, value_name = "NAME")]
+    name: Option<String>,
+    /// (internal) The background process of `run -d`: the image already built
+    #[arg(long, hide = true, value_name = "IMAGE")]
+    built_image: Option<PathBuf>,
+    /// (internal) The background process of `run -d`
+    #[arg(long, hide = true)]
+    detached_child: bool,
     /// Arguments for the unikernel (after --)
     #[arg(last = true)]
     args: Vec<String>,
@@ -392,10 +407,98 @@ pub fn publish_worker(tcp: &[String]) -> Result<()> {
     proxy::worker(&parsed)
 }
 
+/// The namespace a namespaced run supervised by `pid` has.
+pub fn namespace_of(pid: u32) -> String {
+    netns::name(pid)
+}
+
+/// Whether the namespace `name` exists.
+pub fn namespace_exists(name: &str) -> bool {
+    netns::path(name).exists()
+}
+
+/// Removes the namespace `name` (and the TAPs in it).
+pub fn remove_namespace(name: &str) -> Result<()> {
+    netns::ip(&netns::del_args(name))
+}
+
+/// The published ports of a plan, as `ps` shows them.
+fn ports_of(plan: &Plan) -> Vec<String> {
+    match plan {
+        Plan::Exec(_) => Vec::new(),
+        Plan::Namespaced(p) => {
+            p.publish.iter().map(|q| format!("{}:{}->{}/{}", q.ip, q.host, q.guest, q.proto)).collect()
+        }
+    }
+}
+
+/// The argv for the background `oasis run` of `run -d`: this one's,
+/// without `-d`, with the name and the built image.
+fn detached_argv(name: &str, given_name: bool, image: &Path) -> Vec<OsString> {
+    let mut argv: Vec<OsString> = std::env::args_os().skip(1).collect();
+    let end = argv.iter().position(|a| a == "--").unwrap_or(argv.len());
+    let mut head: Vec<OsString> = argv.drain(..end).filter(|a| a != "-d" && a != "--detach").collect();
+    if !given_name {
+        head.push("--name".into());
+        head.push(name.into());
+    }
+    head.push("--built-image".into());
+    head.push(image.into());
+    head.push("--detached-child".into());
+    head.extend(argv);
+    head
+}
+
+/// `oasis run -d`: starts this run again in the background, in a session
+/// of its own with its output in the run's log, and returns once it runs
+/// (or says why it did not start).
+fn detach(args: &RunArgs, name: &str, image: &Path) -> Result<()> {
+    let dir = runs::detached_dir(name)?;
+    let log_path = dir.join("log");
+    let log = std::fs::File::create(&log_path).with_context(|| format!("making {}", log_path.display()))?;
+    let exe = std::env::current_exe().context("finding the oasis executable")?;
+    let mut cmd = Command::new(exe);
+    cmd.args(detached_argv(name, args.name.is_some(), image))
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone().context("opening the log")?)
+        .stderr(log);
+    oasis_sys::child_in_new_session(&mut cmd);
+    let mut child = cmd.spawn().context("starting the background run")?;
+    let pid = child.id();
+    loop {
+        if runs::live().iter().any(|r| r.name == name && r.pid == pid) {
+            println!("{name}");
+            return Ok(());
+        }
+        if let Some(status) = child.try_wait().context("waiting for the background run")? {
+            if status.success() {
+                println!("{name}");
+                return Ok(());
+            }
+            let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+            let last: Vec<&str> = text.lines().rev().take(10).collect::<Vec<_>>().into_iter().rev().collect();
+            if !last.is_empty() {
+                eprintln!("{}", last.join("\n"));
+            }
+            bail!("the run {name} did not start ({}; its log: {})", status, log_path.display());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
 /// `oasis run`.
 pub fn run(args: RunArgs) -> Result<()> {
     publish::check_unique(&args.publish).map_err(anyhow::Error::msg)?;
     check::options(&args)?;
+    if let Some(name) = &args.name {
+        runs::check_name(name)?;
+        if let Some(live) = runs::live().iter().find(|r| &r.name == name) {
+            bail!(
+                "the name {name} is in use by a live run (pid {}): pick another with --name, or oasis stop {name}",
+                live.pid
+            );
+        }
+    }
     let source = Source::of(&args.source)?;
     let target = choose_target(&args, &source)?;
     let own_stack_feature = match &target.build {
@@ -418,6 +521,7 @@ pub fn run(args: RunArgs) -> Result<()> {
     }
     let features: Vec<&str> = own_stack_feature.filter(|_| own_stack && !target.is_tender()).into_iter().collect();
     let image = match &source {
+        _ if args.built_image.is_some() => args.built_image.clone().context("no image")?,
         Source::Package(package) => build::build_with(&package.dir, target, &features, &args.kv)?,
         Source::Image { path, .. } => {
             if !args.kv.is_empty() {
@@ -429,20 +533,37 @@ pub fn run(args: RunArgs) -> Result<()> {
     let exe = std::env::current_exe().context("finding the oasis executable")?;
     let run = invocation(&args, &source, &exe, &image)?;
     let plan = if own_stack { own_stack_plan(&args, &source, target, run)? } else { host_stack_plan(target, run) };
-    match plan {
-        Plan::Exec(command) if args.dry_run => println!("{}", shell_line(&command)),
-        Plan::Namespaced(plan) if args.dry_run => print!("{plan}"),
-        Plan::Exec(command) => {
-            let (program, rest) = command.split_first().context("no command to run")?;
-            // exec: the tender (or program) becomes this process, so its exit
-            // status and signals are the user's directly.
-            let err = Command::new(program).args(rest).exec();
-            return Err(err).with_context(|| format!("running {}", image.display()));
+    match &plan {
+        Plan::Exec(command) if args.dry_run => {
+            println!("{}", shell_line(command));
+            return Ok(());
         }
-        Plan::Namespaced(plan) => {
-            let code = supervise::run(&plan, &args.source)?;
-            std::process::exit(code);
+        Plan::Namespaced(plan) if args.dry_run => {
+            print!("{plan}");
+            return Ok(());
         }
+        _ => {}
+    }
+    let name = args.name.clone().unwrap_or_else(|| runs::fresh_name(&source.name()));
+    if args.detach && !args.detached_child {
+        return detach(&args, &name, &image);
+    }
+    // Every run has a name, listed by `oasis ps` while it lasts: this
+    // process stays to supervise the tender and remove its state.
+    let registration = runs::Registration::take(&name)?;
+    if !args.detached_child {
+        registration.drop_old_log();
+    }
+    let ports = ports_of(&plan);
+    let started = || registration.started(&source.name(), &image, target.name, ports.clone(), args.detached_child);
+    let code = match plan {
+        Plan::Exec(command) => supervise::run_plain(&command, started),
+        Plan::Namespaced(plan) => supervise::run(&plan, &args.source, started),
+    };
+    drop(registration);
+    let code = code?;
+    if code != 0 {
+        std::process::exit(code);
     }
     Ok(())
 }

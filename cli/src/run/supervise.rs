@@ -60,17 +60,47 @@ fn wait(child: &mut Child, signals: &BlockedSignals) -> Result<ExitStatus> {
     }
 }
 
-/// Does everything `plan` says and returns the tender's exit status as a
-/// process exit code (128 + N for a tender ended by signal N).
-pub fn run(plan: &NetPlan, dir: &Path) -> Result<i32> {
-    netns::check_rights(dir)?;
+/// Blocks the signals a run stops on, to be taken with `wait`.
+pub fn block_stop_signals() -> Result<BlockedSignals> {
     // A background job inherits SIGINT ignored from its shell, yet the
     // user who sends it one (kill -INT) means it: SIGINT and SIGTERM are
     // taken whatever their inherited disposition (a blocked signal stays
     // pending even when ignored, so `sigtimedwait` sees it). Only nohup's
     // ignored SIGHUP is honoured.
     let stop: Vec<libc::c_int> = STOP.into_iter().filter(|s| *s != libc::SIGHUP || !host::is_ignored(*s)).collect();
-    let signals = BlockedSignals::block(&stop).context("blocking signals")?;
+    BlockedSignals::block(&stop).context("blocking signals")
+}
+
+/// A process exit code for `status` (128 + N for an end by signal N).
+pub fn exit_code(status: ExitStatus) -> i32 {
+    status.code().or_else(|| status.signal().map(|s| 128 + s)).unwrap_or(1)
+}
+
+/// Runs `command` as a child that dies with this process, and waits for
+/// it as a namespaced run does: how a named run outside a namespace
+/// stays supervised (its state removed at the end). `started` is called
+/// once it runs.
+pub fn run_plain(command: &[OsString], started: impl FnOnce() -> Result<()>) -> Result<i32> {
+    let signals = block_stop_signals()?;
+    let (program, args) = command.split_first().context("no command to run")?;
+    let mut cmd = Command::new(program);
+    cmd.args(args);
+    host::child_dies_with_parent(&mut cmd);
+    let mut child = cmd.spawn().with_context(|| format!("starting {}", program.to_string_lossy()))?;
+    if let Err(e) = started() {
+        host::kill(&child, libc::SIGKILL);
+        let _ = child.wait();
+        return Err(e);
+    }
+    Ok(exit_code(wait(&mut child, &signals)?))
+}
+
+/// Does everything `plan` says and returns the tender's exit status as a
+/// process exit code (128 + N for a tender ended by signal N). `started`
+/// is called once the tender runs.
+pub fn run(plan: &NetPlan, dir: &Path, started: impl FnOnce() -> Result<()>) -> Result<i32> {
+    netns::check_rights(dir)?;
+    let signals = block_stop_signals()?;
     for name in &plan.stale {
         if let Err(e) = netns::ip(&netns::del_args(name)) {
             eprintln!("oasis: warning: removing a stale namespace: {e:#}");
@@ -88,8 +118,12 @@ pub fn run(plan: &NetPlan, dir: &Path) -> Result<i32> {
     }
     proxy::start(&plan.publish, ns.file(), plan.guest)?;
     let mut child = spawn_in(&ns, &plan.command)?;
+    if let Err(e) = started() {
+        host::kill(&child, libc::SIGKILL);
+        let _ = child.wait();
+        return Err(e);
+    }
     let status = wait(&mut child, &signals);
     drop(ns);
-    let status = status?;
-    Ok(status.code().or_else(|| status.signal().map(|s| 128 + s)).unwrap_or(1))
+    Ok(exit_code(status?))
 }

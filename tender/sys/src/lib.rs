@@ -180,6 +180,61 @@ pub fn child_in_netns_keeping(cmd: &mut Command, ns: &File, keep: &[std::os::fd:
     };
 }
 
+/// Makes `cmd`'s child die with SIGKILL when this process does, and start
+/// with no signals blocked: a tender supervised by `oasis run` outside a
+/// namespace.
+pub fn child_dies_with_parent(cmd: &mut Command) {
+    let parent = std::process::id();
+    // SAFETY: the closure runs in the forked child before exec and makes
+    // only async-signal-safe system calls (prctl, getppid, pthread_sigmask
+    // on a set built on its stack).
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            if libc::getppid() as u32 != parent {
+                return Err(io::Error::from_raw_os_error(libc::ESRCH));
+            }
+            let mut empty = MaybeUninit::<libc::sigset_t>::uninit();
+            libc::sigemptyset(empty.as_mut_ptr());
+            libc::pthread_sigmask(libc::SIG_SETMASK, empty.as_ptr(), std::ptr::null_mut());
+            Ok(())
+        })
+    };
+}
+
+/// Makes `cmd`'s child the leader of a new session (`setsid`): no
+/// controlling terminal, so a detached run outlives the terminal and its
+/// signals.
+pub fn child_in_new_session(cmd: &mut Command) {
+    // SAFETY: the closure runs in the forked child before exec and makes
+    // one async-signal-safe system call.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::setsid() < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        })
+    };
+}
+
+/// Sends `signal` to the process `pid`. The caller checks, just before,
+/// that `pid` is the process it means (its start time), as nothing else
+/// can tell a reused process id.
+pub fn signal_process(pid: u32, signal: libc::c_int) -> io::Result<()> {
+    let pid = libc::pid_t::try_from(pid).map_err(|_| io::Error::from_raw_os_error(libc::ESRCH))?;
+    if pid <= 0 {
+        return Err(io::Error::from_raw_os_error(libc::ESRCH));
+    }
+    // SAFETY: kill has no memory effects; a positive pid names one process.
+    if unsafe { libc::kill(pid, signal) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// Text formatted into a fixed buffer, without allocating, and written to
 /// a descriptor with `write(2)` alone: what a signal handler, or a tender
 /// inside its sandbox, may use to report. Text past the buffer is cut (on
