@@ -161,6 +161,14 @@ fn run_cli() -> Result<(), u8> {
         rest.remove(0);
         return tender::main(t, rest);
     }
+    // `oasis help spt` is `oasis spt --help`, word for word (the whole
+    // command's help would add its global -v, which a tender has not).
+    if rest.len() == 2
+        && rest[0] == "help"
+        && let Some(t) = tender::find(&rest[1].to_string_lossy())
+    {
+        return tender::main(t, vec!["--help".into()]);
+    }
     // Rust's start-up would have ignored SIGPIPE; keep that for the
     // commands that print.
     oasis_sys::ignore_sigpipe();
