@@ -82,6 +82,24 @@ fn writing_to_code_faults() {
 }
 
 #[test]
+fn stats_outlive_a_timeout_and_a_guest_that_ignores_the_request_is_killed() {
+    for t in tenders("--stats at --timeout") {
+        // The supervisor asks the child for its counts before it kills it.
+        let out = tender(t, &guest_images().path("hello"), &["--timeout=3s", "--stats", "--", "--ticks", "100"]);
+        out.expect_status(254, &format!("hello on {}", t.name));
+        assert!(out.stderr.contains("--timeout of 3000 ms ran out (supervisor)"), "{out:#?}");
+        assert!(out.stderr.contains("hypercalls: ") || out.stderr.contains("vm-exits: "), "no counts: {out:#?}");
+        assert!(out.stderr.contains("yield"), "the guest's yields are counted: {out:#?}");
+        // A guest that never calls the tender is killed after the grace,
+        // counts or not.
+        let out = tender(t, &guest_images().path("hostile_spin"), &["--timeout=1s", "--stats"]);
+        out.expect_status(254, &format!("spin on {}", t.name));
+        assert!(out.stderr.contains("--timeout of 1000 ms ran out (supervisor)"), "{out:#?}");
+        assert!(out.elapsed < Duration::from_secs(30), "took {:?}", out.elapsed);
+    }
+}
+
+#[test]
 fn a_guest_that_never_yields_is_stopped_by_timeout() {
     for t in tenders("never yields") {
         for image in ["hostile_spin", "hostile_yield_spin"] {

@@ -67,6 +67,13 @@ fn raw_pwrite_past_the_end_is_stopped_and_the_file_never_grows() {
 fn forged_signal_frames_cannot_silence_the_supervisor() {
     let cases: &[(&[&str], &[&str], &str)] = &[
         (&["--timeout=1s"], &["--mask", "all", "--then", "spin"], "--timeout of 1000 ms ran out (supervisor)"),
+        // The stop request (--stats) is a signal the guest can block: the
+        // grace ends in SIGKILL all the same.
+        (
+            &["--timeout=1s", "--stats"],
+            &["--mask", "all", "--then", "spin"],
+            "--timeout of 1000 ms ran out (supervisor)",
+        ),
         (&[], &["--mask", "all", "--then", "null"], "the guest's process was killed by page fault (SIGSEGV)"),
         (
             &[],

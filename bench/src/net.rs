@@ -167,12 +167,16 @@ fn hvt_exits(oasis: &Path, echo: &Path) -> Result<()> {
             "hvt",
             echo.to_str().unwrap_or_default(),
             "--mem=64M",
-            "--net:service=tap0",
+            "--net=service=tap0",
             "--stats",
             "--timeout=90s",
             "--",
             "--ipv4",
             "10.0.0.2/24",
+            // Ends the guest after the TCP run, so --stats reports: the
+            // supervisor kills a guest at --timeout, counts and all.
+            "--exit-after",
+            "1",
         ],
     );
     guest.wait_for("listening on port 7", Duration::from_secs(120));

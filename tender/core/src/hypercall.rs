@@ -139,6 +139,15 @@ impl Hypercalls {
 
     /// Serves call `number` whose argument struct is at `addr`.
     pub fn handle(&mut self, number: u64, addr: u64) -> Outcome {
+        let outcome = self.serve(number, addr);
+        // A yield's wait ends early on the supervisor's request too.
+        if outcome.is_ok() && crate::supervise::stop_asked() {
+            return Err(Stop::Asked);
+        }
+        outcome
+    }
+
+    fn serve(&mut self, number: u64, addr: u64) -> Outcome {
         self.stats.call(number);
         match number {
             nr::CONSOLE_WRITE => self.call::<op::ConsoleWrite>(addr, Self::console_write),

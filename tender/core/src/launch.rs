@@ -168,6 +168,10 @@ fn guest<V: Vm>(args: &TenderArgs, Prepared { file, image, backends }: Prepared)
     }
     let sandbox = policy.compile()?;
     vm.arm(args, &mut hypercalls)?;
+    if args.stats {
+        // So a run the supervisor ends still reports its counts.
+        supervise::honour_stop_requests().map_err(setup::host_error("installing the stop-request handler"))?;
+    }
     // What the guest must not read: the environment and the command line.
     oasis_sys::scrub_process_strings().map_err(setup::host_error("clearing the environment"))?;
     seccompiler::apply_filter(&sandbox).map_err(|e| SeccompError::Install(e.to_string()))?;

@@ -13,7 +13,8 @@ pub use oasis_sys::eprint;
 /// with the stop's status without running `atexit` handlers (which might
 /// make calls the sandbox forbids).
 pub fn finish(tender: &str, stop: &Stop, stats: Option<(&Stats, &'static str, Option<MemoryReport>)>) -> ! {
-    if !matches!(stop, Stop::Exit(_)) {
+    // The supervisor says why it asked, in its own line.
+    if !matches!(stop, Stop::Exit(_) | Stop::Asked) {
         eprint(format_args!("{tender}: {stop}\n"));
     }
     if let Some((stats, label, memory)) = stats {

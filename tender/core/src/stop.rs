@@ -5,7 +5,6 @@
 //! sandbox, where `brk` and `mmap` are forbidden.
 
 use std::fmt;
-use std::time::Duration;
 
 use oasis_abi::{exit, nr};
 
@@ -31,8 +30,9 @@ pub enum Stop {
         /// Where it was made.
         rip: u64,
     },
-    /// `--timeout` ran out.
-    Timeout(Duration),
+    /// The supervisor asked the run to end (`--timeout`, a signal) and,
+    /// with `--stats`, for the counts first; its own line says why.
+    Asked,
     /// The tender itself failed while the guest ran.
     Internal(&'static str),
 }
@@ -366,11 +366,9 @@ impl Stop {
         match self {
             Stop::Exit(s) => *s,
             Stop::Abort(_) => exit::ABORT,
-            Stop::Fault(_)
-            | Stop::Violation(_)
-            | Stop::ForbiddenSyscall { .. }
-            | Stop::Timeout(_)
-            | Stop::Internal(_) => exit::STOPPED,
+            Stop::Fault(_) | Stop::Violation(_) | Stop::ForbiddenSyscall { .. } | Stop::Asked | Stop::Internal(_) => {
+                exit::STOPPED
+            }
         }
     }
 }
@@ -388,7 +386,7 @@ impl fmt::Display for Stop {
                 "stopped: guest made a forbidden system call: {} ({number}) at rip {rip:#x}",
                 syscall_name(*number)
             ),
-            Stop::Timeout(d) => write!(f, "stopped: --timeout of {} ms ran out", d.as_millis()),
+            Stop::Asked => f.write_str("stopped at the supervisor's request"),
             Stop::Internal(why) => write!(f, "stopped: tender error: {why}"),
         }
     }

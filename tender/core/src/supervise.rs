@@ -28,6 +28,7 @@
 use std::convert::Infallible;
 use std::io::Read;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -256,6 +257,92 @@ fn kill_and_reap(pid: libc::pid_t) {
     let _ = reap(pid, true);
 }
 
+/// What the supervisor sends the child, under `--stats`, to end the run
+/// with its counts before it is killed.
+pub const STOP_REQUEST: libc::c_int = libc::SIGUSR1;
+
+/// How long the child has to answer [`STOP_REQUEST`] before SIGKILL.
+const STOP_REQUEST_GRACE: Duration = Duration::from_millis(500);
+
+static STOP_ASKED: AtomicBool = AtomicBool::new(false);
+
+/// Whether the supervisor asked this process (the child) to stop: checked
+/// after every hypercall and every interrupted vCPU run.
+pub fn stop_asked() -> bool {
+    STOP_ASKED.load(Ordering::Relaxed)
+}
+
+extern "C" fn on_stop_request(_signal: libc::c_int) {
+    STOP_ASKED.store(true, Ordering::Relaxed);
+}
+
+/// In the child, under `--stats`: [`STOP_REQUEST`] sets the flag
+/// [`stop_asked`] reads. Without `SA_RESTART`, so a yield's `ppoll` or a
+/// `KVM_RUN` returns at once; on the alternate stack where there is one
+/// (spt: the guest's stack is not to be trusted). A guest that blocks the
+/// signal or never calls the tender is killed after the grace all the same.
+pub fn honour_stop_requests() -> std::io::Result<()> {
+    // SAFETY: sigaction is plain data; all-zeroes is a valid start.
+    let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
+    action.sa_sigaction = on_stop_request as extern "C" fn(libc::c_int) as usize;
+    action.sa_flags = libc::SA_ONSTACK;
+    // SAFETY: `sa_mask` is a sigset_t we own; the handler only stores to
+    // an atomic, which is async-signal-safe.
+    unsafe {
+        libc::sigfillset(&mut action.sa_mask);
+        if libc::sigaction(STOP_REQUEST, &action, std::ptr::null_mut()) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Ends the child: under `--stats`, asks first ([`STOP_REQUEST`]) and
+/// gathers the report it writes as it ends, for at most the grace; then
+/// SIGKILL whatever is left.
+fn end_child(limits: &Limits, pid: libc::pid_t, sigfd: RawFd, report: &mut std::fs::File, text: &mut Vec<u8>) {
+    if limits.stats {
+        // SAFETY: kill sends a signal to our own child, which we have not
+        // reaped, so the pid is still its.
+        unsafe { libc::kill(pid, STOP_REQUEST) };
+        let until = Instant::now() + STOP_REQUEST_GRACE;
+        let mut report_open = true;
+        loop {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            let mut fds = [
+                libc::pollfd { fd: sigfd, events: libc::POLLIN, revents: 0 },
+                libc::pollfd {
+                    fd: if report_open { report.as_raw_fd() } else { -1 },
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+            ];
+            let ms = left.as_millis().clamp(1, 1000) as i32;
+            // SAFETY: `fds` is a live array of two pollfd.
+            if unsafe { libc::poll(fds.as_mut_ptr(), 2, ms) } < 0 {
+                continue;
+            }
+            if fds[1].revents != 0 {
+                report_open = read_report(report, text);
+            }
+            if fds[0].revents != 0 {
+                let _ = next_signal(sigfd);
+            }
+            if reap(pid, false).is_some() {
+                while report_open {
+                    report_open = read_report(report, text);
+                }
+                print_report(limits, text, true);
+                return;
+            }
+        }
+    }
+    kill_and_reap(pid);
+}
+
 /// A line of the supervisor's own, then the exit.
 fn stop(limits: &Limits, why: std::fmt::Arguments<'_>) -> ! {
     oasis_sys::eprint(format_args!("{}: stopped: {why} (supervisor)\n", limits.name));
@@ -294,7 +381,7 @@ fn supervise(
             Some(d) => {
                 let left = d.saturating_duration_since(Instant::now());
                 if left.is_zero() {
-                    kill_and_reap(pid);
+                    end_child(&limits, pid, sigfd.as_raw_fd(), &mut report, &mut text);
                     let ms = limits.timeout.unwrap_or_default().as_millis();
                     stop(&limits, format_args!("--timeout of {ms} ms ran out"));
                 }
@@ -317,7 +404,7 @@ fn supervise(
         if fds[0].revents != 0 {
             let signal = next_signal(sigfd.as_raw_fd());
             if STOP_SIGNALS.contains(&signal) {
-                kill_and_reap(pid);
+                end_child(&limits, pid, sigfd.as_raw_fd(), &mut report, &mut text);
                 oasis_sys::eprint(format_args!(
                     "{}: stopped: {} received: the guest was killed (supervisor)\n",
                     limits.name,

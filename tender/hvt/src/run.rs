@@ -151,7 +151,7 @@ fn vcpu_loop(machine: &mut Machine, hypercalls: &mut Hypercalls) -> Stop {
             }
             Exit::Interrupted => {
                 hypercalls.stats.other("intr");
-                Ok(())
+                if oasis_tender::supervise::stop_asked() { Err(Stop::Asked) } else { Ok(()) }
             }
             Exit::InternalError => {
                 hypercalls.stats.other("internal-error");

@@ -1,12 +1,19 @@
 //! echo: the Echo Protocol (RFC 862) over TCP and UDP on `--port` (default
 //! 7). Every TCP connection gets a task of its own; every UDP datagram is
 //! sent back to its sender. The network device is `service`.
+//! `--exit-after N` ends the unikernel (status 0) once N TCP connections
+//! are over, so a tender's `--stats` report can be read after a benchmark.
 
 #![cfg_attr(target_os = "none", no_std, no_main)]
 #![forbid(unsafe_code)]
 
+use core::sync::atomic::{AtomicU64, Ordering};
+
 use oasis::net::{NetError, Stack, TcpListener, TcpStream, UdpSocket};
 use oasis::{Duration, Os};
+
+/// TCP connections served to their end, for `--exit-after`.
+static CONNECTIONS_OVER: AtomicU64 = AtomicU64::new(0);
 
 /// Copy buffer per connection.
 const BUFFER: usize = 16 * 1024;
@@ -58,6 +65,7 @@ async fn main(os: Os, net: impl Stack) -> Result<(), Error> {
     let mut args = os.args().parser();
     let port: u16 = args.value("--port").map_err(Error::Args)?.unwrap_or(7);
     let idle: u64 = args.value("--idle-timeout").map_err(Error::Args)?.unwrap_or(300);
+    let exit_after: Option<u64> = args.value("--exit-after").map_err(Error::Args)?;
     args.finish().map_err(Error::Args)?;
     let idle = Duration::from_secs(idle);
 
@@ -68,7 +76,15 @@ async fn main(os: Os, net: impl Stack) -> Result<(), Error> {
     loop {
         match listener.accept().await {
             Ok((conn, _peer)) => {
-                os.spawn(echo_tcp(conn, idle, os.clone()));
+                let task_os = os.clone();
+                os.spawn(async move {
+                    echo_tcp(conn, idle, task_os.clone()).await;
+                    let over = CONNECTIONS_OVER.fetch_add(1, Ordering::Relaxed) + 1;
+                    if exit_after.is_some_and(|n| over >= n) {
+                        oasis::log::info!("echo: {over} connections over (--exit-after)");
+                        task_os.exit(0);
+                    }
+                });
             }
             Err(e) => oasis::log::warn!("accept: {e}"),
         }
