@@ -158,17 +158,7 @@ pub fn child_in_netns_keeping(cmd: &mut Command, ns: &File, keep: &[std::os::fd:
             if libc::setns(ns_fd, libc::CLONE_NEWNET) != 0 {
                 return Err(io::Error::last_os_error());
             }
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            // The parent may have died before PDEATHSIG was set.
-            if libc::getppid() as u32 != parent {
-                return Err(io::Error::from_raw_os_error(libc::ESRCH));
-            }
-            // Blocked signals are inherited; the child must be stoppable.
-            let mut empty = MaybeUninit::<libc::sigset_t>::uninit();
-            libc::sigemptyset(empty.as_mut_ptr());
-            libc::pthread_sigmask(libc::SIG_SETMASK, empty.as_ptr(), std::ptr::null_mut());
+            dies_with_parent_unblocked(parent)?;
             // Cleared close-on-exec in the child's own table only.
             for &fd in &keep {
                 if libc::fcntl(fd, libc::F_SETFD, 0) != 0 {
@@ -180,6 +170,28 @@ pub fn child_in_netns_keeping(cmd: &mut Command, ns: &File, keep: &[std::os::fd:
     };
 }
 
+/// In a forked child before exec: SIGKILL when `parent` dies, and no
+/// signals blocked (blocked signals are inherited; the child must be
+/// stoppable). Async-signal-safe.
+fn dies_with_parent_unblocked(parent: u32) -> io::Result<()> {
+    // SAFETY: prctl and getppid take no pointers; sigemptyset and
+    // pthread_sigmask read and write only a set on this stack. All are
+    // async-signal-safe, as a child between fork and exec needs.
+    unsafe {
+        if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // The parent may have died before PDEATHSIG was set.
+        if libc::getppid() as u32 != parent {
+            return Err(io::Error::from_raw_os_error(libc::ESRCH));
+        }
+        let mut empty = MaybeUninit::<libc::sigset_t>::uninit();
+        libc::sigemptyset(empty.as_mut_ptr());
+        libc::pthread_sigmask(libc::SIG_SETMASK, empty.as_ptr(), std::ptr::null_mut());
+    }
+    Ok(())
+}
+
 /// Makes `cmd`'s child die with SIGKILL when this process does, and start
 /// with no signals blocked: a tender supervised by `oasis run` outside a
 /// namespace.
@@ -188,20 +200,7 @@ pub fn child_dies_with_parent(cmd: &mut Command) {
     // SAFETY: the closure runs in the forked child before exec and makes
     // only async-signal-safe system calls (prctl, getppid, pthread_sigmask
     // on a set built on its stack).
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            if libc::getppid() as u32 != parent {
-                return Err(io::Error::from_raw_os_error(libc::ESRCH));
-            }
-            let mut empty = MaybeUninit::<libc::sigset_t>::uninit();
-            libc::sigemptyset(empty.as_mut_ptr());
-            libc::pthread_sigmask(libc::SIG_SETMASK, empty.as_ptr(), std::ptr::null_mut());
-            Ok(())
-        })
-    };
+    unsafe { cmd.pre_exec(move || dies_with_parent_unblocked(parent)) };
 }
 
 /// Makes `cmd`'s child the leader of a new session (`setsid`): no
