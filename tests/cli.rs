@@ -12,8 +12,16 @@ use oasis_testkit::{guest_images, run, workspace_root};
 const OASIS: &str = env!("CARGO_BIN_EXE_oasis");
 const LIMIT: Duration = Duration::from_secs(600);
 
-fn oasis(args: &[&str]) -> oasis_testkit::Outcome {
+/// The `oasis` command, with a data directory of this test process's own
+/// (the notes it shows once, its kept disks), never the user's.
+fn oasis_command() -> Command {
     let mut cmd = Command::new(OASIS);
+    cmd.env("XDG_DATA_HOME", elsewhere("data"));
+    cmd
+}
+
+fn oasis(args: &[&str]) -> oasis_testkit::Outcome {
+    let mut cmd = oasis_command();
     cmd.current_dir(workspace_root()).args(args);
     run(&mut cmd, LIMIT)
 }
@@ -26,7 +34,7 @@ fn one_line_refusal(args: &[&str], status: i32, needle: &str) {
 
 /// `oasis ARGS` from `dir`.
 fn oasis_in(dir: &std::path::Path, args: &[&str]) -> oasis_testkit::Outcome {
-    let mut cmd = Command::new(OASIS);
+    let mut cmd = oasis_command();
     cmd.current_dir(dir).args(args);
     run(&mut cmd, LIMIT)
 }
@@ -158,7 +166,7 @@ fn run_publishes_the_packages_default_ports_unless_p_replaces_them() {
     let www = workspace_root().join("unikernels/www");
     let www = www.to_str().unwrap();
     let dry_run = |extra: &[&str]| {
-        let mut cmd = Command::new(OASIS);
+        let mut cmd = oasis_command();
         cmd.current_dir(std::env::temp_dir()).args(["run", www, "--dry-run"]).args(extra);
         run(&mut cmd, LIMIT)
     };
@@ -283,7 +291,7 @@ fn kept_disks_live_in_the_data_directory_and_are_managed_by_name() {
     let kv = guest_images().path("kv");
     let kv = kv.to_str().unwrap();
     let oasis_disks = |args: &[&str]| {
-        let mut cmd = Command::new(OASIS);
+        let mut cmd = oasis_command();
         cmd.current_dir(&home).env("OASIS_DISKS_DIR", &disks).args(args);
         run(&mut cmd, LIMIT)
     };

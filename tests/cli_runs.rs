@@ -18,25 +18,32 @@ const LIMIT: Duration = Duration::from_secs(600);
 /// How long a condition may take to come true before a test fails.
 const WAIT: Duration = Duration::from_secs(120);
 
-/// A user's directory and runtime directory, both fresh.
+/// A user's directory, runtime directory and data directory (kept
+/// disks, notes), all fresh.
 struct User {
     home: PathBuf,
     runtime: PathBuf,
+    data: PathBuf,
 }
 
 impl User {
     fn new(test: &str) -> User {
         let base = std::env::temp_dir().join(format!("oasis-cli-runs-{}", std::process::id())).join(test);
         let _ = std::fs::remove_dir_all(&base);
-        let (home, runtime) = (base.join("home"), base.join("runtime"));
-        std::fs::create_dir_all(&home).unwrap();
-        std::fs::create_dir_all(&runtime).unwrap();
-        User { home, runtime }
+        let (home, runtime, data) = (base.join("home"), base.join("runtime"), base.join("data"));
+        for dir in [&home, &runtime, &data] {
+            std::fs::create_dir_all(dir).unwrap();
+        }
+        User { home, runtime, data }
     }
 
     fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(OASIS);
-        cmd.current_dir(&self.home).env("XDG_RUNTIME_DIR", &self.runtime).args(args);
+        cmd.current_dir(&self.home)
+            .env("XDG_RUNTIME_DIR", &self.runtime)
+            .env("XDG_DATA_HOME", &self.data)
+            .env_remove("OASIS_DISKS_DIR")
+            .args(args);
         cmd
     }
 
@@ -245,4 +252,67 @@ fn a_detached_service_publishes_its_port_and_stop_removes_its_namespace() {
     user.oasis(&["stop", "echo"]).expect_status(0, "oasis stop echo");
     assert!(!namespace_listed(&namespace), "{namespace} is left after stop");
     assert!(user.listed("echo").is_none());
+}
+
+/// The Rust block under the README's "visits example" marker.
+fn readme_visits_example() -> String {
+    let readme = std::fs::read_to_string(oasis_testkit::workspace_root().join("README.md")).unwrap();
+    let (_, after) = readme.split_once("<!-- visits example:").expect("the README's visits example marker");
+    let (_, code) = after.split_once("```rust\n").expect("a rust block after the marker");
+    code.split_once("```").expect("the block's end").0.to_string()
+}
+
+/// One line from the visits service on `port`, if it answers.
+fn visit(port: u16) -> Option<String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    (!text.is_empty()).then_some(text)
+}
+
+/// The README's walk-through, as a newcomer does it: a package of their
+/// own made by `oasis new` outside the checkout, the README's code, a
+/// detached run with a published port and a kept disk, listed, logged,
+/// stopped, and run again with the disk's data still there.
+#[test]
+fn the_readmes_own_service_runs_detached_with_a_port_and_a_disk_that_outlives_it() {
+    let test = "the_readmes_own_service_runs_detached_with_a_port_and_a_disk_that_outlives_it";
+    if let Err(why) = oasis_testkit::netns_available() {
+        return skip(test, &why);
+    }
+    let user = User::new("visits");
+    user.oasis(&["new", "visits"]).expect_status(0, "oasis new visits").expect_stdout("created ./visits", "new");
+    std::fs::write(user.home.join("visits/src/main.rs"), readme_visits_example()).unwrap();
+    let port = free_port();
+    let publish = format!("{port}:8080");
+    let start = |what: &str| {
+        user.oasis(&["run", "-d", "--name", "visits", "-p", &publish, "--target", "spt", "visits"])
+            .expect_status(0, what);
+    };
+    start("oasis run -d visits (a first build of a package of one's own)");
+    let run = user.listed("visits").expect("visits in oasis ps");
+    assert_eq!(run["ports"], serde_json::json!([format!("127.0.0.1:{port}->8080/tcp")]), "{run}");
+    let mut first = None;
+    wait_until("the published port answers", || {
+        first = visit(port);
+        first.is_some()
+    });
+    assert_eq!(first.as_deref(), Some("visit 1\n"));
+    assert_eq!(visit(port).as_deref(), Some("visit 2\n"));
+    user.oasis(&["logs", "visits"]).expect_status(0, "logs").expect_stdout("visits: 0 so far", "the log");
+    let disks = user.oasis(&["disks", "ls"]);
+    disks.expect_status(0, "disks ls").expect_stdout("visits-storage", "the kept disk");
+    assert!(user.data.join("oasis/disks/visits-storage.img").is_file(), "{disks:#?}");
+    user.oasis(&["stop", "visits"]).expect_status(0, "oasis stop visits");
+    assert!(user.listed("visits").is_none(), "listed after stop");
+
+    start("oasis run -d visits again");
+    let mut again = None;
+    wait_until("the port answers again", || {
+        again = visit(port);
+        again.is_some()
+    });
+    assert_eq!(again.as_deref(), Some("visit 3\n"), "the count did not outlive the run");
+    user.oasis(&["stop", "visits", "--time", "0"]).expect_status(0, "oasis stop --time 0");
 }

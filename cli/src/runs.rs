@@ -458,16 +458,28 @@ pub fn logs(name: &str, follow: bool) -> Result<()> {
     }
 }
 
+/// How long after the grace a run has to remove its namespace and state
+/// before `oasis stop` kills it too.
+const RUN_CLEANUP: Duration = Duration::from_secs(2);
+
 /// `oasis stop NAME [--time SECONDS]`.
 pub fn stop(name: &str, grace: u64) -> Result<()> {
     let info = find(name)?;
     let namespace = crate::run::namespace_of(info.pid);
+    // The run gets SIGTERM with the grace it is to give its tender (a
+    // queued signal's value), kills the tender when that runs out and
+    // removes its namespace; the run itself is killed only if it is still
+    // there a little later.
     let signal = |s: libc::c_int| -> Result<()> {
         // Checked again just before: the pid must still be that run's.
         if !info.alive() {
             return Ok(());
         }
-        match oasis_sys::signal_process(info.pid, s) {
+        let sent = match s {
+            libc::SIGTERM => oasis_sys::queue_signal(info.pid, s, usize::try_from(grace).unwrap_or(usize::MAX)),
+            _ => oasis_sys::signal_process(info.pid, s),
+        };
+        match sent {
             Err(e) if e.raw_os_error() != Some(libc::ESRCH) => {
                 Err(e).with_context(|| format!("signalling {name} (pid {})", info.pid))
             }
@@ -485,7 +497,7 @@ pub fn stop(name: &str, grace: u64) -> Result<()> {
         }
         true
     };
-    if !gone(Duration::from_secs(grace)) {
+    if !gone(Duration::from_secs(grace).saturating_add(RUN_CLEANUP)) {
         eprintln!("oasis: {name} did not stop within {grace}s: killing it");
         signal(libc::SIGKILL)?;
         // SIGKILL takes the tender with it (it dies with its parent).

@@ -21,8 +21,8 @@ use super::plan::NetPlan;
 use super::proxy;
 
 /// How long the tender has to stop after a forwarded signal before it is
-/// killed.
-const GRACE: Duration = Duration::from_secs(10);
+/// killed, unless the signal says otherwise (`oasis stop --time`).
+pub const GRACE: Duration = Duration::from_secs(10);
 
 /// The signals a run stops on; SIGCHLD only wakes the wait.
 const STOP: [libc::c_int; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
@@ -37,25 +37,32 @@ fn spawn_in(ns: &Namespace, command: &[OsString]) -> Result<Child> {
 }
 
 /// Waits for the tender; a stop signal is passed on, and a second one, or
-/// the grace period running out, kills it.
+/// the grace period running out, kills it. The grace is [`GRACE`], or the
+/// seconds a queued signal carries (`oasis stop --time`).
 fn wait(child: &mut Child, signals: &BlockedSignals) -> Result<ExitStatus> {
-    let mut stopping: Option<Instant> = None;
+    let mut kill_at: Option<Instant> = None;
+    let mut killed = false;
     loop {
         if let Some(status) = child.try_wait().context("waiting for the tender")? {
             return Ok(status);
         }
         match signals.next(Duration::from_millis(500)) {
-            Some(s) if STOP.contains(&s) => match stopping {
-                None => {
-                    host::kill(child, s);
-                    stopping = Some(Instant::now());
+            Some(caught) if STOP.contains(&caught.signal) => match kill_at {
+                None if !killed => {
+                    host::kill(child, caught.signal);
+                    let grace = caught.queued.map_or(GRACE, |secs| Duration::from_secs(secs as u64));
+                    kill_at = Some(Instant::now() + grace);
                 }
-                Some(_) => host::kill(child, libc::SIGKILL),
+                _ => host::kill(child, libc::SIGKILL),
             },
             _ => {}
         }
-        if stopping.is_some_and(|t| t.elapsed() > GRACE) {
+        if kill_at.is_some_and(|t| Instant::now() >= t) {
+            eprintln!("oasis: the tender did not stop within its grace after the signal: killing it");
             host::kill(child, libc::SIGKILL);
+            // SIGKILL cannot be refused: the next try_wait reaps it.
+            kill_at = None;
+            killed = true;
         }
     }
 }

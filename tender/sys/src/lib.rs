@@ -76,15 +76,52 @@ impl BlockedSignals {
     }
 
     /// The next pending signal of the set, waiting at most `timeout`.
-    pub fn next(&self, timeout: Duration) -> Option<libc::c_int> {
+    pub fn next(&self, timeout: Duration) -> Option<Caught> {
         let ts = libc::timespec {
             tv_sec: libc::time_t::try_from(timeout.as_secs()).unwrap_or(libc::time_t::MAX),
             tv_nsec: timeout.subsec_nanos() as libc::c_long,
         };
-        // SAFETY: `set` and `ts` are valid for the call; no siginfo is asked for.
-        let s = unsafe { libc::sigtimedwait(&self.set, std::ptr::null_mut(), &ts) };
-        (s > 0).then_some(s)
+        let mut info = MaybeUninit::<libc::siginfo_t>::zeroed();
+        // SAFETY: `set` and `ts` are valid for the call; `info` is writable
+        // siginfo_t storage, filled when a signal is taken.
+        let s = unsafe { libc::sigtimedwait(&self.set, info.as_mut_ptr(), &ts) };
+        if s <= 0 {
+            return None;
+        }
+        // SAFETY: sigtimedwait filled `info` for the signal it returned
+        // (and it was zeroed before, so every byte is initialised).
+        let info = unsafe { info.assume_init() };
+        // SAFETY: si_value is meaningful for SI_QUEUE, which is checked.
+        let queued = (info.si_code == libc::SI_QUEUE).then(|| unsafe { info.si_value() }.sival_ptr as usize);
+        Some(Caught { signal: s, queued })
     }
+}
+
+/// A signal [`BlockedSignals::next`] took.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Caught {
+    pub signal: libc::c_int,
+    /// The value that came with it when it was sent by [`queue_signal`]
+    /// (`sigqueue`), not by `kill`.
+    pub queued: Option<usize>,
+}
+
+/// Sends `signal` with `value` (`sigqueue`) to process `pid`, which takes
+/// it with [`BlockedSignals::next`] as [`Caught::queued`]: how `oasis
+/// stop --time` tells a run how long its tender may take to stop.
+pub fn queue_signal(pid: u32, signal: libc::c_int, value: usize) -> io::Result<()> {
+    let pid = libc::pid_t::try_from(pid).map_err(|_| io::Error::from_raw_os_error(libc::ESRCH))?;
+    if pid <= 0 {
+        return Err(io::Error::from_raw_os_error(libc::ESRCH));
+    }
+    let value = libc::sigval { sival_ptr: value as *mut libc::c_void };
+    // SAFETY: sigqueue has no memory effects on this process; a positive
+    // pid names one process; the value is carried as a number, never
+    // dereferenced.
+    if unsafe { libc::sigqueue(pid, signal, value) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// Sends `signal` to `child`, which has not been waited for.
