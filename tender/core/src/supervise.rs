@@ -14,7 +14,9 @@
 //! - turns the child's death by any signal (SIGSYS, SIGSEGV, …) into exit
 //!   status 254 and one line naming it;
 //! - relays the guest's console (the child's stdout is a pipe) to its own
-//!   stdout, up to `--console-limit` bytes in all;
+//!   stdout, up to `--console-limit` bytes in all, from the same poll loop
+//!   with writes that cannot block (`supervise/relay.rs`), so a stdout nobody
+//!   reads never defers the timeout or a stop signal;
 //! - is the only writer of its stderr. The child's stderr is a second pipe,
 //!   where the tender inside writes its final report; the supervisor
 //!   prints it only when the child's exit status is one the tender uses for
