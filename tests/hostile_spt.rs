@@ -252,3 +252,82 @@ fn open_fds(pid: u32) -> Vec<i32> {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// `oasis spt hostile_raw_write` writing 8 MiB of console in 64 KiB
+/// writes, `opts` added, with `stdout` as its stdout; returns its status
+/// and stderr.
+fn eight_mib_to(stdout: Stdio, opts: &[&str]) -> (Option<i32>, String) {
+    let mut child = Command::new(OASIS)
+        .arg("spt")
+        .arg(guest_images().path("hostile_raw_write"))
+        .args(opts)
+        .args(["--", "--fd", "1", "--total", "8388608", "--chunk", "65536", "--text", "x"])
+        .stdout(stdout)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    let status = wait_bounded(&mut child, Duration::from_secs(60));
+    (status.code(), err)
+}
+
+#[test]
+fn the_console_reaches_a_file_whole_or_up_to_the_limit() {
+    // A file (splice) and a file opened to append (no splice: copied).
+    for append in [false, true] {
+        let path = scratch(&format!("console-to-file-{append}"));
+        let _ = std::fs::remove_file(&path);
+        let file = || std::fs::OpenOptions::new().create(true).write(true).append(append).open(&path).unwrap();
+        let (status, err) = eight_mib_to(file().into(), &[]);
+        assert_eq!((status, err.as_str()), (Some(0), ""), "append {append}");
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 8 << 20, "append {append}: all of the console");
+        std::fs::remove_file(&path).unwrap();
+        let (status, err) = eight_mib_to(file().into(), &["--console-limit=1M"]);
+        assert_eq!(status, Some(0), "append {append}: {err}");
+        assert!(err.contains("--console-limit=1048576: 7340032 bytes dropped (supervisor)"), "{err}");
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 1 << 20, "append {append}: up to the limit");
+        std::fs::remove_file(&path).unwrap();
+    }
+    let (status, err) = eight_mib_to(Stdio::null(), &[]);
+    assert_eq!((status, err.as_str()), (Some(0), ""), "to /dev/null");
+}
+
+#[test]
+fn the_console_reaches_a_socket_whole() {
+    let (mine, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut got = Vec::new();
+        let mut mine = mine;
+        mine.read_to_end(&mut got).unwrap();
+        got
+    });
+    let (status, err) = eight_mib_to(std::os::fd::OwnedFd::from(theirs).into(), &["--console-limit=6M"]);
+    assert_eq!(status, Some(0), "{err}");
+    assert!(err.contains("--console-limit=6291456: 2097152 bytes dropped (supervisor)"), "{err}");
+    let got = reader.join().unwrap();
+    assert_eq!(got.len(), 6 << 20);
+    assert!(got.iter().all(|&b| b == b'x'));
+}
+
+#[test]
+fn a_stalled_console_never_defers_a_stop_signal() {
+    // stdout a pipe nobody reads, full after 64 KiB: the supervisor must
+    // still answer SIGTERM at once.
+    let mut child = Command::new(OASIS)
+        .arg("spt")
+        .arg(guest_images().path("hostile_console_flood"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = wait_bounded(&mut child, Duration::from_secs(10));
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(status.signal(), Some(libc::SIGTERM));
+    let mut err = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    assert!(err.contains("SIGTERM received: the guest was killed (supervisor)"), "{err}");
+}

@@ -8,10 +8,10 @@
 //! read from wherever it lies, at most 64 KiB.)
 
 use std::fs::File;
-use std::os::unix::fs::{FileExt, FileTypeExt, OpenOptionsExt};
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::Path;
 
-use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
+use vm_memory::{GuestAddress, GuestMemoryBackend, GuestMemoryMmap};
 
 use crate::image::{Image, ImageError};
 use crate::memory::LoadError;
@@ -20,9 +20,10 @@ use crate::memory::LoadError;
 /// program headers must lie.
 pub const MAX_HEADERS: u64 = 1 << 20;
 
-/// Bytes read to begin with: enough for the headers of every image Oasis
-/// builds.
-const FIRST_READ: u64 = 64 << 10;
+/// Bytes read to begin with: enough for the ELF header and program
+/// headers of every image Oasis builds (under 1 KiB), without reading the
+/// image's data twice (the segments are read straight into guest memory).
+const FIRST_READ: u64 = 4 << 10;
 
 /// Size of the ELF64 file header.
 const EHDR_LEN: usize = 64;
@@ -69,10 +70,45 @@ fn kind(t: std::fs::FileType) -> &'static str {
     }
 }
 
+/// `len` bytes at `offset`, read straight into a fresh buffer (not zeroed
+/// first: at every boot that zeroing cost as much as the read).
 fn read_at(file: &File, offset: u64, len: u64) -> std::io::Result<Vec<u8>> {
-    let mut buf = vec![0u8; len as usize];
-    file.read_exact_at(&mut buf, offset)?;
+    let len = len as usize;
+    let mut buf: Vec<u8> = Vec::with_capacity(len);
+    while buf.len() < len {
+        let at = offset + buf.len() as u64;
+        let want = len - buf.len();
+        let spare = &mut buf.spare_capacity_mut()[..want];
+        let n = pread(file, spare.as_mut_ptr().cast(), want, at)?;
+        // SAFETY: pread wrote the first `n` bytes of the spare capacity
+        // (`n` is at most its length), so they are initialised.
+        unsafe { buf.set_len(buf.len() + n) };
+    }
     Ok(buf)
+}
+
+/// One `pread` of at most `len` bytes at `offset` into `to`, retried on
+/// EINTR; end of file before any byte is an error (the file was checked
+/// to be long enough: it shrank).
+fn pread(file: &File, to: *mut u8, len: usize, offset: u64) -> std::io::Result<usize> {
+    use std::os::fd::AsRawFd;
+    let offset = libc::off_t::try_from(offset).map_err(|_| std::io::ErrorKind::InvalidInput)?;
+    loop {
+        // SAFETY: every caller passes `to` valid for writes of `len` bytes
+        // that no reference covers meanwhile; the kernel writes at most
+        // `len` bytes there.
+        let n = unsafe { libc::pread(file.as_raw_fd(), to.cast(), len, offset) };
+        match n {
+            0 => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+            n if n > 0 => return Ok(n as usize),
+            _ => {
+                let e = std::io::Error::last_os_error();
+                if e.kind() != std::io::ErrorKind::Interrupted {
+                    return Err(e);
+                }
+            }
+        }
+    }
 }
 
 /// The largest note segment read (the manifest is about 1.3 KiB).
@@ -154,14 +190,25 @@ impl ImageFile {
     /// Copies the segments from the file into guest memory (which must be
     /// zeroed: the parts of segments past their file data stay zero).
     pub fn load(&self, mem: &GuestMemoryMmap) -> Result<(), LoadError> {
-        let mut chunk = vec![0u8; 256 << 10];
+        // Straight from the file into guest memory: no buffer to allocate,
+        // zero and copy from.
         for s in &self.image.segments {
-            let mut done = 0u64;
-            while done < s.file_len {
-                let n = (s.file_len - done).min(chunk.len() as u64) as usize;
-                self.file.read_exact_at(&mut chunk[..n], s.file_offset + done).map_err(|_| LoadError::Write(s.addr))?;
-                mem.write_slice(&chunk[..n], GuestAddress(s.addr + done)).map_err(|_| LoadError::Write(s.addr))?;
-                done += n as u64;
+            let fail = |_| LoadError::Write(s.addr);
+            let mut offset = s.file_offset;
+            let len = usize::try_from(s.file_len).map_err(|_| LoadError::Write(s.addr))?;
+            for slice in GuestMemoryBackend::get_slices(mem, GuestAddress(s.addr), len) {
+                let slice = slice.map_err(|_| LoadError::Write(s.addr))?;
+                let guard = slice.ptr_guard_mut();
+                let mut done = 0;
+                while done < slice.len() {
+                    // SAFETY: `guard` points at `slice.len()` bytes of guest
+                    // memory, mapped and writable; nothing runs in the guest
+                    // yet and no reference covers those bytes.
+                    let to = unsafe { guard.as_ptr().add(done) };
+                    let n = pread(&self.file, to, slice.len() - done, offset).map_err(fail)?;
+                    done += n;
+                    offset += n as u64;
+                }
             }
         }
         Ok(())

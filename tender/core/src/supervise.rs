@@ -14,7 +14,9 @@
 //! - turns the child's death by any signal (SIGSYS, SIGSEGV, …) into exit
 //!   status 254 and one line naming it;
 //! - relays the guest's console (the child's stdout is a pipe) to its own
-//!   stdout, up to `--console-limit` bytes in all;
+//!   stdout, up to `--console-limit` bytes in all, from the same poll loop
+//!   with writes that cannot block (`supervise/relay.rs`), so a stdout nobody
+//!   reads never defers the timeout or a stop signal;
 //! - is the only writer of its stderr. The child's stderr is a second pipe,
 //!   where the tender inside writes its final report; the supervisor
 //!   prints it only when the child's exit status is one the tender uses for
@@ -29,12 +31,15 @@ use std::convert::Infallible;
 use std::io::Read;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use oasis_abi::exit;
 
 use crate::stop::signal_name;
+
+mod relay;
+
+use relay::{Relay, Relayed};
 
 /// Most bytes of the child's report the supervisor keeps.
 pub const REPORT_MAX: usize = 16 << 10;
@@ -60,7 +65,7 @@ fn os_error(what: &'static str) -> impl FnOnce(std::io::Error) -> crate::setup::
     crate::setup::host_error(what)
 }
 
-fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
+pub(crate) fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0; 2];
     // SAFETY: `fds` is a writable array of two descriptors, as pipe2 needs.
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
@@ -149,83 +154,6 @@ fn become_child(supervisor: libc::pid_t, console: &OwnedFd, report: &OwnedFd) {
     }
 }
 
-/// What the relay of the console did.
-#[derive(Clone, Copy, Debug, Default)]
-struct Relayed {
-    /// Bytes dropped over the limit.
-    dropped: u64,
-}
-
-/// Copies the child's console to stdout (`splice`, where stdout allows it)
-/// until the child closes it, dropping what is over `limit`.
-fn relay(console: OwnedFd, limit: Option<u64>) -> Relayed {
-    const CHUNK: usize = 64 << 10;
-    let fd = console.as_raw_fd();
-    let mut sent = 0u64;
-    let mut out = Relayed::default();
-    let mut splice_works = true;
-    let mut stdout_gone = false;
-    let mut scratch = vec![0u8; CHUNK];
-    loop {
-        let room = limit.map_or(u64::MAX, |l| l.saturating_sub(sent));
-        if room > 0 && !stdout_gone && splice_works {
-            let len = room.min(CHUNK as u64) as usize;
-            // SAFETY: splice between two descriptors this process owns
-            // (the pipe and its stdout), with null offsets (both may be
-            // pipes or streams); no memory is passed.
-            let n =
-                unsafe { libc::splice(fd, std::ptr::null_mut(), 1, std::ptr::null_mut(), len, libc::SPLICE_F_MOVE) };
-            match n {
-                0 => return out,
-                n if n > 0 => {
-                    sent += n as u64;
-                    continue;
-                }
-                _ => match std::io::Error::last_os_error().raw_os_error() {
-                    Some(libc::EINTR) => continue,
-                    // stdout cannot take a splice (a file opened to append,
-                    // some terminals): copy instead.
-                    Some(libc::EINVAL) => splice_works = false,
-                    // Nobody reads stdout any more: keep draining.
-                    _ => stdout_gone = true,
-                },
-            }
-            continue;
-        }
-        // SAFETY: `scratch` is live and writable for its length; `fd` is
-        // the pipe this function owns.
-        let n = unsafe { libc::read(fd, scratch.as_mut_ptr().cast(), scratch.len()) };
-        if n == 0 {
-            return out;
-        }
-        if n < 0 {
-            if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
-                continue;
-            }
-            return out;
-        }
-        let n = n as usize;
-        let keep = (room.min(n as u64) as usize).min(n);
-        if keep > 0 && !stdout_gone {
-            let mut at = 0;
-            while at < keep {
-                // SAFETY: writing initialised bytes of `scratch` to stdout.
-                let w = unsafe { libc::write(1, scratch[at..keep].as_ptr().cast(), keep - at) };
-                if w <= 0 {
-                    if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
-                        continue;
-                    }
-                    stdout_gone = true;
-                    break;
-                }
-                at += w as usize;
-            }
-            sent += keep as u64;
-        }
-        out.dropped += (n - keep) as u64;
-    }
-}
-
 /// How the child ended.
 enum Ended {
     /// It exited with this status.
@@ -300,7 +228,14 @@ pub fn honour_stop_requests() -> std::io::Result<()> {
 /// Ends the child: under `--stats`, asks first ([`STOP_REQUEST`]) and
 /// gathers the report it writes as it ends, for at most the grace; then
 /// SIGKILL whatever is left.
-fn end_child(limits: &Limits, pid: libc::pid_t, sigfd: RawFd, report: &mut std::fs::File, text: &mut Vec<u8>) {
+fn end_child(
+    limits: &Limits,
+    pid: libc::pid_t,
+    sigfd: RawFd,
+    report: &mut std::fs::File,
+    text: &mut Vec<u8>,
+    console: &mut Relay,
+) {
     if limits.stats {
         // SAFETY: kill sends a signal to our own child, which we have not
         // reaped, so the pid is still its.
@@ -319,14 +254,20 @@ fn end_child(limits: &Limits, pid: libc::pid_t, sigfd: RawFd, report: &mut std::
                     events: libc::POLLIN,
                     revents: 0,
                 },
+                // The console still moves: a child blocked on a full
+                // console could not write its report.
+                console.pollfd(),
             ];
             let ms = left.as_millis().clamp(1, 1000) as i32;
-            // SAFETY: `fds` is a live array of two pollfd.
-            if unsafe { libc::poll(fds.as_mut_ptr(), 2, ms) } < 0 {
+            // SAFETY: `fds` is a live array of three pollfd.
+            if unsafe { libc::poll(fds.as_mut_ptr(), 3, ms) } < 0 {
                 continue;
             }
             if fds[1].revents != 0 {
                 report_open = read_report(report, text);
+            }
+            if fds[2].revents != 0 {
+                console.service();
             }
             if fds[0].revents != 0 {
                 let _ = next_signal(sigfd);
@@ -359,11 +300,13 @@ fn supervise(
 ) -> Result<Infallible, crate::setup::SetupError> {
     let started = Instant::now();
     let deadline = limits.timeout.map(|t| started + t);
-    let (done_tx, done_rx) = mpsc::channel();
-    let console_limit = limits.console_limit;
-    std::thread::spawn(move || {
-        let _ = done_tx.send(relay(console, console_limit));
-    });
+    let mut console = match Relay::start(console, limits.console_limit) {
+        Ok(c) => c,
+        Err(e) => {
+            kill_and_reap(pid);
+            return Err(os_error("relaying the console")(e));
+        }
+    };
     // SAFETY: a signalfd for the set blocked above; the descriptor is
     // ours, wrapped at once.
     let sigfd = unsafe { libc::signalfd(-1, &set, libc::SFD_CLOEXEC) };
@@ -381,7 +324,7 @@ fn supervise(
             Some(d) => {
                 let left = d.saturating_duration_since(Instant::now());
                 if left.is_zero() {
-                    end_child(&limits, pid, sigfd.as_raw_fd(), &mut report, &mut text);
+                    end_child(&limits, pid, sigfd.as_raw_fd(), &mut report, &mut text, &mut console);
                     let ms = limits.timeout.unwrap_or_default().as_millis();
                     stop(&limits, format_args!("--timeout of {ms} ms ran out"));
                 }
@@ -392,19 +335,23 @@ fn supervise(
         let mut fds = [
             libc::pollfd { fd: sigfd.as_raw_fd(), events: libc::POLLIN, revents: 0 },
             libc::pollfd { fd: if report_open { report.as_raw_fd() } else { -1 }, events: libc::POLLIN, revents: 0 },
+            console.pollfd(),
         ];
-        // SAFETY: `fds` is a live array of two pollfd.
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, wait_ms) };
+        // SAFETY: `fds` is a live array of three pollfd.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), 3, wait_ms) };
         if n < 0 {
             continue;
         }
         if fds[1].revents != 0 {
             report_open = read_report(&mut report, &mut text);
         }
+        if fds[2].revents != 0 {
+            console.service();
+        }
         if fds[0].revents != 0 {
             let signal = next_signal(sigfd.as_raw_fd());
             if STOP_SIGNALS.contains(&signal) {
-                end_child(&limits, pid, sigfd.as_raw_fd(), &mut report, &mut text);
+                end_child(&limits, pid, sigfd.as_raw_fd(), &mut report, &mut text, &mut console);
                 oasis_sys::eprint(format_args!(
                     "{}: stopped: {} received: the guest was killed (supervisor)\n",
                     limits.name,
@@ -421,11 +368,7 @@ fn supervise(
     while report_open {
         report_open = read_report(&mut report, &mut text);
     }
-    // Let the console relay finish, unless that would outlast the deadline.
-    let relayed = match deadline {
-        Some(d) => done_rx.recv_timeout(d.saturating_duration_since(Instant::now())).ok(),
-        None => done_rx.recv().ok(),
-    };
+    let relayed = drain(&limits, deadline, sigfd.as_raw_fd(), &mut console);
     let status = match ended {
         Ended::Exited(code) => code,
         Ended::Killed(signal) => {
@@ -449,6 +392,46 @@ fn supervise(
     }
     // SAFETY: _exit ends the process with the guest's status.
     unsafe { libc::_exit(i32::from(status)) }
+}
+
+/// Lets the console relay finish once the child is gone, unless that
+/// would outlast the deadline (`None` then). A stop signal still ends the
+/// run meanwhile: stdout may have no room for as long as it likes.
+fn drain(limits: &Limits, deadline: Option<Instant>, sigfd: RawFd, console: &mut Relay) -> Option<Relayed> {
+    loop {
+        if let Some(done) = console.finished() {
+            return Some(done);
+        }
+        let wait_ms = match deadline {
+            Some(d) => {
+                let left = d.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return None;
+                }
+                left.as_millis().clamp(1, i32::MAX as u128) as i32
+            }
+            None => -1,
+        };
+        let mut fds = [libc::pollfd { fd: sigfd, events: libc::POLLIN, revents: 0 }, console.pollfd()];
+        // SAFETY: `fds` is a live array of two pollfd.
+        if unsafe { libc::poll(fds.as_mut_ptr(), 2, wait_ms) } < 0 {
+            continue;
+        }
+        if fds[1].revents != 0 {
+            console.service();
+        }
+        if fds[0].revents != 0 {
+            let signal = next_signal(sigfd);
+            if STOP_SIGNALS.contains(&signal) {
+                oasis_sys::eprint(format_args!(
+                    "{}: stopped: {} received while the console was still being written (supervisor)\n",
+                    limits.name,
+                    signal_name(signal)
+                ));
+                die_by(signal);
+            }
+        }
+    }
 }
 
 /// Ends this process by `signal`, as it would have ended had it not
