@@ -5,7 +5,9 @@
 //! (`oasis_pvh_start`, below): the VMM loads the image's segments at their
 //! physical addresses and enters there in 32-bit protected mode, paging
 //! off, with `ebx` holding the address of an `hvm_start_info`. The stub
-//! identity-maps the first 4 GiB with 2 MiB pages, enters long mode with a
+//! identity-maps the first 4 GiB (2 MiB pages, 4 KiB ones for the first
+//! 2 MiB so that page zero can be unmapped once the start info is read),
+//! enters long mode with a
 //! GDT of its own (the same selectors as hvt: code 0x08, data 0x10, so the
 //! exception handlers serve both) and calls [`start_pvh`] on a small boot
 //! stack in `.bss`. That reads the start info (memory map, command line),
@@ -18,8 +20,8 @@
 //!   wall clock from the CMOS RTC ([`time`]);
 //! - entropy: RDRAND/RDSEED, else an `oasis.seed=HEX` boot argument;
 //! - waiting: polling the TSC (`pause`), or `hlt` when nothing can wake us;
-//! - exit: QEMU's `isa-debug-exit` at port 0x501, else a final line
-//!   `oasis: exit STATUS` and a reset through the i8042.
+//! - exit: a last line `oasis: exit STATUS`, then QEMU's `isa-debug-exit`
+//!   at port 0x501, else a reset through the i8042.
 //!
 //! No devices yet: an image that declares one is refused when it opens it.
 
@@ -72,6 +74,9 @@ oasis_pvh_pdpt:
     .skip 4096
 oasis_pvh_pd:
     .skip 4 * 4096
+    .global oasis_pvh_pt
+oasis_pvh_pt:
+    .skip 4096
 oasis_pvh_boot_stack:
     .skip {boot_stack}
 oasis_pvh_boot_stack_top:
@@ -108,6 +113,17 @@ oasis_pvh_start:
     addl $8, %edi
     decl %ecx
     jnz 2b
+    movl $oasis_pvh_pt, %edi
+    movl $0x3, %eax
+    movl $512, %ecx
+4:
+    movl %eax, (%edi)
+    movl $0, 4(%edi)
+    addl $4096, %eax
+    addl $8, %edi
+    decl %ecx
+    jnz 4b
+    movl $oasis_pvh_pt + 3, oasis_pvh_pd
     movl %cr4, %eax
     orl $0x20, %eax
     movl %eax, %cr4
@@ -191,9 +207,24 @@ struct Boot {
 }
 
 // SAFETY: `_end` is defined by the guest linker script (the page-aligned
-// end of the image); only its address is used.
+// end of the image); only its address is used. `oasis_pvh_pt` is the page
+// table of the first 2 MiB, defined in the `global_asm!` above.
 unsafe extern "C" {
     static _end: u8;
+    static mut oasis_pvh_pt: [u64; 512];
+}
+
+/// Unmaps page zero, as the tenders leave it unmapped, so a null
+/// dereference faults (the stub mapped it: the VMM's start info may lie
+/// there, and it has been copied by now).
+fn unmap_page_zero() {
+    // SAFETY: entry 0 of the page table the stub built for the first
+    // 2 MiB maps page zero, which nothing of ours uses; clearing it and
+    // flushing its TLB entry only makes address 0..4K fault.
+    unsafe {
+        (&raw mut oasis_pvh_pt).cast::<u64>().write_volatile(0);
+        core::arch::asm!("invlpg [{}]", in(reg) 0u64, options(nostack, preserves_flags));
+    }
 }
 
 /// Refuses to boot: a line on the UART and status 255.
@@ -327,6 +358,7 @@ extern "sysv64" fn main(boot: *const Boot) -> ! {
         refuse(format_args!("not enough memory for a heap"));
     }
     exceptions::install();
+    unmap_page_zero();
     let line = match core::str::from_utf8(&boot.cmdline[..boot.cmdline_len]) {
         Ok(s) => String::from(s).leak(),
         Err(_) => refuse(format_args!("the command line is not UTF-8")),
@@ -412,20 +444,15 @@ pub(crate) fn wait(deadline_ns: Option<u64>) {
     }
 }
 
-/// Ends the run with `code` (the console already flushed): QEMU's
-/// `isa-debug-exit` ends QEMU with `(code << 1) | 1`; where it is absent
-/// (Firecracker), a last line carries the status and the i8042 resets the
-/// machine, which ends the VMM. An exit code carries only 7 bits of the
-/// status, so statuses from 128 up are also written on a last line before
-/// the debug exit (the runner reads both).
+/// Ends the run with `code` (the console already flushed): a last line
+/// `oasis: exit CODE`, then QEMU's `isa-debug-exit`, which ends QEMU with
+/// `(code << 1) | 1`; where it is absent (Firecracker), a reset through
+/// the i8042 ends the VMM. The line is what a runner reads where there is
+/// no debug exit, and where the exit code is ambiguous: it keeps only 7
+/// bits of the status, and QEMU exits 1 on its own errors too.
 pub(crate) fn leave(code: u8) -> ! {
-    if code >= 128 {
-        let _ = writeln!(Uart, "oasis: exit {code}");
-    }
+    let _ = writeln!(Uart, "oasis: exit {code}");
     io::outb(0x501, code);
-    if code < 128 {
-        let _ = writeln!(Uart, "oasis: exit {code}");
-    }
     io::outb(0x64, 0xfe);
     // No i8042 either: a triple fault resets the machine.
     let null = [0u16; 5];
