@@ -80,7 +80,7 @@ fn refuse(what: std::fmt::Arguments<'_>) -> u8 {
 /// Runs `oasis qemu`: `Err` carries a non-zero exit status.
 pub fn main(a: QemuArgs) -> Result<(), u8> {
     oasis_sys::ignore_sigpipe();
-    if a.mem % (1 << 20) != 0 {
+    if !a.mem.is_multiple_of(1 << 20) {
         return Err(refuse(format_args!("--mem: QEMU takes whole MiB")));
     }
     let vmm = qemu::find(a.vmm.as_deref()).map_err(|e| refuse(format_args!("{e}")))?;

@@ -239,7 +239,7 @@ extern "sysv64" fn start_pvh(start_info: u64) -> ! {
     let tsc_at_boot = time::rdtsc();
     uart::init();
     hypercall::init_pvh();
-    if start_info == 0 || start_info % 8 != 0 || start_info >= MAPPED_END {
+    if start_info == 0 || !start_info.is_multiple_of(8) || start_info >= MAPPED_END {
         refuse(format_args!("no PVH start info (ebx = {start_info:#x})"));
     }
     // SAFETY: the VMM passes the start info's physical address in ebx; it
@@ -288,7 +288,7 @@ fn ram_top(info: &StartInfo, kernel_end: u64) -> Option<u64> {
     }
     let count = info.memmap_entries.min(128) as u64;
     let size = core::mem::size_of::<MemmapEntry>() as u64;
-    if info.memmap_paddr % 8 != 0 || info.memmap_paddr.checked_add(count * size)? > MAPPED_END {
+    if !info.memmap_paddr.is_multiple_of(8) || info.memmap_paddr.checked_add(count * size)? > MAPPED_END {
         return None;
     }
     let entry = |i: u64| {
