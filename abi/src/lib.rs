@@ -19,6 +19,7 @@
 
 pub mod boot;
 pub mod call;
+pub mod cmdline;
 pub mod exit;
 pub mod layout;
 pub mod manifest;

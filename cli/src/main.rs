@@ -1,5 +1,6 @@
 //! `oasis`: create, build, inspect and run Oasis unikernels, and the raw
-//! tenders (`oasis spt`, `oasis hvt`) that run an image.
+//! tenders (`oasis spt`, `oasis hvt`) that run an image, and `oasis qemu`,
+//! which boots one on QEMU.
 //!
 //! `main` is a plain C `main` (`#![cfg_attr(not(test), no_main)]`): Rust's own start-up (reading
 //! `/proc/self/maps` for the stack guard, polling fds 0–2, installing
@@ -21,6 +22,7 @@ mod inspect;
 mod kv;
 mod new;
 mod package;
+mod qemu;
 mod run;
 mod runs;
 mod tender;
@@ -136,6 +138,9 @@ enum Command {
     /// The hvt tender: run IMAGE in a KVM virtual machine
     #[command(about = tender::HVT_ABOUT, after_help = oasis_tender::config::AFTER_HELP)]
     Hvt(oasis_tender::config::TenderOptions),
+    /// Boot IMAGE on QEMU through its PVH entry
+    #[command(about = qemu::ABOUT, after_help = qemu::AFTER_HELP)]
+    Qemu(qemu::QemuArgs),
 }
 
 #[cfg(not(test))]
@@ -201,6 +206,7 @@ fn run_cli() -> Result<(), u8> {
         // is rewritten too; `oasis help spt` shows these options.
         Command::Spt(options) => return tender::main_parsed(tender::find("spt").ok_or(2u8)?, options),
         Command::Hvt(options) => return tender::main_parsed(tender::find("hvt").ok_or(2u8)?, options),
+        Command::Qemu(args) => return qemu::main(args),
     };
     result.map_err(|e| {
         ui::error(&format!("{e:#}"));

@@ -10,6 +10,8 @@
 
 #![forbid(unsafe_code)]
 
+pub mod qemu;
+
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 

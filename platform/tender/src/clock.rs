@@ -2,7 +2,8 @@
 //!
 //! On hvt time comes from the TSC with the frequency the tender measured, so
 //! reading the clock costs no exit. On spt a clock call is a plain function
-//! call into the tender (which reads the vDSO clock), about as cheap.
+//! call into the tender (which reads the vDSO clock), about as cheap. A
+//! PVH boot uses the TSC like hvt, with the frequency it found itself.
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
@@ -23,6 +24,15 @@ pub(crate) fn init(info: &BootInfo) {
         WALL_AT_BOOT.store(info.wall_ns_at_boot, Ordering::Relaxed);
         NS_PER_TICK_FP32.store(fp, Ordering::Relaxed);
     }
+}
+
+/// The TSC clock of a PVH boot: `hz` measured or read from CPUID,
+/// `tsc_at_boot` the count at monotonic time 0, `wall_ns` the wall clock
+/// then.
+pub(crate) fn init_tsc(hz: u64, tsc_at_boot: u64, wall_ns: u64) {
+    TSC_AT_BOOT.store(tsc_at_boot, Ordering::Relaxed);
+    WALL_AT_BOOT.store(wall_ns, Ordering::Relaxed);
+    NS_PER_TICK_FP32.store((1_000_000_000u64 << 32) / hz.max(1_000_000), Ordering::Relaxed);
 }
 
 fn rdtsc() -> u64 {

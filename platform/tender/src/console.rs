@@ -16,6 +16,10 @@ struct Buffer {
 static CONSOLE: spin::Mutex<Buffer> = spin::Mutex::new(Buffer { bytes: [0; BUFFER_SIZE], len: 0 });
 
 fn write_now(bytes: &[u8]) {
+    if hypercall::is_pvh() {
+        crate::pvh::uart::write(bytes);
+        return;
+    }
     for chunk in bytes.chunks(CONSOLE_WRITE_MAX as usize) {
         let mut arg = ConsoleWrite { data: chunk.as_ptr().addr() as u64, len: chunk.len() as u64 };
         hypercall::call::<op::ConsoleWrite>(&mut arg);

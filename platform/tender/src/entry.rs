@@ -31,6 +31,11 @@ unsafe extern "Rust" {
     safe fn __oasis_main() -> u8;
 }
 
+/// Runs the application's main; returns its exit status.
+pub(crate) fn run_main() -> u8 {
+    __oasis_main()
+}
+
 /// Stops dead: used only before the hypercall path is known, when nothing
 /// else can be trusted. Every tender reports the invalid opcode.
 fn halt_invalid() -> ! {

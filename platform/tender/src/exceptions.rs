@@ -1,4 +1,5 @@
-//! CPU exceptions on hvt: an IDT whose handlers report the fault to the
+//! CPU exceptions on hvt (and on a PVH boot, whose GDT has the same
+//! selectors; there the report goes to the UART): an IDT whose handlers report the fault to the
 //! tender (vector, error code, instruction pointer, faulting address), so a
 //! null dereference is named instead of ending in a bare triple fault.
 //!
@@ -82,9 +83,12 @@ extern "sysv64" fn report(frame: *const Frame) -> ! {
     let frame = unsafe { &*frame };
     let mut address = 0u64;
     if frame.vector == 14 {
-        // SAFETY: reading CR2 is allowed in ring 0, where hvt guests run,
+        // SAFETY: reading CR2 is allowed in ring 0, where hvt and PVH guests run,
         // and has no side effects.
         unsafe { core::arch::asm!("mov {}, cr2", out(reg) address, options(nomem, nostack, preserves_flags)) };
+    }
+    if hypercall::is_pvh() {
+        crate::pvh::fault(frame.vector, frame.error_code, frame.rip, address);
     }
     let mut arg = Fault { vector: frame.vector, error_code: frame.error_code, rip: frame.rip, address };
     hypercall::call::<op::Fault>(&mut arg);
@@ -128,6 +132,6 @@ pub(crate) fn install() {
     }
     let pointer = IdtPointer { limit: (core::mem::size_of::<[Gate; 32]>() - 1) as u16, base: IDT.as_ptr() as u64 };
     // SAFETY: `pointer` describes the static IDT whose gates all point at
-    // the stubs above; we run in ring 0 on hvt.
+    // the stubs above; we run in ring 0 on hvt and on a PVH boot.
     unsafe { core::arch::asm!("lidt [{}]", in(reg) &pointer, options(readonly, nostack, preserves_flags)) };
 }

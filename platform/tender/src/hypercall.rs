@@ -13,12 +13,35 @@ pub(crate) fn init(tender: Tender, spt_entry: u64) {
     TENDER.store(tender as u8, Ordering::Relaxed);
 }
 
-/// Which tender runs us.
-pub(crate) fn tender() -> Tender {
+/// The machine kind of a PVH boot (not a tender: no hypercalls).
+const PVH: u8 = 3;
+
+/// Marks this boot as a PVH boot: no hypercall is made from now on.
+pub(crate) fn init_pvh() {
+    TENDER.store(PVH, Ordering::Relaxed);
+}
+
+/// What runs us.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// A tender: hvt or spt.
+    Tender(Tender),
+    /// A VMM that entered through the PVH note (QEMU, Firecracker).
+    Pvh,
+}
+
+/// What runs us.
+pub(crate) fn kind() -> Kind {
     match TENDER.load(Ordering::Relaxed) {
-        1 => Tender::Hvt,
-        _ => Tender::Spt,
+        1 => Kind::Tender(Tender::Hvt),
+        PVH => Kind::Pvh,
+        _ => Kind::Tender(Tender::Spt),
     }
+}
+
+/// Whether this is a PVH boot.
+pub(crate) fn is_pvh() -> bool {
+    TENDER.load(Ordering::Relaxed) == PVH
 }
 
 /// Makes call `H` with its argument struct `arg`; the tender reads and
@@ -48,6 +71,7 @@ pub unsafe fn raw(nr: u64, arg_addr: u64) {
                 core::arch::asm!("out dx, eax", in("dx") port, in("eax") arg_addr as u32, options(nostack, preserves_flags));
             }
         }
+        PVH => crate::pvh::abort("a hypercall on a PVH boot (no tender runs this guest)"),
         _ => {
             let entry = SPT_ENTRY.load(Ordering::Relaxed);
             // SAFETY: on spt, boot info hands us the tender's hypercall entry,

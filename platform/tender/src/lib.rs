@@ -3,7 +3,9 @@
 //!
 //! One image serves both tenders: boot info names the tender, and the
 //! hypercall path (an `out` instruction on hvt, a call into the tender on
-//! spt) is picked from it at boot. This crate provides the entry point, the
+//! spt) is picked from it at boot. The same image also boots on a VMM
+//! (QEMU, Firecracker) through its PVH entry: a third kind of machine with
+//! a UART, the TSC and port I/O instead of hypercalls (`pvh`). This crate provides the entry point, the
 //! heap, the panic handler, the buffered console, clocks, RDRAND seed
 //! mixing, CPU exception reporting and the device drivers (net and block
 //! through hypercalls), and implements [`oasis_platform::Platform`] as
@@ -31,6 +33,7 @@ pub mod net;
 mod news;
 mod panic;
 mod platform;
+mod pvh;
 mod rdrand;
 
 pub use platform::Guest;

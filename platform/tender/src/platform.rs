@@ -8,6 +8,7 @@ use oasis_net::{NetConfig, SmolStack};
 use oasis_platform::{ArgError, Declared, DeviceSetupError, Machine, Os, Platform, Termination};
 
 use crate::block::GuestBlock;
+use crate::hypercall::Kind;
 use crate::net::GuestNet;
 use crate::{clock, console, hypercall, news};
 
@@ -30,6 +31,9 @@ static GUEST: Guest = Guest;
 
 pub(crate) fn exit(status: u8) -> ! {
     console::flush_for_exit();
+    if hypercall::is_pvh() {
+        crate::pvh::leave(status);
+    }
     let mut arg = Exit { status: u64::from(status) };
     hypercall::call::<op::Exit>(&mut arg);
     // SAFETY: the tender never resumes a guest after EXIT; `ud2` makes sure.
@@ -37,6 +41,9 @@ pub(crate) fn exit(status: u8) -> ! {
 }
 
 pub(crate) fn abort_message(message: &str) -> ! {
+    if hypercall::is_pvh() {
+        crate::pvh::abort(message);
+    }
     console::flush_for_exit();
     let len = message.len().min(ABORT_MESSAGE_MAX as usize);
     let mut arg = Abort { message: message.as_ptr().addr() as u64, len: len as u64 };
@@ -45,11 +52,22 @@ pub(crate) fn abort_message(message: &str) -> ! {
     unsafe { core::arch::asm!("ud2", options(noreturn)) }
 }
 
+/// A PVH boot has no devices yet (virtio comes later): a unikernel that
+/// declares one stops here, naming it.
+fn refuse_devices_on_pvh(device: Declared) {
+    if hypercall::is_pvh() {
+        let message =
+            alloc::format!("device '{}': no devices on a PVH boot yet (virtio is not supported)", device.name);
+        crate::pvh::abort(&message);
+    }
+}
+
 impl Machine for Guest {
     fn name(&self) -> &'static str {
-        match hypercall::tender() {
-            Tender::Hvt => "hvt",
-            Tender::Spt => "spt",
+        match hypercall::kind() {
+            Kind::Tender(Tender::Hvt) => "hvt",
+            Kind::Tender(Tender::Spt) => "spt",
+            Kind::Pvh => "pvh",
         }
     }
 
@@ -71,6 +89,9 @@ impl Machine for Guest {
 
     fn wait(&self, deadline_ns: Option<u64>) {
         console::flush();
+        if hypercall::is_pvh() {
+            return crate::pvh::wait(deadline_ns);
+        }
         let mut arg = Yield { deadline_ns: deadline_ns.unwrap_or(u64::MAX), ready: 0 };
         hypercall::call::<op::Yield>(&mut arg);
         news::deliver(arg.ready);
@@ -100,6 +121,7 @@ impl Platform for Guest {
     }
 
     fn take_net_args(device: Declared, args: &mut Vec<&'static str>) -> Result<(u32, NetConfig), ArgError> {
+        refuse_devices_on_pvh(device);
         Ok((device.handle, NetConfig::take_from_args(args)?))
     }
 
@@ -108,6 +130,7 @@ impl Platform for Guest {
     }
 
     fn take_block_args(device: Declared, _args: &mut Vec<&'static str>) -> Result<u32, ArgError> {
+        refuse_devices_on_pvh(device);
         Ok(device.handle)
     }
 
