@@ -105,17 +105,28 @@ impl Server {
         matches!(self.child.try_wait(), Ok(None))
     }
 
-    /// Sends SIGTERM to the group and waits, bounded, for the process.
+    /// Sends SIGTERM to the process alone and waits, bounded, for it; then
+    /// kills what is left of its group. Only the process: a tender's
+    /// supervisor, on SIGTERM, asks its child for the `--stats` report
+    /// before ending it, while a SIGTERM sent to the whole group kills
+    /// that child at once, report unwritten.
     fn stop(mut self) -> Option<std::process::ExitStatus> {
-        signal_group(self.child.id(), libc::SIGTERM);
+        if let Ok(pid) = libc::pid_t::try_from(self.child.id()) {
+            // SAFETY: kill has no memory effects; `pid` is our child, not
+            // yet reaped.
+            unsafe { libc::kill(pid, libc::SIGTERM) };
+        }
         let start = Instant::now();
+        let mut status = None;
         while start.elapsed() < Duration::from_secs(20) {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Some(status);
+            if let Ok(Some(s)) = self.child.try_wait() {
+                status = Some(s);
+                break;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        None
+        signal_group(self.child.id(), libc::SIGKILL);
+        status
     }
 }
 
@@ -500,6 +511,9 @@ pub fn www(o: Options) -> Result<()> {
         )?;
         report.push_str(&cmp.render());
     }
+    // Each part is printed as it ends, so a later failure keeps it.
+    print!("{report}");
+    report.clear();
 
     // spt over a TAP against nginx in a namespace over veth.
     {
@@ -530,15 +544,24 @@ pub fn www(o: Options) -> Result<()> {
         drop((a, b));
         let _ = www.stop();
     }
+    print!("{report}");
+    report.clear();
 
     // Through -p against from inside the run's namespace.
     report.push_str(&published(&o, &oasis, &site, &target_dir, &work)?);
 
+    print!("{report}");
+    report.clear();
     if !o.no_mem_search {
-        report.push_str(&mem_search(&o, &oasis, &www_guest, &work)?);
+        match mem_search(&o, &oasis, &www_guest, &work) {
+            Ok(text) => print!("{text}"),
+            Err(e) => println!("\nsmallest --mem: failed: {e:#}"),
+        }
     }
-    report.push_str(&hvt_exits(&o, &oasis, &www_guest, &work)?);
-    println!("{report}");
+    match hvt_exits(&o, &oasis, &www_guest, &work) {
+        Ok(text) => println!("{text}"),
+        Err(e) => println!("\nhvt: failed: {e:#}"),
+    }
     Ok(())
 }
 
@@ -728,12 +751,14 @@ fn hvt_exits(o: &Options, oasis: &Path, guest: &Path, work: &Path) -> Result<Str
         let start = Instant::now();
         if requests > 0 {
             // One keep-alive connection: curl reuses it for repeated URLs.
+            // `-o` applies to one URL only: one for each, or the bodies
+            // land on stdout.
             let mut c = client_command(Some(ns.name()), None, "curl");
-            c.args(["-sf", "-o", "/dev/null", "--max-time", "600"]);
+            c.args(["-sf", "--max-time", "600"]);
             for _ in 0..requests {
-                c.arg("http://10.0.0.2/1k.bin");
+                c.args(["-o", "/dev/null", "http://10.0.0.2/1k.bin"]);
             }
-            let status = c.status()?;
+            let status = c.stdout(Stdio::null()).status()?;
             if !status.success() {
                 bail!("curl against www on hvt failed: {status}");
             }
