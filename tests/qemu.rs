@@ -88,6 +88,27 @@ fn a_cpu_fault_is_reported_with_status_254() {
 }
 
 #[test]
+fn sleeps_are_accurate_and_wall_clock_is_the_hosts() {
+    if !qemu_present("qemu time") {
+        return;
+    }
+    let before = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
+    let out = qemu("time", &[], &[]);
+    let after = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
+    // The guest itself checks that a 500 ms sleep lasts 500 to 700 ms.
+    out.expect_status(0, "time on qemu").expect_stdout("monotonic: ok", "time on qemu");
+    let wall: f64 = out
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("wall_ns="))
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or_else(|| panic!("no wall_ns line\n{out:#?}")) as f64
+        / 1e9;
+    // The CMOS clock has whole seconds: the guest may be up to 1 s behind.
+    assert!(wall > before - 2.0 && wall < after + 1.0, "wall clock {wall} not within [{before}, {after}]");
+}
+
+#[test]
 fn timeout_ends_a_guest_that_sleeps_on() {
     if !qemu_present("qemu timeout") {
         return;

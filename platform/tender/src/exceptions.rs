@@ -24,6 +24,17 @@ core::arch::global_asm!(
         push \v
         jmp oasis_exception_common
     .endr
+        // Vector 32, a PVH boot's local APIC timer (pvh/lapic.rs): it only
+        // wakes `hlt`; acknowledge it (EOI) and return. 15 bytes.
+        .balign 16
+        push rax
+        mov eax, 0xfee000b0
+        mov dword ptr [rax], 0
+        pop rax
+        iretq
+        // Vector 33, the local APIC's spurious vector: no EOI.
+        .balign 16
+        iretq
     oasis_exception_common:
         mov rdi, rsp
         and rsp, -16
@@ -36,7 +47,8 @@ core::arch::global_asm!(
 // SAFETY: `oasis_exception_stubs` is the label of the `global_asm!` above;
 // only its address is used, never its contents.
 unsafe extern "C" {
-    /// The first stub; stub `v` is at `+16 * v`.
+    /// The first stub; stub `v` is at `+16 * v` (the APIC's two after the
+    /// 32 exceptions').
     static oasis_exception_stubs: u8;
 }
 
@@ -113,24 +125,35 @@ const fn gate(vector: u64) -> Gate {
 /// The IDT, a constant: the stubs' addresses are fixed at link time, so
 /// booting costs one `lidt`, not a loop (every guest instruction counts on
 /// software-emulated KVM).
-static IDT: [Gate; 32] = {
-    let mut table = [gate(0); 32];
+static IDT: [Gate; VECTORS] = {
+    let mut table = [gate(0); VECTORS];
     let mut v = 0;
-    while v < 32 {
+    while v < VECTORS {
         table[v] = gate(v as u64);
         v += 1;
     }
     table
 };
 
-/// Loads the IDT covering the 32 architectural exceptions.
+/// The 32 architectural exceptions, then a PVH boot's local APIC timer
+/// ([`APIC_TIMER_VECTOR`]) and spurious vector.
+const VECTORS: usize = 34;
+
+/// The vector of a PVH boot's local APIC timer.
+pub(crate) const APIC_TIMER_VECTOR: u8 = 32;
+
+/// The local APIC's spurious-interrupt vector.
+pub(crate) const APIC_SPURIOUS_VECTOR: u8 = 33;
+
+/// Loads the IDT covering the 32 architectural exceptions and the APIC's
+/// two vectors.
 pub(crate) fn install() {
     // A linker script that moved the stubs would make every gate wrong.
     if (&raw const oasis_exception_stubs).addr() as u64 != STUBS_ADDR {
         // SAFETY: `ud2` raises #UD, reported by the tender as a fault.
         unsafe { core::arch::asm!("ud2", options(noreturn)) };
     }
-    let pointer = IdtPointer { limit: (core::mem::size_of::<[Gate; 32]>() - 1) as u16, base: IDT.as_ptr() as u64 };
+    let pointer = IdtPointer { limit: (core::mem::size_of::<[Gate; VECTORS]>() - 1) as u16, base: IDT.as_ptr() as u64 };
     // SAFETY: `pointer` describes the static IDT whose gates all point at
     // the stubs above; we run in ring 0 on hvt and on a PVH boot.
     unsafe { core::arch::asm!("lidt [{}]", in(reg) &pointer, options(readonly, nostack, preserves_flags)) };

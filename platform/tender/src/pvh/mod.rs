@@ -19,13 +19,15 @@
 //! - clock: the TSC, its frequency from CPUID or measured against the PIT;
 //!   wall clock from the CMOS RTC ([`time`]);
 //! - entropy: RDRAND/RDSEED, else an `oasis.seed=HEX` boot argument;
-//! - waiting: polling the TSC (`pause`), or `hlt` when nothing can wake us;
+//! - waiting: `hlt` until the local APIC's one-shot timer fires ([`lapic`]),
+//!   polling the TSC where there is no APIC;
 //! - exit: a last line `oasis: exit STATUS`, then QEMU's `isa-debug-exit`
 //!   at port 0x501, else a reset through the i8042.
 //!
 //! No devices yet: an image that declares one is refused when it opens it.
 
 pub(crate) mod io;
+pub(crate) mod lapic;
 pub(crate) mod time;
 pub(crate) mod uart;
 
@@ -359,6 +361,7 @@ extern "sysv64" fn main(boot: *const Boot) -> ! {
     }
     exceptions::install();
     unmap_page_zero();
+    lapic::init(hz);
     let line = match core::str::from_utf8(&boot.cmdline[..boot.cmdline_len]) {
         Ok(s) => String::from(s).leak(),
         Err(_) => refuse(format_args!("the command line is not UTF-8")),
@@ -426,19 +429,24 @@ fn hardware_seed() -> Option<[u64; 4]> {
     None
 }
 
-/// Sleeps until monotonic time `deadline_ns` by polling the TSC; with no
-/// deadline, halts (interrupts are off, so for good: nothing can wake a
-/// guest without devices).
+/// Sleeps until monotonic time `deadline_ns`: `hlt` until the local
+/// APIC's timer fires, or polling the TSC where it cannot; with no
+/// deadline, halts for good (nothing can wake a guest without devices).
 pub(crate) fn wait(deadline_ns: Option<u64>) {
     match deadline_ns {
-        Some(deadline) => {
-            while clock::monotonic_ns() < deadline {
+        Some(deadline) => loop {
+            let now = clock::monotonic_ns();
+            if now >= deadline {
+                break;
+            }
+            if !lapic::sleep(deadline - now) {
                 io::pause();
             }
-        }
+        },
         None => loop {
             // SAFETY: ring 0; with interrupts off `hlt` stops this vCPU
-            // until the VMM ends it (the runner's --timeout).
+            // until the VMM ends it (the runner's --timeout); an NMI
+            // returns to the loop.
             unsafe { core::arch::asm!("hlt", options(nomem, nostack, preserves_flags)) }
         },
     }
